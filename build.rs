@@ -6,7 +6,6 @@
 //! through the `bindgen` feature; CI fails when it drifts.
 
 use std::env;
-use std::path::PathBuf;
 
 /// The C sources of the shim, one backend each plus the raw benchmark loops.
 const SHIM_SOURCES: &[&str] = &[
@@ -68,7 +67,7 @@ fn generate_bindings() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
         .expect("bindgen could not generate bindings for csrc/jmpco_switch.h");
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let out = std::path::PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     bindings
         .write_to_file(out.join("bindings.rs"))
         .expect("could not write bindings to OUT_DIR");

@@ -1,1 +1,86 @@
-fn main(){}
+//! Criterion benchmarks of the switch, all contestants in one run:
+//!
+//! * `round_trip/*`: one resume + one suspend. `rust-sjlj` and
+//!   `rust-ucontext` go through the `Coroutine` API; `c-sjlj` and
+//!   `c-ucontext` are the raw C loops in `csrc/bench_loop.c`, the same switch
+//!   functions with no Rust in between, so `rust-sjlj / c-sjlj` is the cost of
+//!   the Rust layer.
+//! * `create/*`: create a coroutine, resume it to completion, drop it, with a
+//!   stack from the pool or a fresh mapping.
+//!
+//! Run: `cargo bench --bench switch` (add `-- round_trip` for one group).
+
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jmpco::stack::Stack;
+use jmpco::{sys, Backend, Coroutine, Yielder};
+
+fn round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round_trip");
+    group.measurement_time(Duration::from_secs(3));
+    for backend in Backend::ALL {
+        let mut co = Coroutine::builder()
+            .backend(backend)
+            .build(|y: &Yielder<(), ()>, ()| loop {
+                y.suspend(())
+            })
+            .expect("a coroutine");
+        group.bench_function(format!("rust-{backend}"), |b| {
+            b.iter(|| black_box(co.resume(())))
+        });
+    }
+    let stack = Stack::pooled(64 * 1024).expect("a stack");
+    group.bench_function("c-sjlj", |b| {
+        b.iter_custom(|rounds| {
+            let start = Instant::now();
+            // SAFETY: the stack is ours and unused; the loop leaves its
+            // coroutine suspended in it, which needs no cleanup.
+            let rc = unsafe { sys::jmpco_bench_sjlj_round_trips(stack.top().cast(), rounds) };
+            assert_eq!(rc, 0);
+            start.elapsed()
+        })
+    });
+    group.bench_function("c-ucontext", |b| {
+        b.iter_custom(|rounds| {
+            let start = Instant::now();
+            // SAFETY: as above.
+            let rc = unsafe {
+                sys::jmpco_bench_ucontext_round_trips(stack.top().cast(), stack.size(), rounds)
+            };
+            assert_eq!(rc, 0);
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+fn create(c: &mut Criterion) {
+    let mut group = c.benchmark_group("create");
+    group.measurement_time(Duration::from_secs(3));
+    let cases = [
+        ("sjlj-pooled", Backend::Sjlj, true),
+        ("sjlj-fresh", Backend::Sjlj, false),
+        ("ucontext-pooled", Backend::Ucontext, true),
+    ];
+    for (name, backend, pooled) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut co = Coroutine::builder()
+                    .backend(backend)
+                    .pooled(pooled)
+                    .build(|_: &Yielder<u64, ()>, n: u64| n + 1)
+                    .expect("a coroutine");
+                black_box(co.resume(black_box(1)))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trip, create);
+criterion_main!(benches);

@@ -1,1 +1,58 @@
-mod sys;
+//! # jmpco: stackful coroutines on a setjmp/longjmp switch
+//!
+//! A coroutine is a function with a stack of its own that can stop in the
+//! middle ([`Yielder::suspend`]) and be continued later ([`Coroutine::resume`]).
+//! Switching between coroutines is a user-space jump of a few dozen
+//! nanoseconds, and a parked coroutine costs one touched stack page: the
+//! reason the seed notes give for serving one client per coroutine instead
+//! of one per thread.
+//!
+//! The switch itself is a small C shim (`csrc/`): `_setjmp`/`_longjmp` plus
+//! a stack-pointer move to enter a fresh stack ([`Backend::Sjlj`], the
+//! default), and the notes' `ucontext` ([`Backend::Ucontext`]) as the
+//! baseline to compare with.
+//!
+//! ```
+//! use jmpco::{Coroutine, CoroutineResult};
+//!
+//! let mut fib: Coroutine<(), u64, &str> = Coroutine::new(|yielder, ()| {
+//!     let (mut a, mut b) = (0, 1);
+//!     while a < 50 {
+//!         yielder.suspend(a);
+//!         (a, b) = (b, a + b);
+//!     }
+//!     "done"
+//! });
+//! let mut seen = Vec::new();
+//! while let CoroutineResult::Yield(n) = fib.resume(()) {
+//!     seen.push(n);
+//! }
+//! assert_eq!(seen, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+//! assert_eq!(fib.state(), jmpco::State::Term);
+//! ```
+//!
+//! ## The model
+//! * [`Coroutine<I, Y, R>`](Coroutine) takes `I` on every resume, yields `Y`,
+//!   returns `R`. Its [`State`] is one of the notes' five: `Ready`, `Exec`,
+//!   `Hold`, `Term`, `Except`.
+//! * Coroutines nest: a body may create and resume others. [`current`] is the
+//!   running one (the notes' `GetThis`).
+//! * A panic in a body is caught on the coroutine's stack, the coroutine
+//!   becomes `Except`, and the panic continues in the resumer.
+//! * Dropping a suspended coroutine unwinds its stack, so its locals are
+//!   dropped.
+//! * Stacks come from a per-thread pool of `mmap`ed, guard-protected stacks
+//!   ([`stack`]); overflowing one aborts with a message naming the coroutine.
+//! * A coroutine is not `Send`: it stays on the thread that made it.
+
+mod coroutine;
+mod overflow;
+pub mod stack;
+mod switch;
+#[doc(hidden)]
+pub mod sys;
+
+pub use coroutine::{
+    current, Builder, Coroutine, CoroutineId, CoroutineResult, Error, State, Yielder,
+};
+pub use switch::Backend;

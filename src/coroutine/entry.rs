@@ -1,0 +1,116 @@
+//! How values cross a switch, and the first Rust frame on every coroutine
+//! stack.
+//!
+//! # The transfer protocol
+//! Every switch carries one pointer (`transfer`). It always points at a
+//! value on the *sender's* stack, which stays alive because the sender is
+//! suspended until the receiver switches back; the receiver moves the value
+//! out with `Option::take` before it can switch again.
+//!
+//! * Resumer to coroutine: an [`Incoming<I>`]: the coroutine's header (so
+//!   the entry finds its closure) and `Some(input)`, or `None` to ask a
+//!   suspended coroutine to unwind (used when a `Hold` coroutine is dropped).
+//! * Coroutine to resumer: the coroutine first sets its state, which says
+//!   what the pointer is: `Hold` a `*mut Option<Y>`, `Term` a
+//!   `*mut Option<R>` (or null when it finished by being cancelled),
+//!   `Except` a `*mut Option<Payload>` (the body's panic).
+//!
+//! The resumer sets the state to `Exec` and `CURRENT` to the coroutine
+//! before switching in, and restores `CURRENT` after switching back.
+//!
+//! # Unwinding
+//! Panics never cross the C frames of a switch: [`entry`] wraps the body in
+//! `catch_unwind`, and the frame below it has a zero return address. A
+//! cancel is a `resume_unwind` with the private [`Cancel`] payload, raised by
+//! `suspend` and recognised here.
+
+use std::any::Any;
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+
+use super::header::Header;
+use super::state::State;
+use super::yielder::Yielder;
+
+/// A panic's payload, as `catch_unwind` gives it.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// What a resume hands to the coroutine; lives on the resumer's stack.
+pub(crate) struct Incoming<I> {
+    pub(crate) header: NonNull<Header>,
+    /// `None`: unwind instead of continuing.
+    pub(crate) input: Option<I>,
+}
+
+/// The unwinding payload that cancels a suspended coroutine. Private, so no
+/// body can fake or name it; a body that catches every panic sees it as an
+/// opaque payload and should let it continue (`resume_unwind`).
+pub(crate) struct Cancel;
+
+/// The first Rust frame on a coroutine stack, for a body of type `F`.
+///
+/// # Safety
+/// Called only by the C shim on a fresh coroutine stack, with `transfer`
+/// pointing at a live `Incoming<I>` whose header holds an unread `F` placed
+/// by `Header::install`/`prepare`.
+pub(crate) unsafe extern "C" fn entry<F, I, Y, R>(transfer: *mut c_void)
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    // SAFETY: the resumer passed a live Incoming<I> (this function's contract).
+    let incoming = unsafe { &mut *transfer.cast::<Incoming<I>>() };
+    let header = incoming.header;
+    // SAFETY: the header outlives the coroutine's run: the Coroutine owning
+    // the stack is borrowed by the resume that switched here.
+    let h = unsafe { header.as_ref() };
+    let (closure_at, _) = h
+        .closure
+        .take()
+        .unwrap_or_else(|| fatal("a coroutine started without a closure"));
+    // SAFETY: `closure` held the location of an unread F (contract); taking
+    // it out of the header makes this the only read.
+    let body = unsafe { ptr::read(closure_at.cast::<F>()) };
+    // A never-started coroutine is dropped without being resumed, so the
+    // first input is always Some; None would only mean a bug.
+    let Some(input) = incoming.input.take() else {
+        fatal("a coroutine was cancelled before it started")
+    };
+    let yielder = Yielder {
+        header,
+        _types: PhantomData,
+    };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || body(&yielder, input)));
+
+    // Everything with a destructor is dropped or moved into a slot below
+    // before the final switch: this frame is never resumed, so anything
+    // still alive in it would leak.
+    let (mut returned, mut panicked) = match outcome {
+        Ok(value) => (Some(value), None),
+        Err(payload) if payload.is::<Cancel>() => (None, None),
+        Err(payload) => (None, Some(payload)),
+    };
+    let transfer: *mut c_void = if returned.is_some() {
+        h.state.set(State::Term);
+        ptr::from_mut(&mut returned).cast()
+    } else if panicked.is_some() {
+        h.state.set(State::Except);
+        ptr::from_mut(&mut panicked).cast()
+    } else {
+        // Cancelled: the Cancel payload was dropped above.
+        h.state.set(State::Term);
+        ptr::null_mut()
+    };
+    // SAFETY: this runs on the coroutine's own stack while it is the running
+    // coroutine, so its caller context holds the suspended resumer.
+    unsafe { h.contexts.get().suspend(transfer) };
+    fatal("a finished coroutine was resumed")
+}
+
+/// Reports a broken internal invariant and aborts: unwinding from here would
+/// cross the C frames of a switch.
+pub(crate) fn fatal(what: &str) -> ! {
+    eprintln!("jmpco: internal error: {what}; aborting");
+    std::process::abort()
+}

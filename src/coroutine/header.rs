@@ -1,0 +1,231 @@
+//! The control block at the top of every coroutine stack, and the thread's
+//! pointer to the running one.
+//!
+//! The [`Header`] is written into the highest bytes of the coroutine's own
+//! stack, so a coroutine costs no heap allocation: the `Coroutine` handle is
+//! a pointer to it plus the [`Stack`] that owns the memory. Below the header
+//! lie the not-yet-started body's closure and the two switch contexts (see
+//! `switch.rs` for the picture).
+//!
+//! `CURRENT` points at the header of the innermost running coroutine of this
+//! thread (null on the thread's own stack). `resume` sets it before
+//! switching in and restores the previous value after switching back, so it
+//! always names the coroutine whose stack the CPU is on. It answers
+//! [`current`](crate::current) and tells the stack-overflow handler whose
+//! guard page was hit.
+
+use std::cell::Cell;
+use std::io;
+use std::mem::{align_of, size_of};
+use std::num::NonZeroU64;
+use std::ops::Range;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::state::{CoroutineId, State};
+use crate::stack::Stack;
+use crate::switch::{Backend, Contexts, Entry};
+
+/// Frames a body needs at the least after the control block, its closure and
+/// the contexts are carved from the stack.
+const MIN_FRAME_SPACE: usize = 1024;
+
+thread_local! {
+    /// The innermost running coroutine of this thread, or null.
+    static CURRENT: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+/// A coroutine's control block; lives at the top of its stack.
+pub(crate) struct Header {
+    pub(crate) id: CoroutineId,
+    pub(crate) state: Cell<State>,
+    /// The switch contexts; carved again on reset, since they sit below the
+    /// closure, whose size depends on its type.
+    pub(crate) contexts: Cell<Contexts>,
+    /// Where the closure of a `Ready` coroutine lies, and how to drop it
+    /// unstarted; `None` once the entry has taken it.
+    pub(crate) closure: Cell<Option<PlacedClosure>>,
+    /// The guard region below the stack, for the overflow handler.
+    guard: Range<usize>,
+    /// Usable bytes of the whole stack, for the overflow message.
+    stack_size: usize,
+}
+
+impl Header {
+    /// Writes a fresh `Ready` header at the top of `stack`, prepared to run
+    /// `f` through `entry`.
+    pub(crate) fn install<F>(
+        stack: &Stack,
+        backend: Backend,
+        entry: Entry,
+        f: F,
+    ) -> io::Result<NonNull<Header>> {
+        let at = align_down(
+            stack.top() as usize - size_of::<Header>(),
+            align_of::<Header>(),
+        );
+        // SAFETY: `at` is below the top of a stack this coroutine owns, and
+        // nothing runs on the stack yet.
+        let (contexts, closure) = unsafe { place(at, stack, backend, entry, f)? };
+        let header = Header {
+            id: next_id(),
+            state: Cell::new(State::Ready),
+            contexts: Cell::new(contexts),
+            closure: Cell::new(Some(closure)),
+            guard: stack.guard(),
+            stack_size: stack.size(),
+        };
+        let at = at as *mut Header;
+        // SAFETY: `at` is aligned for Header, the bytes up to the stack top
+        // are writable and `place` used only memory below `at`.
+        unsafe { at.write(header) };
+        // SAFETY: `at` was derived from a non-null stack top.
+        Ok(unsafe { NonNull::new_unchecked(at) })
+    }
+
+    /// Lays `f` and fresh contexts below the header again (the notes'
+    /// Reset) and makes the coroutine `Ready` to start `entry`.
+    ///
+    /// # Safety
+    /// `header` was installed at the top of `stack`, and the coroutine is not
+    /// suspended in that stack (its frames are dead: `Term` or `Except`).
+    pub(crate) unsafe fn prepare<F>(
+        header: NonNull<Header>,
+        stack: &Stack,
+        backend: Backend,
+        entry: Entry,
+        f: F,
+    ) -> io::Result<()> {
+        // SAFETY: forwarded from the caller: everything below the header is
+        // free.
+        let (contexts, closure) =
+            unsafe { place(header.as_ptr() as usize, stack, backend, entry, f)? };
+        // SAFETY: the header is initialised and only this thread touches it.
+        let h = unsafe { header.as_ref() };
+        h.contexts.set(contexts);
+        h.closure.set(Some(closure));
+        h.state.set(State::Ready);
+        Ok(())
+    }
+
+    /// Drops the closure of a coroutine that never started, if it has one.
+    pub(crate) fn drop_unstarted_closure(&self) {
+        if let Some((at, drop_fn)) = self.closure.take() {
+            // SAFETY: `closure` is only `Some` while the closure written by
+            // `prepare` is still in place and unread; taking it makes this
+            // the only drop.
+            unsafe { drop_fn(at) };
+        }
+    }
+}
+
+/// A closure laid on a stack: where it lies and how to drop it unstarted.
+type PlacedClosure = (*mut u8, unsafe fn(*mut u8));
+
+/// Writes `f` just below `header_at`, carves the contexts below it and makes
+/// them fresh, ready to start `entry` on the rest of the stack.
+///
+/// # Safety
+/// `header_at` lies inside `stack`, and the stack below it is unused.
+unsafe fn place<F>(
+    header_at: usize,
+    stack: &Stack,
+    backend: Backend,
+    entry: Entry,
+    f: F,
+) -> io::Result<(Contexts, PlacedClosure)> {
+    // Keep the contexts 16-byte aligned even below a tiny closure.
+    let align = align_of::<F>().max(16);
+    let closure_at = align_down(header_at.wrapping_sub(size_of::<F>()), align);
+    let lowest = closure_at.checked_sub(Contexts::footprint(backend) + MIN_FRAME_SPACE);
+    if closure_at > header_at || lowest.is_none_or(|l| l < stack.bottom() as usize) {
+        return Err(too_small(stack.size()));
+    }
+    let closure_at = closure_at as *mut u8;
+    // SAFETY: `closure_at` is 16-byte aligned, the footprint below it lies
+    // inside the stack (checked above), and the stack is otherwise unused.
+    let (contexts, entry_top) = unsafe { Contexts::carve(backend, closure_at) };
+    let frame_space = entry_top as usize - stack.bottom() as usize;
+    // SAFETY: the contexts were just carved from this stack, `entry_top` is
+    // the top they returned and the stack below it is free.
+    unsafe { contexts.init(entry_top, frame_space, entry)? };
+    // SAFETY: `closure_at` is aligned for F and its size_of::<F>() bytes lie
+    // between the contexts and the header, unused.
+    unsafe { closure_at.cast::<F>().write(f) };
+    Ok((contexts, (closure_at, drop_in_place::<F>)))
+}
+
+/// The id of the running coroutine: the seed notes' `GetThis`. `None` on a
+/// thread's own stack, outside every coroutine.
+///
+/// ```
+/// use jmpco::Coroutine;
+///
+/// assert_eq!(jmpco::current(), None);
+/// let mut co: Coroutine<(), (), _> = Coroutine::new(|_, ()| jmpco::current());
+/// let inside = co.resume(()).as_return().unwrap();
+/// assert_eq!(inside, Some(co.id()));
+/// ```
+pub fn current() -> Option<CoroutineId> {
+    let header = CURRENT.with(Cell::get);
+    // SAFETY: a non-null CURRENT points at the header of a running coroutine,
+    // whose stack is alive until it stops running.
+    unsafe { header.as_ref() }.map(|h| h.id)
+}
+
+/// Makes `header` the running coroutine and returns the one it replaces.
+#[inline]
+pub(crate) fn enter(header: *const Header) -> *const Header {
+    CURRENT.with(|c| c.replace(header))
+}
+
+/// Restores the running coroutine `enter` replaced.
+#[inline]
+pub(crate) fn leave(previous: *const Header) {
+    CURRENT.with(|c| c.set(previous));
+}
+
+/// Whether `header` is this thread's running coroutine.
+#[inline]
+pub(crate) fn is_running(header: *const Header) -> bool {
+    CURRENT.with(Cell::get) == header
+}
+
+/// If `addr` lies in the guard region of this thread's running coroutine,
+/// its id and stack size. Called from the SIGSEGV handler: it only reads a
+/// const-initialised thread local and the header, which is async-signal-safe.
+pub(crate) fn guard_hit(addr: usize) -> Option<(u64, usize)> {
+    let header = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: as in `current`.
+    let h = unsafe { header.as_ref() }?;
+    h.guard
+        .contains(&addr)
+        .then(|| (h.id.as_u64(), h.stack_size))
+}
+
+fn next_id() -> CoroutineId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    CoroutineId(NonZeroU64::new(id).expect("coroutine ids ran out"))
+}
+
+fn too_small(size: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "a {size}-byte stack leaves too little room for the body's closure, \
+             the switch contexts and at least {MIN_FRAME_SPACE} bytes of frames"
+        ),
+    )
+}
+
+/// # Safety
+/// `at` must point at a valid, initialised `T` that is never used again.
+unsafe fn drop_in_place<T>(at: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ptr::drop_in_place(at.cast::<T>()) }
+}
+
+fn align_down(addr: usize, align: usize) -> usize {
+    addr & !(align - 1)
+}

@@ -1,0 +1,308 @@
+//! Stackful coroutines: [`Coroutine`], its [`Builder`] and [`Yielder`].
+//!
+//! A coroutine is a function running on a stack of its own. `resume` moves
+//! the thread onto that stack until the body calls [`Yielder::suspend`] or
+//! returns; `suspend` moves it back. Nothing is copied or boxed per switch:
+//! values cross as pointers into the sender's suspended frame (see
+//! `entry.rs` for the protocol), and the control block lives at the top of
+//! the coroutine's own stack (`header.rs`).
+//!
+//! Ownership: the [`Coroutine`] owns its stack. While the coroutine runs,
+//! the resumer's frame is suspended and the `Coroutine` is mutably borrowed
+//! by `resume`, so neither can go away under it. When a suspended coroutine
+//! is dropped its stack is unwound first, so the body's locals are dropped.
+
+mod builder;
+mod entry;
+mod header;
+mod state;
+mod yielder;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic;
+use std::ptr::{self, NonNull};
+
+pub use builder::Builder;
+use entry::{fatal, Incoming, Payload};
+pub use header::current;
+pub(crate) use header::guard_hit;
+use header::Header;
+pub use state::{CoroutineId, CoroutineResult, Error, State};
+pub use yielder::Yielder;
+
+use crate::stack::Stack;
+use crate::switch::Backend;
+
+/// A stackful coroutine taking `I` on every resume, yielding `Y` and finally
+/// returning `R`: the seed notes' `Coroutine` class.
+///
+/// ```
+/// use jmpco::{Coroutine, CoroutineResult};
+///
+/// // Sums what it is given, yielding the running total.
+/// let mut adder: Coroutine<i32, i32, &str> = Coroutine::new(|yielder, mut input| {
+///     let mut total = 0;
+///     while input != 0 {
+///         total += input;
+///         input = yielder.suspend(total);
+///     }
+///     "done"
+/// });
+/// assert_eq!(adder.resume(1), CoroutineResult::Yield(1));
+/// assert_eq!(adder.resume(2), CoroutineResult::Yield(3));
+/// assert_eq!(adder.resume(0), CoroutineResult::Return("done"));
+/// ```
+///
+/// # Not `Send`
+/// A coroutine stays on the thread that created it. Code on its stack may
+/// have computed the address of a thread-local variable before a suspend and
+/// use it after (compilers cache `fs`-relative addresses across calls), so
+/// resuming it on another thread would silently touch the first thread's
+/// data. The type says so:
+///
+/// ```compile_fail
+/// fn must_be_send<T: Send>(_: T) {}
+/// let co: jmpco::Coroutine = jmpco::Coroutine::new(|_, ()| ());
+/// must_be_send(co);
+/// ```
+pub struct Coroutine<I = (), Y = (), R = ()> {
+    header: NonNull<Header>,
+    stack: Stack,
+    backend: Backend,
+    /// Makes the type neither `Send` nor `Sync`.
+    _not_send: PhantomData<NotSend>,
+    _types: PhantomData<fn(I) -> (Y, R)>,
+}
+
+/// A raw pointer: neither `Send` nor `Sync`.
+type NotSend = *mut ();
+
+impl Coroutine {
+    /// A builder for the stack size, backend and stack pool; its
+    /// [`build`](Builder::build) picks the coroutine's types from the body.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
+    /// A coroutine that will run `body` on a pooled stack of the default
+    /// size with the default backend. The body starts at the first
+    /// [`resume`](Self::resume), whose input is its second argument.
+    ///
+    /// # Panics
+    /// If no stack can be had (see [`Builder::build`] for the fallible form).
+    pub fn new<F>(body: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        Builder::new()
+            .build(body)
+            .unwrap_or_else(|e| panic!("jmpco: {e}"))
+    }
+
+    fn from_stack<F>(stack: Stack, backend: Backend, body: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        let header = Header::install(&stack, backend, entry::entry::<F, I, Y, R>, body)?;
+        Ok(Coroutine {
+            header,
+            stack,
+            backend,
+            _not_send: PhantomData,
+            _types: PhantomData,
+        })
+    }
+
+    /// Runs the coroutine until it suspends or returns.
+    ///
+    /// The first resume starts the body with `input` as its argument; later
+    /// ones return `input` from the pending [`Yielder::suspend`]. If the body
+    /// panics, the coroutine becomes [`State::Except`] and the panic
+    /// continues from here.
+    ///
+    /// # Panics
+    /// If the coroutine has finished ([`State::Term`] or [`State::Except`]),
+    /// and with the body's own panic. [`try_resume`](Self::try_resume)
+    /// reports the first as an error instead.
+    pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
+        self.try_resume(input)
+            .unwrap_or_else(|e| panic!("jmpco: {e}"))
+    }
+
+    /// Like [`resume`](Self::resume), but a coroutine that cannot be resumed
+    /// is an error, and nothing happens.
+    pub fn try_resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>, Error> {
+        match self.state() {
+            State::Ready | State::Hold => {}
+            State::Exec => return Err(Error::Running),
+            finished => return Err(Error::Finished(finished)),
+        }
+        // SAFETY: the state is Ready or Hold, so the own context is fresh or
+        // suspended.
+        match unsafe { self.switch_in(Some(input)) } {
+            Outcome::Yielded(y) => Ok(CoroutineResult::Yield(y)),
+            Outcome::Returned(r) => Ok(CoroutineResult::Return(r)),
+            Outcome::Panicked(payload) => panic::resume_unwind(payload),
+            Outcome::Cancelled => fatal("a coroutine finished by cancel without being cancelled"),
+        }
+    }
+
+    /// The notes' Reset: runs `body` next on this coroutine's stack, which
+    /// is reused without a system call. Only a finished coroutine
+    /// ([`State::Term`] or [`State::Except`]) can be reset; it becomes
+    /// [`State::Ready`] and keeps its id.
+    pub fn reset<F>(&mut self, body: F) -> Result<(), Error>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        let state = self.state();
+        if !state.is_finished() {
+            return Err(Error::NotFinished(state));
+        }
+        // SAFETY: the header sits at the top of self.stack and the body has
+        // finished, so no frame on the stack is alive.
+        unsafe {
+            Header::prepare(
+                self.header,
+                &self.stack,
+                self.backend,
+                entry::entry::<F, I, Y, R>,
+                body,
+            )?
+        };
+        Ok(())
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// Where the coroutine is in its life.
+    pub fn state(&self) -> State {
+        self.header().state.get()
+    }
+
+    /// The coroutine's process-unique id; [`current`] returns it inside.
+    pub fn id(&self) -> CoroutineId {
+        self.header().id
+    }
+
+    /// The backend it switches with.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Usable bytes of its stack (the control block, the switch contexts and
+    /// the unstarted closure take a little of it from the top).
+    pub fn stack_size(&self) -> usize {
+        self.stack.size()
+    }
+
+    /// Lowest usable address of its stack (a guard page lies just below):
+    /// lets tests and tools check where a stack came from.
+    pub fn stack_bottom(&self) -> *const u8 {
+        self.stack.bottom()
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the header lives at the top of self.stack, which we own.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Switches into the coroutine with `input` (`None`: unwind it) and
+    /// decodes what comes back by the transfer protocol (`entry.rs`).
+    ///
+    /// # Safety
+    /// The state must be `Ready` or `Hold`, and `None` is only for `Hold`.
+    unsafe fn switch_in(&mut self, input: Option<I>) -> Outcome<Y, R> {
+        let h = self.header();
+        h.state.set(State::Exec);
+        let mut incoming = Incoming {
+            header: self.header,
+            input,
+        };
+        let previous = header::enter(self.header.as_ptr());
+        // SAFETY: Ready means fresh contexts, Hold a suspended own context
+        // (the caller's contract); we are on the thread that made them, since
+        // Coroutine is not Send.
+        let back = unsafe { h.contexts.get().resume(ptr::from_mut(&mut incoming).cast()) };
+        header::leave(previous);
+        // The state the coroutine set before switching back says what `back`
+        // points at, in its suspended frame (the transfer protocol).
+        match h.state.get() {
+            // SAFETY: Hold: a live Option<Y>.
+            State::Hold => Outcome::Yielded(unsafe { take::<Y>(back) }),
+            State::Term if back.is_null() => Outcome::Cancelled,
+            // SAFETY: Term with a pointer: a live Option<R>.
+            State::Term => Outcome::Returned(unsafe { take::<R>(back) }),
+            // SAFETY: Except: a live Option<Payload>.
+            State::Except => Outcome::Panicked(unsafe { take::<Payload>(back) }),
+            State::Ready | State::Exec => fatal("a coroutine switched back without a state"),
+        }
+    }
+
+    /// Unwinds a suspended coroutine's stack so its locals are dropped.
+    fn cancel(&mut self) {
+        loop {
+            // SAFETY: the loop only runs while the state is Hold.
+            match unsafe { self.switch_in(None) } {
+                Outcome::Cancelled => return,
+                // The body caught the unwinding and returned anyway.
+                Outcome::Returned(value) => return drop(value),
+                // The body caught it and suspended again: ask again.
+                Outcome::Yielded(value) => drop(value),
+                // A destructor panicked while unwinding: report it, unless
+                // this thread is already unwinding (that would abort).
+                Outcome::Panicked(payload) => {
+                    if !std::thread::panicking() {
+                        panic::resume_unwind(payload);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What came back from one switch into the coroutine.
+enum Outcome<Y, R> {
+    Yielded(Y),
+    Returned(R),
+    Panicked(Payload),
+    Cancelled,
+}
+
+/// # Safety
+/// `slot` points at a live `Option<T>` in a suspended frame.
+unsafe fn take<T>(slot: *mut std::ffi::c_void) -> T {
+    // SAFETY: forwarded from the caller.
+    unsafe { (*slot.cast::<Option<T>>()).take() }
+        .unwrap_or_else(|| fatal("a switch delivered an empty slot"))
+}
+
+impl<I, Y, R> Drop for Coroutine<I, Y, R> {
+    fn drop(&mut self) {
+        match self.state() {
+            State::Ready => self.header().drop_unstarted_closure(),
+            State::Hold => self.cancel(),
+            State::Term | State::Except => {}
+            // Only reachable by freeing a running coroutine through raw
+            // pointers; its stack is in use, so freeing it would be UB.
+            State::Exec => fatal("a running coroutine was dropped"),
+        }
+        // The stack (with the header on it) goes back to the pool as
+        // `self.stack` drops.
+    }
+}
+
+impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("id", &self.id())
+            .field("state", &self.state())
+            .field("backend", &self.backend)
+            .field("stack_size", &self.stack_size())
+            .finish()
+    }
+}

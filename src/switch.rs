@@ -1,0 +1,216 @@
+//! The backend-agnostic face of the C switch shim.
+//!
+//! A coroutine owns two *contexts* (see `csrc/jmpco_switch.h`): its own,
+//! where it waits while suspended, and its caller's, where whoever resumed it
+//! waits while it runs. [`Contexts`] carves both from the top of the
+//! coroutine's stack, so creating a coroutine allocates nothing else:
+//!
+//! ```text
+//!   stack top (page aligned)
+//!   +------------------------+
+//!   | control block (Rust)   |  coroutine::Header, the body's closure
+//!   +------------------------+
+//!   | caller context         |  saved by resume's switch, continued by suspend
+//!   +------------------------+
+//!   | own context            |  saved by suspend's switch, continued by resume
+//!   +------------------------+  <- entry stack top (16-byte aligned)
+//!   | the body's frames      |
+//!   |          ...           |  grows down
+//!   +------------------------+  <- bottom
+//!   | guard page(s)          |  PROT_NONE / MADV_GUARD_INSTALL
+//!   +------------------------+
+//! ```
+//!
+//! Both contexts are always saved and continued by the coroutine's own
+//! backend. Which backend a coroutine uses is fixed when it is created.
+
+use std::ffi::c_void;
+use std::io;
+use std::mem::{align_of, size_of};
+
+use crate::sys;
+
+/// How a coroutine switches stacks. Chosen per coroutine at creation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// `_setjmp`/`_longjmp` plus a stack-pointer move on first entry: saves
+    /// only the callee-saved registers, never the signal mask. The default.
+    #[default]
+    Sjlj,
+    /// `getcontext`/`makecontext`/`swapcontext`, as in the seed notes: also
+    /// saves the signal mask, one `rt_sigprocmask` system call per switch.
+    /// Kept as the baseline the study compares against.
+    Ucontext,
+}
+
+impl Backend {
+    /// Every backend, in the order the benchmarks report them.
+    pub const ALL: [Backend; 2] = [Backend::Sjlj, Backend::Ucontext];
+
+    /// The backend's short name, as the CLI tools spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sjlj => "sjlj",
+            Backend::Ucontext => "ucontext",
+        }
+    }
+
+    /// Bytes of one context of this backend.
+    const fn context_size(self) -> usize {
+        match self {
+            Backend::Sjlj => size_of::<sys::jmpco_sjlj_ctx>(),
+            Backend::Ucontext => size_of::<sys::jmpco_ucontext_ctx>(),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| format!("unknown backend {s:?}: expected sjlj or ucontext"))
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// The Rust view of the opaque context storage must match the C macros the
+// backends `_Static_assert` against.
+const _: () = {
+    assert!(size_of::<sys::jmpco_sjlj_ctx>() == sys::JMPCO_SJLJ_CTX_SIZE as usize);
+    assert!(size_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_UCONTEXT_CTX_SIZE as usize);
+    assert!(align_of::<sys::jmpco_sjlj_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
+    assert!(align_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
+    assert!(sys::JMPCO_STACK_ALIGN as usize == 16);
+};
+
+/// The function a fresh context starts in; see [`sys::jmpco_entry_fn`].
+pub(crate) type Entry = unsafe extern "C" fn(transfer: *mut c_void);
+
+/// A coroutine's pair of contexts, placed on its stack by [`Contexts::carve`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Contexts {
+    backend: Backend,
+    /// Where the resumer waits while the coroutine runs.
+    caller: *mut u8,
+    /// Where the coroutine waits while it is suspended.
+    own: *mut u8,
+}
+
+impl Contexts {
+    /// Carves both contexts from the memory just below `top` and returns them
+    /// with the new, 16-byte aligned top for the coroutine's frames.
+    ///
+    /// # Safety
+    /// `top` must be 16-byte aligned, and the `2 * context_size` bytes below it
+    /// must be writable memory that outlives every use of the returned value.
+    pub(crate) unsafe fn carve(backend: Backend, top: *mut u8) -> (Contexts, *mut u8) {
+        let size = backend.context_size();
+        debug_assert_eq!(top as usize % sys::JMPCO_CTX_ALIGN as usize, 0);
+        // Context sizes are multiples of JMPCO_CTX_ALIGN (checked above through
+        // the bindgen layout asserts), so both stay aligned.
+        // SAFETY: the caller guarantees 2 * size writable bytes below `top`.
+        let caller = unsafe { top.sub(size) };
+        // SAFETY: as above, still within the 2 * size bytes.
+        let own = unsafe { caller.sub(size) };
+        (
+            Contexts {
+                backend,
+                caller,
+                own,
+            },
+            own,
+        )
+    }
+
+    /// Bytes [`Contexts::carve`] takes from the top of the stack.
+    pub(crate) const fn footprint(backend: Backend) -> usize {
+        2 * backend.context_size()
+    }
+
+    /// Makes the own context fresh: the next [`Contexts::resume`] calls
+    /// `entry(transfer)` on the stack `[stack_top - stack_size, stack_top)`.
+    ///
+    /// # Safety
+    /// The contexts must come from [`Contexts::carve`]; `stack_top` must be the
+    /// top it returned, and the stack below it must be unused by anything else
+    /// (the coroutine is not suspended in it). `entry` must never return.
+    pub(crate) unsafe fn init(
+        &self,
+        stack_top: *mut u8,
+        stack_size: usize,
+        entry: Entry,
+    ) -> io::Result<()> {
+        match self.backend {
+            Backend::Sjlj => {
+                // SAFETY: `own` is a carved, aligned sjlj context; the caller
+                // guarantees the stack below `stack_top` is free.
+                unsafe { sys::jmpco_sjlj_init(self.own.cast(), stack_top.cast(), Some(entry)) };
+                Ok(())
+            }
+            Backend::Ucontext => {
+                // SAFETY: as above, for a ucontext context.
+                let rc = unsafe {
+                    sys::jmpco_ucontext_init(
+                        self.own.cast(),
+                        stack_top.cast(),
+                        stack_size,
+                        Some(entry),
+                    )
+                };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            }
+        }
+    }
+
+    /// Saves the running context as the caller's and continues the
+    /// coroutine. Returns the `transfer` of the switch that comes back.
+    ///
+    /// # Safety
+    /// The own context must be fresh or suspended (saved by [`Contexts::suspend`]
+    /// and not continued since), on this thread.
+    #[inline]
+    pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> *mut c_void {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { self.switch(self.caller, self.own, transfer) }
+    }
+
+    /// Saves the running coroutine in its own context and continues its
+    /// caller. Returns the `transfer` of the resume that comes back.
+    ///
+    /// # Safety
+    /// Must run on the coroutine's own stack while it is the running one, so
+    /// the caller context holds a live, suspended resumer.
+    #[inline]
+    pub(crate) unsafe fn suspend(&self, transfer: *mut c_void) -> *mut c_void {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { self.switch(self.own, self.caller, transfer) }
+    }
+
+    /// # Safety
+    /// `to` must be fresh or suspended; `from` and `to` are contexts of
+    /// `self.backend` carved by [`Contexts::carve`].
+    #[inline(always)]
+    unsafe fn switch(&self, from: *mut u8, to: *mut u8, transfer: *mut c_void) -> *mut c_void {
+        match self.backend {
+            // SAFETY: the caller guarantees both are valid contexts of this
+            // backend and that `to` may be continued.
+            Backend::Sjlj => unsafe { sys::jmpco_sjlj_switch(from.cast(), to.cast(), transfer) },
+            // SAFETY: as above.
+            Backend::Ucontext => unsafe {
+                sys::jmpco_ucontext_switch(from.cast(), to.cast(), transfer)
+            },
+        }
+    }
+}

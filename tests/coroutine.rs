@@ -1,0 +1,503 @@
+//! The core test matrix: every behaviour of `Coroutine`, run once per
+//! backend (`sjlj::*` and `ucontext::*`). Tests that must crash the process
+//! run their scenario in a child process (see `support/child.rs`).
+
+mod support;
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use jmpco::{Backend, Coroutine, CoroutineResult, Error, State};
+use support::child;
+use support::DropCounter;
+
+/// Instantiates each listed `fn name(backend: Backend)` as `sjlj::name` and
+/// `ucontext::name`.
+macro_rules! matrix {
+    ($($name:ident),* $(,)?) => {
+        mod sjlj {
+            $( #[test] fn $name() { super::$name(jmpco::Backend::Sjlj) } )*
+        }
+        mod ucontext {
+            $( #[test] fn $name() { super::$name(jmpco::Backend::Ucontext) } )*
+        }
+    };
+}
+
+matrix!(
+    value_ping_pong,
+    first_resume_input_is_the_body_argument,
+    owned_values_cross_without_leaks_or_double_drops,
+    nested_coroutines_track_current,
+    hundred_thousand_alive_at_once_then_dropped,
+    panic_becomes_except_and_resurfaces,
+    drop_while_suspended_runs_destructors,
+    drop_unstarted_drops_closure_without_running_it,
+    drop_after_body_catches_cancel_and_suspends_again,
+    destructor_panic_during_cancel_surfaces_from_drop,
+    drop_while_thread_is_panicking_still_unwinds_coroutine,
+    resume_after_term_is_an_error,
+    resume_after_except_is_an_error,
+    resume_panics_with_clear_message_when_finished,
+    reset_reuses_the_stack,
+    reset_of_unfinished_coroutine_is_refused,
+    current_inside_and_outside,
+    suspend_outside_own_coroutine_panics,
+    deep_recursion_close_to_the_stack_size,
+    stack_overflow_aborts_with_message,
+    backtrace_inside_coroutine_completes,
+    closure_too_big_for_the_stack_is_an_error,
+    fresh_stacks_work_like_pooled_ones,
+);
+
+fn build<I: 'static, Y: 'static, R: 'static>(
+    backend: Backend,
+    body: impl FnOnce(&jmpco::Yielder<I, Y>, I) -> R + 'static,
+) -> Coroutine<I, Y, R> {
+    Coroutine::builder()
+        .backend(backend)
+        .build(body)
+        .expect("a coroutine")
+}
+
+fn value_ping_pong(backend: Backend) {
+    let mut co = build(backend, |y, mut n: u64| {
+        for _ in 0..1000 {
+            n = y.suspend(n * 2);
+        }
+        n + 1
+    });
+    assert_eq!(co.state(), State::Ready);
+    for i in 0..1000u64 {
+        assert_eq!(co.resume(i), CoroutineResult::Yield(i * 2));
+        assert_eq!(co.state(), State::Hold);
+    }
+    assert_eq!(co.resume(7), CoroutineResult::Return(8));
+    assert_eq!(co.state(), State::Term);
+}
+
+fn first_resume_input_is_the_body_argument(backend: Backend) {
+    let mut co = build(backend, |y, first: &'static str| {
+        let second = y.suspend(first.len());
+        format!("{first}+{second}")
+    });
+    assert_eq!(co.resume("abc"), CoroutineResult::Yield(3));
+    assert_eq!(
+        co.resume("de"),
+        CoroutineResult::Return("abc+de".to_string())
+    );
+}
+
+fn owned_values_cross_without_leaks_or_double_drops(backend: Backend) {
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    let mut co = build(backend, move |y, input: DropCounter| {
+        drop(input);
+        for _ in 0..10 {
+            let got = y.suspend(d.clone());
+            drop(got);
+        }
+        d.clone()
+    });
+    let mut yielded = Vec::new();
+    let mut input = drops.clone();
+    loop {
+        match co.resume(input) {
+            CoroutineResult::Yield(v) => yielded.push(v),
+            CoroutineResult::Return(v) => {
+                yielded.push(v);
+                break;
+            }
+        }
+        input = drops.clone();
+    }
+    assert_eq!(yielded.len(), 11);
+    drop(yielded);
+    drop(co);
+    // 11 inputs and 11 outputs made and dropped, the body's own clone too.
+    assert_eq!(
+        drops.created(),
+        drops.dropped() + 1,
+        "only `drops` itself is alive"
+    );
+}
+
+fn nested_coroutines_track_current(backend: Backend) {
+    let mut outer = build(backend, move |y, ()| {
+        let outer_id = jmpco::current().expect("inside outer");
+        assert_eq!(outer_id, y.id());
+        let mut inner = Coroutine::builder()
+            .backend(backend)
+            .build(move |yi: &jmpco::Yielder<(), _>, ()| {
+                let inner_id = jmpco::current().expect("inside inner");
+                yi.suspend((inner_id, 1));
+                (jmpco::current().unwrap(), 2)
+            })
+            .unwrap();
+        let (inner_id, one) = inner.resume(()).as_yield().unwrap();
+        assert_eq!(one, 1);
+        assert_eq!(inner_id, inner.id());
+        assert_ne!(inner_id, outer_id);
+        assert_eq!(
+            jmpco::current(),
+            Some(outer_id),
+            "back in outer after inner yields"
+        );
+        y.suspend(10);
+        let (again, two) = inner.resume(()).as_return().unwrap();
+        assert_eq!((again, two), (inner_id, 2));
+        assert_eq!(jmpco::current(), Some(outer_id));
+        20
+    });
+    assert_eq!(outer.resume(()), CoroutineResult::Yield(10));
+    assert_eq!(jmpco::current(), None);
+    assert_eq!(outer.resume(()), CoroutineResult::Return(20));
+}
+
+fn hundred_thousand_alive_at_once_then_dropped(backend: Backend) {
+    let count = match backend {
+        Backend::Sjlj => 100_000,
+        // ucontext makes a system call per switch: the same behaviour, at a
+        // tenth of the count, keeps the debug-build suite quick.
+        Backend::Ucontext => 10_000,
+    };
+    let drops = DropCounter::new();
+    let mut all = Vec::with_capacity(count);
+    for i in 0..count {
+        let d = drops.clone();
+        let mut co = Coroutine::builder()
+            .backend(backend)
+            .stack_size(16 * 1024)
+            .build(move |y: &jmpco::Yielder<(), usize>, ()| {
+                let _alive = d;
+                y.suspend(i);
+                unreachable!("never resumed a second time");
+            })
+            .expect("a coroutine");
+        assert_eq!(co.resume(()), CoroutineResult::Yield(i));
+        all.push(co);
+    }
+    assert!(all.iter().all(|c| c.state() == State::Hold));
+    assert_eq!(drops.dropped(), 0);
+    drop(all);
+    assert_eq!(drops.dropped(), count, "every suspended body was unwound");
+}
+
+fn panic_becomes_except_and_resurfaces(backend: Backend) {
+    let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| {
+        y.suspend(());
+        panic!("boom from the body");
+    });
+    co.resume(());
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+    let payload = caught.expect_err("the body's panic resurfaces");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom from the body"));
+    assert_eq!(co.state(), State::Except);
+    assert_eq!(jmpco::current(), None);
+}
+
+fn drop_while_suspended_runs_destructors(backend: Backend) {
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    let mut co = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
+        let _a = d.clone();
+        let _b = Box::new([d.clone(), d.clone()]);
+        loop {
+            y.suspend(());
+        }
+    });
+    co.resume(());
+    co.resume(());
+    assert_eq!(drops.dropped(), 0);
+    drop(co);
+    // _a, both in _b, and `d` moved into the closure.
+    assert_eq!(drops.dropped(), 4);
+}
+
+fn drop_unstarted_drops_closure_without_running_it(backend: Backend) {
+    let drops = DropCounter::new();
+    let ran = Rc::new(Cell::new(false));
+    let (d, r) = (drops.clone(), ran.clone());
+    let co = build(backend, move |_: &jmpco::Yielder<(), ()>, ()| {
+        r.set(true);
+        drop(d);
+    });
+    assert_eq!(co.state(), State::Ready);
+    drop(co);
+    assert!(!ran.get());
+    assert_eq!(drops.dropped(), 1);
+}
+
+fn drop_after_body_catches_cancel_and_suspends_again(backend: Backend) {
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    let mut co = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
+        let _kept = d;
+        // A stubborn body: swallows the first unwinding and suspends again.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(())));
+        y.suspend(());
+    });
+    co.resume(());
+    drop(co);
+    assert_eq!(drops.dropped(), 1);
+}
+
+fn destructor_panic_during_cancel_surfaces_from_drop(backend: Backend) {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("destructor panicked");
+            }
+        }
+    }
+    // Unwinding (a cancel) is in progress while the destructor runs, so it
+    // does not panic; a panic in a destructor of the *finishing* body does.
+    let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| {
+        let guard = PanicOnDrop;
+        y.suspend(());
+        drop(guard);
+    });
+    co.resume(());
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+    assert!(caught.is_err());
+    assert_eq!(co.state(), State::Except);
+
+    // A body that panics while being cancelled: the panic leaves `drop`.
+    let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(())));
+        if result.is_err() {
+            panic!("panicked while cancelled");
+        }
+    });
+    co.resume(());
+    let caught = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
+    let payload = caught.expect_err("the panic comes out of drop");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"panicked while cancelled")
+    );
+}
+
+fn drop_while_thread_is_panicking_still_unwinds_coroutine(backend: Backend) {
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    let result = panic::catch_unwind(AssertUnwindSafe(move || {
+        let mut co = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
+            let _kept = d;
+            y.suspend(());
+        });
+        co.resume(());
+        panic!("outer panic while a coroutine is suspended");
+    }));
+    assert!(result.is_err());
+    assert_eq!(drops.dropped(), 1);
+}
+
+fn resume_after_term_is_an_error(backend: Backend) {
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| 5);
+    assert_eq!(co.resume(()), CoroutineResult::Return(5));
+    assert!(matches!(
+        co.try_resume(()),
+        Err(Error::Finished(State::Term))
+    ));
+    assert_eq!(co.state(), State::Term, "a refused resume changes nothing");
+}
+
+fn resume_after_except_is_an_error(backend: Backend) {
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| panic!("x"));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+    assert!(matches!(
+        co.try_resume(()),
+        Err(Error::Finished(State::Except))
+    ));
+}
+
+fn resume_panics_with_clear_message_when_finished(backend: Backend) {
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ());
+    co.resume(());
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| co.resume(()))).unwrap_err();
+    let message = payload
+        .downcast_ref::<String>()
+        .expect("a formatted message");
+    assert!(
+        message.contains("cannot resume a finished coroutine"),
+        "{message}"
+    );
+}
+
+fn reset_reuses_the_stack(backend: Backend) {
+    let mut co = build(backend, |y: &jmpco::Yielder<u32, u32>, n| y.suspend(n) + 1);
+    let (id, bottom) = (co.id(), co.stack_bottom());
+    assert_eq!(co.resume(1), CoroutineResult::Yield(1));
+    assert_eq!(co.resume(2), CoroutineResult::Return(3));
+    co.reset(|y, n| y.suspend(n * 10) * 10)
+        .expect("reset a finished coroutine");
+    assert_eq!(co.state(), State::Ready);
+    assert_eq!(
+        (co.id(), co.stack_bottom()),
+        (id, bottom),
+        "same id, same stack"
+    );
+    assert_eq!(co.resume(4), CoroutineResult::Yield(40));
+    assert_eq!(co.resume(5), CoroutineResult::Return(50));
+    // And from Except.
+    co.reset(|_, _| panic!("fails")).unwrap();
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| co.resume(0)));
+    co.reset(|_, n| n).unwrap();
+    assert_eq!(co.resume(9), CoroutineResult::Return(9));
+}
+
+fn reset_of_unfinished_coroutine_is_refused(backend: Backend) {
+    let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| y.suspend(()));
+    assert!(matches!(
+        co.reset(|_, ()| ()),
+        Err(Error::NotFinished(State::Ready))
+    ));
+    co.resume(());
+    assert!(matches!(
+        co.reset(|_, ()| ()),
+        Err(Error::NotFinished(State::Hold))
+    ));
+    assert_eq!(co.resume(()), CoroutineResult::Return(()));
+}
+
+fn current_inside_and_outside(backend: Backend) {
+    assert_eq!(jmpco::current(), None);
+    let mut co = build(backend, |y: &jmpco::Yielder<(), _>, ()| {
+        let first = jmpco::current();
+        y.suspend(first);
+        jmpco::current()
+    });
+    let id = co.id();
+    assert_eq!(co.resume(()), CoroutineResult::Yield(Some(id)));
+    assert_eq!(jmpco::current(), None);
+    assert_eq!(co.resume(()), CoroutineResult::Return(Some(id)));
+    assert_eq!(jmpco::current(), None);
+}
+
+fn suspend_outside_own_coroutine_panics(backend: Backend) {
+    let mut outer = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
+        // Smuggle the outer yielder's address into a nested coroutine.
+        let outer_yielder = y as *const jmpco::Yielder<(), ()> as usize;
+        let mut inner = Coroutine::builder()
+            .backend(backend)
+            .build(move |_: &jmpco::Yielder<(), ()>, ()| {
+                // SAFETY: the outer body is suspended in `resume` below, so
+                // its yielder is alive; using it from here is the misuse.
+                let wrong = unsafe { &*(outer_yielder as *const jmpco::Yielder<(), ()>) };
+                panic::catch_unwind(AssertUnwindSafe(|| wrong.suspend(()))).is_err()
+            })
+            .unwrap();
+        assert_eq!(inner.resume(()), CoroutineResult::Return(true));
+    });
+    assert_eq!(outer.resume(()), CoroutineResult::Return(()));
+}
+
+/// Recurses `depth` times with a 1 KiB frame each.
+#[inline(never)]
+fn recurse(depth: usize) -> usize {
+    let mut frame = [0u8; 1024];
+    frame[depth % 1024] = depth as u8;
+    let below = if depth == 0 { 0 } else { recurse(depth - 1) };
+    std::hint::black_box(&mut frame);
+    below + frame[depth % 1024] as usize
+}
+
+fn deep_recursion_close_to_the_stack_size(backend: Backend) {
+    let size = 256 * 1024;
+    // Leave ~15% for the control block, contexts and test-harness frames.
+    let depth = size * 85 / 100 / 1100;
+    let mut co = Coroutine::builder()
+        .backend(backend)
+        .stack_size(size)
+        .build(move |_: &jmpco::Yielder<(), ()>, ()| recurse(depth))
+        .unwrap();
+    assert!(co.resume(()).as_return().is_some());
+}
+
+fn stack_overflow_aborts_with_message(backend: Backend) {
+    let scenario = format!("overflow-{}", backend.name());
+    if child::is(&scenario) {
+        let mut co = Coroutine::builder()
+            .backend(backend)
+            .stack_size(32 * 1024)
+            .build(|_: &jmpco::Yielder<(), ()>, ()| {
+                recurse(1_000_000);
+            })
+            .unwrap();
+        eprintln!("child: coroutine {} starts", co.id());
+        co.resume(());
+        unreachable!("the overflow must abort");
+    }
+    let out = child::run(
+        &format!("{}::stack_overflow_aborts_with_message", backend.name()),
+        &scenario,
+    );
+    assert_eq!(
+        out.signal,
+        Some(libc::SIGABRT),
+        "child died by SIGABRT: {out:?}"
+    );
+    let id = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("child: coroutine ")?.strip_suffix(" starts"))
+        .expect("the child printed its coroutine id");
+    let expected = format!("jmpco: coroutine {id} overflowed its 32768-byte stack");
+    assert!(out.stderr.contains(&expected), "stderr: {}", out.stderr);
+}
+
+fn backtrace_inside_coroutine_completes(backend: Backend) {
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| {
+        let trace = std::backtrace::Backtrace::force_capture();
+        trace.to_string()
+    });
+    let trace = co.resume(()).as_return().unwrap();
+    assert!(
+        trace.contains("backtrace_inside_coroutine_completes"),
+        "the trace names the body's function: {trace}"
+    );
+}
+
+fn closure_too_big_for_the_stack_is_an_error(backend: Backend) {
+    let big = [7u8; 64 * 1024];
+    let result = Coroutine::builder()
+        .backend(backend)
+        .stack_size(16 * 1024)
+        .build(move |_: &jmpco::Yielder<(), ()>, ()| big[0]);
+    let Err(Error::Io(e)) = result else {
+        panic!("expected an Io error");
+    };
+    assert!(e.to_string().contains("too little room"), "{e}");
+}
+
+fn fresh_stacks_work_like_pooled_ones(backend: Backend) {
+    let mut co = Coroutine::builder()
+        .backend(backend)
+        .pooled(false)
+        .build(|y: &jmpco::Yielder<u8, u8>, n| y.suspend(n) + 1)
+        .unwrap();
+    assert_eq!(co.resume(1), CoroutineResult::Yield(1));
+    assert_eq!(co.resume(2), CoroutineResult::Return(3));
+}
+
+#[test]
+fn zero_stack_size_is_invalid_input() {
+    let result = Coroutine::builder()
+        .stack_size(0)
+        .build(|_: &jmpco::Yielder<(), ()>, ()| ());
+    assert!(matches!(result, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput));
+}
+
+#[test]
+fn backends_parse_from_their_names() {
+    for b in Backend::ALL {
+        assert_eq!(b.name().parse::<Backend>(), Ok(b));
+    }
+    assert!("fibers"
+        .parse::<Backend>()
+        .unwrap_err()
+        .contains("unknown backend"));
+}
