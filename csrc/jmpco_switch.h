@@ -21,6 +21,9 @@
  *                                 other side.  When some later switch
  *                                 continues `from`, this call returns the
  *                                 `transfer` of *that* switch.
+ *   exit(to, transfer)            continue `to` without saving anything: the
+ *                                 last switch of a finished coroutine, whose
+ *                                 context is never continued again.
  *
  * The two sides of a switch always belong to one backend: a coroutine's own
  * context and the context of whoever resumed it ("the caller") are both
@@ -74,6 +77,7 @@ typedef struct jmpco_sjlj_ctx {
 
 void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, jmpco_entry_fn entry);
 void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from, jmpco_sjlj_ctx *to, void *transfer);
+__attribute__((noreturn)) void jmpco_sjlj_exit(jmpco_sjlj_ctx *to, void *transfer);
 
 /* -------------------------------------------------------------------------
  * ucontext backend (csrc/switch_ucontext.c): getcontext/makecontext/
@@ -89,6 +93,7 @@ typedef struct jmpco_ucontext_ctx {
 int jmpco_ucontext_init(jmpco_ucontext_ctx *ctx, void *stack_top, size_t stack_size,
                         jmpco_entry_fn entry);
 void *jmpco_ucontext_switch(jmpco_ucontext_ctx *from, jmpco_ucontext_ctx *to, void *transfer);
+__attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void *transfer);
 
 /* -------------------------------------------------------------------------
  * Raw C baselines for the benchmarks (csrc/bench_loop.c): run `rounds`

@@ -118,3 +118,11 @@ void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from_, jmpco_sjlj_ctx *to_, void *transf
   }
   return from->transfer;
 }
+
+void jmpco_sjlj_exit(jmpco_sjlj_ctx *to_, void *transfer) {
+  struct sjlj_ctx *to = sjlj(to_);
+  /* `to` is always a saved context here (the resumer waiting in
+   * jmpco_sjlj_switch), never a fresh one. */
+  to->transfer = transfer;
+  _longjmp(to->buf, 1);
+}

@@ -83,3 +83,10 @@ void *jmpco_ucontext_switch(jmpco_ucontext_ctx *from_, jmpco_ucontext_ctx *to_,
   }
   return from->transfer;
 }
+
+void jmpco_ucontext_exit(jmpco_ucontext_ctx *to_, void *transfer) {
+  struct uc_ctx *to = ucx(to_);
+  to->transfer = transfer;
+  setcontext(&to->uc); /* only returns on failure, ruled out as above */
+  abort();
+}

@@ -12,25 +12,6 @@
 //! default), and the notes' `ucontext` ([`Backend::Ucontext`]) as the
 //! baseline to compare with.
 //!
-//! ```
-//! use jmpco::{Coroutine, CoroutineResult};
-//!
-//! let mut fib: Coroutine<(), u64, &str> = Coroutine::new(|yielder, ()| {
-//!     let (mut a, mut b) = (0, 1);
-//!     while a < 50 {
-//!         yielder.suspend(a);
-//!         (a, b) = (b, a + b);
-//!     }
-//!     "done"
-//! });
-//! let mut seen = Vec::new();
-//! while let CoroutineResult::Yield(n) = fib.resume(()) {
-//!     seen.push(n);
-//! }
-//! assert_eq!(seen, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
-//! assert_eq!(fib.state(), jmpco::State::Term);
-//! ```
-//!
 //! ## The model
 //! * [`Coroutine<I, Y, R>`](Coroutine) takes `I` on every resume, yields `Y`,
 //!   returns `R`. Its [`State`] is one of the notes' five: `Ready`, `Exec`,
@@ -44,6 +25,13 @@
 //! * Stacks come from a per-thread pool of `mmap`ed, guard-protected stacks
 //!   ([`stack`]); overflowing one aborts with a message naming the coroutine.
 //! * A coroutine is not `Send`: it stays on the thread that made it.
+//!
+//! ## Example
+//! `examples/fibonacci.rs`, the same as in the README (a test keeps the
+//! three identical); it prints `[0, 1, 1, 2, 3, 5, 8, 13, 21, 34], then Term`.
+#![doc = "```"]
+#![doc = include_str!("../examples/fibonacci.rs")]
+#![doc = "```"]
 
 mod coroutine;
 mod overflow;

@@ -198,6 +198,21 @@ impl Contexts {
         unsafe { self.switch(self.own, self.caller, transfer) }
     }
 
+    /// Continues the caller for good, saving nothing: the last switch of a
+    /// finished coroutine.
+    ///
+    /// # Safety
+    /// As for [`Contexts::suspend`], and the own context must never be
+    /// continued again (it is not saved).
+    pub(crate) unsafe fn exit(&self, transfer: *mut c_void) -> ! {
+        match self.backend {
+            // SAFETY: the caller context holds the suspended resumer.
+            Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller.cast(), transfer) },
+            // SAFETY: as above.
+            Backend::Ucontext => unsafe { sys::jmpco_ucontext_exit(self.caller.cast(), transfer) },
+        }
+    }
+
     /// # Safety
     /// `to` must be fresh or suspended; `from` and `to` are contexts of
     /// `self.backend` carved by [`Contexts::carve`].

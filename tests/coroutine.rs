@@ -449,16 +449,34 @@ fn stack_overflow_aborts_with_message(backend: Backend) {
     assert!(out.stderr.contains(&expected), "stderr: {}", out.stderr);
 }
 
+#[inline(never)]
+fn capture_in_body() -> String {
+    std::backtrace::Backtrace::force_capture().to_string()
+}
+
 fn backtrace_inside_coroutine_completes(backend: Backend) {
-    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| {
-        let trace = std::backtrace::Backtrace::force_capture();
-        trace.to_string()
-    });
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| capture_in_body());
     let trace = co.resume(()).as_return().unwrap();
     assert!(
-        trace.contains("backtrace_inside_coroutine_completes"),
+        trace.contains("capture_in_body"),
         "the trace names the body's function: {trace}"
     );
+    assert!(
+        trace.contains("coroutine::entry::entry"),
+        "it reaches the entry: {trace}"
+    );
+    // The walk stops at the entry instead of wandering into the resumer's
+    // stack or garbage: only a handful of frames follow it.
+    let frames = trace
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .as_bytes()
+                .first()
+                .is_some_and(u8::is_ascii_digit)
+        })
+        .count();
+    assert!(frames < 20, "{frames} frames: {trace}");
 }
 
 fn closure_too_big_for_the_stack_is_an_error(backend: Backend) {

@@ -4,16 +4,17 @@
 //! # The transfer protocol
 //! Every switch carries one pointer (`transfer`). It always points at a
 //! value on the *sender's* stack, which stays alive because the sender is
-//! suspended until the receiver switches back; the receiver moves the value
-//! out with `Option::take` before it can switch again.
+//! suspended until the receiver switches back. The receiver moves the value
+//! out before it can switch again: with `ptr::read` from a slot the sender
+//! will never drop (`ManuallyDrop`/`MaybeUninit`), or with `Option::take`
+//! for the input.
 //!
 //! * Resumer to coroutine: an [`Incoming<I>`]: the coroutine's header (so
 //!   the entry finds its closure) and `Some(input)`, or `None` to ask a
 //!   suspended coroutine to unwind (used when a `Hold` coroutine is dropped).
 //! * Coroutine to resumer: the coroutine first sets its state, which says
-//!   what the pointer is: `Hold` a `*mut Option<Y>`, `Term` a
-//!   `*mut Option<R>` (or null when it finished by being cancelled),
-//!   `Except` a `*mut Option<Payload>` (the body's panic).
+//!   what the pointer is: `Hold` a `Y`, `Term` an `R` (or null when it
+//!   finished by being cancelled), `Except` a [`Payload`] (the body's panic).
 //!
 //! The resumer sets the state to `Exec` and `CURRENT` to the coroutine
 //! before switching in, and restores `CURRENT` after switching back.
@@ -27,6 +28,7 @@
 use std::any::Any;
 use std::ffi::c_void;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
@@ -83,29 +85,32 @@ where
     };
     let outcome = panic::catch_unwind(AssertUnwindSafe(move || body(&yielder, input)));
 
-    // Everything with a destructor is dropped or moved into a slot below
-    // before the final switch: this frame is never resumed, so anything
-    // still alive in it would leak.
-    let (mut returned, mut panicked) = match outcome {
-        Ok(value) => (Some(value), None),
-        Err(payload) if payload.is::<Cancel>() => (None, None),
-        Err(payload) => (None, Some(payload)),
-    };
-    let transfer: *mut c_void = if returned.is_some() {
-        h.state.set(State::Term);
-        ptr::from_mut(&mut returned).cast()
-    } else if panicked.is_some() {
-        h.state.set(State::Except);
-        ptr::from_mut(&mut panicked).cast()
-    } else {
-        // Cancelled: the Cancel payload was dropped above.
-        h.state.set(State::Term);
-        ptr::null_mut()
+    // Everything with a destructor is dropped, or moved into a slot the
+    // resumer reads out, before the final switch: this frame is never
+    // resumed, so anything else still alive in it would leak.
+    let mut returned = MaybeUninit::<R>::uninit();
+    let mut panicked = MaybeUninit::<Payload>::uninit();
+    let transfer: *mut c_void = match outcome {
+        Ok(value) => {
+            returned.write(value);
+            h.state.set(State::Term);
+            returned.as_mut_ptr().cast()
+        }
+        Err(payload) if payload.is::<Cancel>() => {
+            drop(payload);
+            h.state.set(State::Term);
+            ptr::null_mut()
+        }
+        Err(payload) => {
+            panicked.write(payload);
+            h.state.set(State::Except);
+            panicked.as_mut_ptr().cast()
+        }
     };
     // SAFETY: this runs on the coroutine's own stack while it is the running
-    // coroutine, so its caller context holds the suspended resumer.
-    unsafe { h.contexts.get().suspend(transfer) };
-    fatal("a finished coroutine was resumed")
+    // coroutine, so its caller context holds the suspended resumer; the
+    // own context is never continued again (only reset, which re-inits it).
+    unsafe { h.contexts.get().exit(transfer) }
 }
 
 /// Reports a broken internal invariant and aborts: unwinding from here would

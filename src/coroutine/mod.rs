@@ -215,6 +215,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     ///
     /// # Safety
     /// The state must be `Ready` or `Hold`, and `None` is only for `Hold`.
+    #[inline(always)]
     unsafe fn switch_in(&mut self, input: Option<I>) -> Outcome<Y, R> {
         let h = self.header();
         h.state.set(State::Exec);
@@ -229,16 +230,20 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         let back = unsafe { h.contexts.get().resume(ptr::from_mut(&mut incoming).cast()) };
         header::leave(previous);
         // The state the coroutine set before switching back says what `back`
-        // points at, in its suspended frame (the transfer protocol).
-        match h.state.get() {
-            // SAFETY: Hold: a live Option<Y>.
-            State::Hold => Outcome::Yielded(unsafe { take::<Y>(back) }),
+        // points at, in its suspended frame (the transfer protocol). Each
+        // value is read out exactly once; the sender never drops it.
+        let state = h.state.get();
+        if state == State::Hold {
+            // SAFETY: Hold: a Y in a ManuallyDrop slot.
+            return Outcome::Yielded(unsafe { back.cast::<Y>().read() });
+        }
+        match state {
             State::Term if back.is_null() => Outcome::Cancelled,
-            // SAFETY: Term with a pointer: a live Option<R>.
-            State::Term => Outcome::Returned(unsafe { take::<R>(back) }),
-            // SAFETY: Except: a live Option<Payload>.
-            State::Except => Outcome::Panicked(unsafe { take::<Payload>(back) }),
-            State::Ready | State::Exec => fatal("a coroutine switched back without a state"),
+            // SAFETY: Term with a pointer: an R in a MaybeUninit slot.
+            State::Term => Outcome::Returned(unsafe { back.cast::<R>().read() }),
+            // SAFETY: Except: a Payload in a MaybeUninit slot.
+            State::Except => Outcome::Panicked(unsafe { back.cast::<Payload>().read() }),
+            _ => fatal("a coroutine switched back without a state"),
         }
     }
 
@@ -271,14 +276,6 @@ enum Outcome<Y, R> {
     Returned(R),
     Panicked(Payload),
     Cancelled,
-}
-
-/// # Safety
-/// `slot` points at a live `Option<T>` in a suspended frame.
-unsafe fn take<T>(slot: *mut std::ffi::c_void) -> T {
-    // SAFETY: forwarded from the caller.
-    unsafe { (*slot.cast::<Option<T>>()).take() }
-        .unwrap_or_else(|| fatal("a switch delivered an empty slot"))
 }
 
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {

@@ -1,6 +1,7 @@
 //! [`Yielder`]: the body's handle for suspending its own coroutine.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::{self, NonNull};
 
@@ -39,7 +40,9 @@ impl<I, Y> Yielder<I, Y> {
         // SAFETY: this coroutine is running, so its header (at the top of its
         // live stack) is valid.
         let h = unsafe { self.header.as_ref() };
-        let mut slot = Some(value);
+        // The resumer moves the value out with ptr::read; ManuallyDrop keeps
+        // it from being dropped here as well.
+        let mut slot = ManuallyDrop::new(value);
         h.state.set(State::Hold);
         // SAFETY: we are on this coroutine's stack and it is the running one
         // (asserted above), so its caller context holds the resumer.

@@ -1,10 +1,12 @@
 //! `jmpco-study`, quick preset: the resume+suspend round trip of every
 //! backend side by side, through the Rust API and as the raw C loop, with an
-//! OS-thread hand-off (the kernel switch the seed notes compare against).
+//! OS-thread hand-off (the kernel switch the seed notes compare against);
+//! then the memory of parked coroutines.
 //!
 //! Run: `cargo run --release` (add `-- --rounds N` to change the loop
-//! length). Each contestant runs 5 times; the table shows medians and the
-//! ratio to sjlj through the Rust API, all from this one run.
+//! length, `--parked N` the number of parked coroutines). Each round-trip
+//! contestant runs 5 times; the table shows medians and the ratio to sjlj
+//! through the Rust API, all from this one run.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +22,7 @@ const RUNS: usize = 5;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {
-    let rounds = parse_rounds()?;
+    let Options { rounds, parked } = parse_options()?;
     print_header();
     let mut rows: Vec<(String, f64)> = Vec::new();
     for backend in Backend::ALL {
@@ -48,28 +50,83 @@ fn main() -> Result<()> {
     for (name, ns) in &rows {
         println!("{name:<24} {ns:>14.1} {:>9.1}x", ns / baseline);
     }
+
+    println!(
+        "\n{:<24} {:>14} {:>10}",
+        "parked coroutines", "RSS KiB each", "mappings"
+    );
+    for backend in Backend::ALL {
+        let (kib, maps) = parked_memory(backend, parked)?;
+        println!(
+            "{:<24} {kib:>14.2} {maps:>10}",
+            format!("{parked} x {backend}")
+        );
+    }
     Ok(())
 }
 
-fn parse_rounds() -> Result<u64> {
+/// Parks `count` coroutines (each suspended once, default stack size) and
+/// returns the resident memory each adds, in KiB, and the process's mapping
+/// count while they are alive.
+fn parked_memory(backend: Backend, count: usize) -> Result<(f64, usize)> {
+    let before = resident_kib()?;
+    let mut parked = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut co = Coroutine::builder()
+            .backend(backend)
+            .build(|y: &Yielder<(), ()>, ()| y.suspend(()))?;
+        co.resume(());
+        parked.push(co);
+    }
+    let after = resident_kib()?;
+    let maps = std::fs::read_to_string("/proc/self/maps")?.lines().count();
+    drop(parked);
+    Ok(((after - before) as f64 / count as f64, maps))
+}
+
+/// This process's resident set, from /proc/self/statm.
+fn resident_kib() -> Result<i64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .ok_or("malformed /proc/self/statm")?
+        .parse()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * page / 1024)
+}
+
+struct Options {
+    rounds: u64,
+    parked: usize,
+}
+
+fn parse_options() -> Result<Options> {
     let mut args = std::env::args().skip(1);
-    let mut rounds = 2_000_000;
+    let mut options = Options {
+        rounds: 2_000_000,
+        parked: 100_000,
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--rounds" => {
-                let value = args.next().ok_or("--rounds needs a number")?;
-                rounds = value
-                    .parse()
-                    .map_err(|_| format!("--rounds: {value:?} is not a number"))?;
-            }
+            "--rounds" => options.rounds = number(&arg, args.next())?,
+            "--parked" => options.parked = number(&arg, args.next())?,
             "-h" | "--help" => {
-                println!("usage: jmpco-study [--rounds N]");
+                println!("usage: jmpco-study [--rounds N] [--parked N]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
-    Ok(rounds)
+    Ok(options)
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T> {
+    let value = value.ok_or_else(|| format!("{flag} needs a number"))?;
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: {value:?} is not a number").into())
 }
 
 /// ucontext makes a system call per switch: a tenth of the rounds is plenty.
