@@ -46,6 +46,8 @@ matrix!(
     suspend_outside_own_coroutine_panics,
     deep_recursion_close_to_the_stack_size,
     stack_overflow_aborts_with_message,
+    overflow_on_a_spawned_thread_is_reported_too,
+    faults_outside_guards_keep_their_default_action,
     backtrace_inside_coroutine_completes,
     closure_too_big_for_the_stack_is_an_error,
     fresh_stacks_work_like_pooled_ones,
@@ -156,12 +158,7 @@ fn nested_coroutines_track_current(backend: Backend) {
 }
 
 fn hundred_thousand_alive_at_once_then_dropped(backend: Backend) {
-    let count = match backend {
-        Backend::Sjlj => 100_000,
-        // ucontext makes a system call per switch: the same behaviour, at a
-        // tenth of the count, keeps the debug-build suite quick.
-        Backend::Ucontext => 10_000,
-    };
+    let count = 100_000;
     let drops = DropCounter::new();
     let mut all = Vec::with_capacity(count);
     for i in 0..count {
@@ -447,6 +444,56 @@ fn stack_overflow_aborts_with_message(backend: Backend) {
         .expect("the child printed its coroutine id");
     let expected = format!("jmpco: coroutine {id} overflowed its 32768-byte stack");
     assert!(out.stderr.contains(&expected), "stderr: {}", out.stderr);
+}
+
+fn overflow_on_a_spawned_thread_is_reported_too(backend: Backend) {
+    let scenario = format!("thread-overflow-{}", backend.name());
+    if child::is(&scenario) {
+        std::thread::spawn(move || {
+            let mut co = Coroutine::builder()
+                .backend(backend)
+                .stack_size(16 * 1024)
+                .build(|_: &jmpco::Yielder<(), ()>, ()| {
+                    recurse(1_000_000);
+                })
+                .unwrap();
+            co.resume(());
+        })
+        .join()
+        .unwrap();
+        unreachable!("the overflow must abort");
+    }
+    let test = format!(
+        "{}::overflow_on_a_spawned_thread_is_reported_too",
+        backend.name()
+    );
+    let out = child::run(&test, &scenario);
+    assert_eq!(out.signal, Some(libc::SIGABRT), "{out:?}");
+    assert!(
+        out.stderr.contains("overflowed its 16384-byte stack"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn faults_outside_guards_keep_their_default_action(backend: Backend) {
+    let scenario = format!("wild-write-{}", backend.name());
+    if child::is(&scenario) {
+        let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| {
+            // A fault that is not an overflow: jmpco must pass it on.
+            // SAFETY: deliberately invalid; this child process is meant to die.
+            unsafe { std::ptr::write_volatile(16 as *mut u64, 1) };
+        });
+        co.resume(());
+        unreachable!("the wild write must kill the process");
+    }
+    let test = format!(
+        "{}::faults_outside_guards_keep_their_default_action",
+        backend.name()
+    );
+    let out = child::run(&test, &scenario);
+    assert_eq!(out.signal, Some(libc::SIGSEGV), "{out:?}");
+    assert!(!out.stderr.contains("overflowed"), "{}", out.stderr);
 }
 
 #[inline(never)]
