@@ -1,4 +1,5 @@
-//! Builds the C switch shim in `csrc/` and, with `--features bindgen`,
+//! Builds the C switch shim in `csrc/` (C plus one x86-64 `.S` file) and,
+//! with `--features bindgen`,
 //! regenerates the Rust bindings to it.
 //!
 //! A normal build needs only a C compiler: the bindings are committed in
@@ -11,14 +12,19 @@ use std::env;
 const SHIM_SOURCES: &[&str] = &[
     "csrc/switch_sjlj.c",
     "csrc/switch_ucontext.c",
+    "csrc/switch_asm.S",
+    "csrc/switch_asm_init.c",
     "csrc/bench_loop.c",
 ];
 
 /// The one header the Rust side binds to.
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
+/// Headers the sources include besides `SHIM_HEADER`: a change must rebuild.
+const SHIM_PRIVATE_HEADERS: &[&str] = &["csrc/switch_asm_layout.h"];
+
 fn main() {
-    for path in SHIM_SOURCES.iter().chain([&SHIM_HEADER]) {
+    for path in SHIM_SOURCES.iter().chain(SHIM_PRIVATE_HEADERS).chain([&SHIM_HEADER]) {
         println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rerun-if-env-changed=JMPCO_BINDINGS_OUT");
@@ -44,7 +50,8 @@ fn build_shim() {
         // The backends view the opaque context bytes as their own structs.
         .flag("-fno-strict-aliasing");
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("x86_64") {
-        // switch_sjlj.c carries an #error for other targets; say it early.
+        // switch_sjlj.c and switch_asm.S carry an #error for other targets;
+        // say it early.
         println!("cargo:warning=jmpco: only x86_64 is supported; the C shim will not build");
     }
     build.compile("jmpco_shim");

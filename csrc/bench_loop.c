@@ -53,3 +53,25 @@ int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_
   }
   return 0;
 }
+
+struct asm_pair {
+  jmpco_asm_ctx main;
+  jmpco_asm_ctx coro;
+};
+
+static void asm_body(void *transfer) {
+  struct asm_pair *p = transfer;
+  for (;;) {
+    jmpco_asm_switch(&p->coro, &p->main, NULL);
+  }
+}
+
+int jmpco_bench_asm_round_trips(void *stack_top, uint64_t rounds) {
+  struct asm_pair p;
+  jmpco_asm_init(&p.coro, stack_top, asm_body);
+  jmpco_asm_switch(&p.main, &p.coro, &p); /* first entry: body yields at once */
+  for (uint64_t i = 0; i < rounds; i++) {
+    jmpco_asm_switch(&p.main, &p.coro, NULL);
+  }
+  return 0;
+}

@@ -96,6 +96,23 @@ void *jmpco_ucontext_switch(jmpco_ucontext_ctx *from, jmpco_ucontext_ctx *to, vo
 __attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void *transfer);
 
 /* -------------------------------------------------------------------------
+ * asm backend (csrc/switch_asm.S, csrc/switch_asm_init.c): a hand-written
+ * x86-64 System V switch.  A switch pushes the six callee-saved registers
+ * and the MXCSR/x87 control words on the running stack, swaps rsp and pops
+ * the other side's; the context itself is just the saved stack pointer.
+ * Offsets live in csrc/switch_asm_layout.h.  x86-64 ELF only.
+ * ---------------------------------------------------------------------- */
+#define JMPCO_ASM_CTX_SIZE 16
+
+typedef struct jmpco_asm_ctx {
+  _Alignas(JMPCO_CTX_ALIGN) unsigned char opaque[JMPCO_ASM_CTX_SIZE];
+} jmpco_asm_ctx;
+
+/* Writes a 72-byte start frame just below `stack_top`. */
+void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, jmpco_entry_fn entry);
+void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
+
+/* -------------------------------------------------------------------------
  * Raw C baselines for the benchmarks (csrc/bench_loop.c): run `rounds`
  * resume+yield round trips between the calling thread and one coroutine on
  * a stack [stack_top - stack_size, stack_top) the caller provides, with no
@@ -103,6 +120,7 @@ __attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void 
  * ---------------------------------------------------------------------- */
 int jmpco_bench_sjlj_round_trips(void *stack_top, uint64_t rounds);
 int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
+int jmpco_bench_asm_round_trips(void *stack_top, uint64_t rounds);
 
 #ifdef __cplusplus
 }
