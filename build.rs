@@ -24,7 +24,11 @@ const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 const SHIM_PRIVATE_HEADERS: &[&str] = &["csrc/switch_asm_layout.h"];
 
 fn main() {
-    for path in SHIM_SOURCES.iter().chain(SHIM_PRIVATE_HEADERS).chain([&SHIM_HEADER]) {
+    for path in SHIM_SOURCES
+        .iter()
+        .chain(SHIM_PRIVATE_HEADERS)
+        .chain([&SHIM_HEADER])
+    {
         println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rerun-if-env-changed=JMPCO_BINDINGS_OUT");

@@ -1,10 +1,9 @@
 //! Criterion benchmarks of the switch, all contestants in one run:
 //!
 //! * `round_trip/*`: one resume + one suspend. `rust-sjlj` and
-//!   `rust-ucontext` go through the `Coroutine` API; `c-sjlj` and
-//!   `c-ucontext` are the raw C loops in `csrc/bench_loop.c`, the same switch
-//!   functions with no Rust in between, so `rust-sjlj / c-sjlj` is the cost of
-//!   the Rust layer.
+//!   `rust-ucontext`, `rust-asm` go through the `Coroutine` API; `c-*` are the
+//!   raw C loops in `csrc/bench_loop.c`, the same switch functions with no
+//!   Rust in between, so `rust-sjlj / c-sjlj` is the cost of the Rust layer.
 //! * `create/*`: create a coroutine, resume it to completion, drop it, with a
 //!   stack from the pool or a fresh mapping.
 //!
@@ -18,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jmpco::stack::Stack;
-use jmpco::{sys, Backend, Coroutine, Yielder};
+use jmpco::{Backend, Coroutine, Yielder};
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
@@ -34,28 +33,18 @@ fn round_trip(c: &mut Criterion) {
             b.iter(|| black_box(co.resume(())))
         });
     }
-    let stack = Stack::pooled(64 * 1024).expect("a stack");
-    group.bench_function("c-sjlj", |b| {
-        b.iter_custom(|rounds| {
-            let start = Instant::now();
-            // SAFETY: the stack is ours and unused; the loop leaves its
-            // coroutine suspended in it, which needs no cleanup.
-            let rc = unsafe { sys::jmpco_bench_sjlj_round_trips(stack.top().cast(), rounds) };
-            assert_eq!(rc, 0);
-            start.elapsed()
-        })
-    });
-    group.bench_function("c-ucontext", |b| {
-        b.iter_custom(|rounds| {
-            let start = Instant::now();
-            // SAFETY: as above.
-            let rc = unsafe {
-                sys::jmpco_bench_ucontext_round_trips(stack.top().cast(), stack.size(), rounds)
-            };
-            assert_eq!(rc, 0);
-            start.elapsed()
-        })
-    });
+    let mut stack = Stack::pooled(64 * 1024).expect("a stack");
+    for backend in Backend::ALL {
+        group.bench_function(format!("c-{backend}"), |b| {
+            b.iter_custom(|rounds| {
+                let start = Instant::now();
+                backend
+                    .raw_c_round_trips(&mut stack, rounds)
+                    .expect("the raw C loop");
+                start.elapsed()
+            })
+        });
+    }
     group.finish();
 }
 
@@ -66,6 +55,7 @@ fn create(c: &mut Criterion) {
         ("sjlj-pooled", Backend::Sjlj, true),
         ("sjlj-fresh", Backend::Sjlj, false),
         ("ucontext-pooled", Backend::Ucontext, true),
+        ("asm-pooled", Backend::Asm, true),
     ];
     for (name, backend, pooled) in cases {
         group.bench_function(name, |b| {

@@ -35,6 +35,7 @@
 
 mod coroutine;
 mod overflow;
+mod shadow_stack;
 pub mod stack;
 mod switch;
 #[doc(hidden)]

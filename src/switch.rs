@@ -41,17 +41,51 @@ pub enum Backend {
     /// saves the signal mask, one `rt_sigprocmask` system call per switch.
     /// Kept as the baseline the study compares against.
     Ucontext,
+    /// The notes' third way: a hand-written x86-64 switch
+    /// (`csrc/switch_asm.S`) that pushes the callee-saved registers and the
+    /// MXCSR/x87 control words and swaps stack pointers. No branch, no
+    /// library call; debuggers unwind through it by its CFI.
+    Asm,
 }
 
 impl Backend {
     /// Every backend, in the order the benchmarks report them.
-    pub const ALL: [Backend; 2] = [Backend::Sjlj, Backend::Ucontext];
+    pub const ALL: [Backend; 3] = [Backend::Sjlj, Backend::Ucontext, Backend::Asm];
 
     /// The backend's short name, as the CLI tools spell it.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sjlj => "sjlj",
             Backend::Ucontext => "ucontext",
+            Backend::Asm => "asm",
+        }
+    }
+
+    /// Runs `rounds` resume+suspend round trips of this backend's switch in
+    /// the raw C loop of `csrc/bench_loop.c` (no Rust in the loop), on a
+    /// coroutine it leaves suspended in `stack`. The benchmarks' baseline for
+    /// the cost of the Rust layer.
+    #[doc(hidden)]
+    pub fn raw_c_round_trips(self, stack: &mut crate::stack::Stack, rounds: u64) -> io::Result<()> {
+        let top = stack.top().cast();
+        // SAFETY: `&mut Stack` means no coroutine lives on it; the C loop
+        // only uses memory below `top`, and leaves a suspended coroutine
+        // there that owns nothing and is never continued.
+        let rc = unsafe {
+            match self {
+                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(top, rounds),
+                Backend::Ucontext => {
+                    sys::jmpco_bench_ucontext_round_trips(top, stack.size(), rounds)
+                }
+                Backend::Asm => sys::jmpco_bench_asm_round_trips(top, rounds),
+            }
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the raw C {self} loop could not set up its context"
+            )))
         }
     }
 
@@ -60,6 +94,7 @@ impl Backend {
         match self {
             Backend::Sjlj => size_of::<sys::jmpco_sjlj_ctx>(),
             Backend::Ucontext => size_of::<sys::jmpco_ucontext_ctx>(),
+            Backend::Asm => size_of::<sys::jmpco_asm_ctx>(),
         }
     }
 }
@@ -71,7 +106,7 @@ impl std::str::FromStr for Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.name() == s)
-            .ok_or_else(|| format!("unknown backend {s:?}: expected sjlj or ucontext"))
+            .ok_or_else(|| format!("unknown backend {s:?}: expected sjlj, ucontext or asm"))
     }
 }
 
@@ -88,6 +123,8 @@ const _: () = {
     assert!(size_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_UCONTEXT_CTX_SIZE as usize);
     assert!(align_of::<sys::jmpco_sjlj_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
     assert!(align_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
+    assert!(size_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_ASM_CTX_SIZE as usize);
+    assert!(align_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
     assert!(sys::JMPCO_STACK_ALIGN as usize == 16);
 };
 
@@ -171,6 +208,12 @@ impl Contexts {
                     Err(io::Error::last_os_error())
                 }
             }
+            Backend::Asm => {
+                // SAFETY: `own` is a carved, aligned asm context; init writes
+                // its start frame just below `stack_top`, which is free.
+                unsafe { sys::jmpco_asm_init(self.own.cast(), stack_top.cast(), Some(entry)) };
+                Ok(())
+            }
         }
     }
 
@@ -210,6 +253,13 @@ impl Contexts {
             Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller.cast(), transfer) },
             // SAFETY: as above.
             Backend::Ucontext => unsafe { sys::jmpco_ucontext_exit(self.caller.cast(), transfer) },
+            Backend::Asm => {
+                // The asm switch saves nothing it could skip: switch as usual
+                // and never continue the saved own context.
+                // SAFETY: as above.
+                unsafe { sys::jmpco_asm_switch(self.own.cast(), self.caller.cast(), transfer) };
+                unreachable!("a finished asm coroutine was continued");
+            }
         }
     }
 
@@ -226,6 +276,8 @@ impl Contexts {
             Backend::Ucontext => unsafe {
                 sys::jmpco_ucontext_switch(from.cast(), to.cast(), transfer)
             },
+            // SAFETY: as above.
+            Backend::Asm => unsafe { sys::jmpco_asm_switch(from.cast(), to.cast(), transfer) },
         }
     }
 }

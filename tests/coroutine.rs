@@ -1,5 +1,5 @@
 //! The core test matrix: every behaviour of `Coroutine`, run once per
-//! backend (`sjlj::*` and `ucontext::*`). Tests that must crash the process
+//! backend (`sjlj::*`, `ucontext::*` and `asm::*`). Tests that must crash the process
 //! run their scenario in a child process (see `support/child.rs`).
 
 mod support;
@@ -12,8 +12,8 @@ use jmpco::{Backend, Coroutine, CoroutineResult, Error, State};
 use support::child;
 use support::DropCounter;
 
-/// Instantiates each listed `fn name(backend: Backend)` as `sjlj::name` and
-/// `ucontext::name`.
+/// Instantiates each listed `fn name(backend: Backend)` as `sjlj::name`,
+/// `ucontext::name` and `asm::name`.
 macro_rules! matrix {
     ($($name:ident),* $(,)?) => {
         mod sjlj {
@@ -21,6 +21,9 @@ macro_rules! matrix {
         }
         mod ucontext {
             $( #[test] fn $name() { super::$name(jmpco::Backend::Ucontext) } )*
+        }
+        mod asm {
+            $( #[test] fn $name() { super::$name(jmpco::Backend::Asm) } )*
         }
     };
 }

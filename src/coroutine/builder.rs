@@ -1,9 +1,9 @@
 //! [`Builder`]: stack size, backend and stack source of a new coroutine.
 
 use super::{Coroutine, Error, Yielder};
-use crate::overflow;
 use crate::stack::{Stack, DEFAULT_STACK_SIZE};
 use crate::switch::Backend;
+use crate::{overflow, shadow_stack};
 
 /// Configures and creates a [`Coroutine`].
 ///
@@ -65,8 +65,9 @@ impl Builder {
     /// Creates the coroutine; `body` starts at the first resume.
     ///
     /// Fails if no stack can be had (out of memory, or out of guard-page
-    /// mappings under the mprotect fallback), or if the stack is too small
-    /// for the closure.
+    /// mappings under the mprotect fallback), if the stack is too small for
+    /// the closure, or if the backend cannot run here (`sjlj` and `asm` under
+    /// Intel CET shadow stacks).
     pub fn build<I, Y, R, F>(self, body: F) -> Result<Coroutine<I, Y, R>, Error>
     where
         I: 'static,
@@ -74,6 +75,7 @@ impl Builder {
         R: 'static,
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        shadow_stack::check(self.backend)?;
         overflow::install_for_this_thread()?;
         let stack = if self.pooled {
             Stack::pooled(self.stack_size)?

@@ -70,6 +70,12 @@ unsafe extern "C" {
         transfer: *mut ::core::ffi::c_void,
     ) -> *mut ::core::ffi::c_void;
 }
+unsafe extern "C" {
+    pub fn jmpco_ucontext_exit(
+        to: *mut jmpco_ucontext_ctx,
+        transfer: *mut ::core::ffi::c_void,
+    ) -> !;
+}
 #[repr(C)]
 #[repr(align(16))]
 #[derive(Debug, Copy, Clone)]
@@ -96,12 +102,6 @@ unsafe extern "C" {
         to: *mut jmpco_asm_ctx,
         transfer: *mut ::core::ffi::c_void,
     ) -> *mut ::core::ffi::c_void;
-}
-unsafe extern "C" {
-    pub fn jmpco_ucontext_exit(
-        to: *mut jmpco_ucontext_ctx,
-        transfer: *mut ::core::ffi::c_void,
-    ) -> !;
 }
 unsafe extern "C" {
     pub fn jmpco_bench_sjlj_round_trips(

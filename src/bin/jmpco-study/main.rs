@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jmpco::stack::Stack;
-use jmpco::{sys, Backend, Coroutine, Yielder};
+use jmpco::{Backend, Coroutine, Yielder};
 
 /// Runs of each contestant; the table reports the median.
 const RUNS: usize = 5;
@@ -153,8 +153,8 @@ fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T> 
 /// ucontext makes a system call per switch: a tenth of the rounds is plenty.
 fn rounds_for(backend: Backend, rounds: u64) -> u64 {
     match backend {
-        Backend::Sjlj => rounds,
         Backend::Ucontext => (rounds / 10).max(1_000),
+        Backend::Sjlj | Backend::Asm => rounds,
     }
 }
 
@@ -193,23 +193,7 @@ fn resume_loop(co: &mut Coroutine<(), (), ()>, rounds: u64) {
 }
 
 fn c_round_trips(backend: Backend) -> impl FnMut(u64) -> Result<()> {
-    move |rounds| {
-        let stack = Stack::pooled(64 * 1024)?;
-        // SAFETY: the stack is ours and unused; the C loop leaves its
-        // coroutine suspended in it, which needs no cleanup.
-        let rc = unsafe {
-            match backend {
-                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(stack.top().cast(), rounds),
-                Backend::Ucontext => {
-                    sys::jmpco_bench_ucontext_round_trips(stack.top().cast(), stack.size(), rounds)
-                }
-            }
-        };
-        if rc != 0 {
-            return Err(format!("the raw C {backend} loop could not set up its context").into());
-        }
-        Ok(())
-    }
+    move |rounds| Ok(backend.raw_c_round_trips(&mut Stack::pooled(64 * 1024)?, rounds)?)
 }
 
 /// Two threads handing a turn back and forth with park/unpark: each round
