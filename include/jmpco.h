@@ -161,8 +161,9 @@ int jmpco_options_init(jmpco_options *opts);
  * moves between threads).
  *
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` or `fn` is NULL, or `opts`
- * has an unknown backend or a stack size too large to map; `JMPCO_ENOMEM` if
- * the stack or the handle could not be allocated. On error `*out` is left
+ * has an unknown backend or a `stack_size` above `SIZE_MAX / 4` (no stack
+ * at all); `JMPCO_ENOMEM` if the stack or the handle could not be allocated
+ * (including a stack size the system cannot map). On error `*out` is left
  * unchanged.
  *
  * # Safety

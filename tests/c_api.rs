@@ -210,3 +210,53 @@ fn roundtrip_example_measures_both_backends() {
         assert!(ns > 0.0, "{line}");
     }
 }
+
+/// `scripts/install-c.sh` into a scratch prefix, then the generator built the
+/// way a C developer would: `cc generator.c $(pkg-config --cflags --libs jmpco)`.
+#[test]
+fn installed_pkg_config_file_builds_the_generator() {
+    if Command::new("pkg-config")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: pkg-config is not installed; skipping (.ci/run installs it)");
+        return;
+    }
+    let prefix = out_dir().join("prefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let status = Command::new(root().join("scripts/install-c.sh"))
+        .arg(&prefix)
+        .arg(lib_dir())
+        .status()
+        .expect("run scripts/install-c.sh");
+    assert!(status.success(), "scripts/install-c.sh failed");
+    let pc_path = prefix.join("lib/pkgconfig");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "jmpco"])
+        .env("PKG_CONFIG_PATH", &pc_path)
+        .output()
+        .expect("run pkg-config");
+    assert!(flags.status.success(), "pkg-config does not find jmpco");
+    let flags = String::from_utf8(flags.stdout).expect("UTF-8 flags");
+    let exe = out_dir().join("generator-pkg-config");
+    let output = Command::new(cc())
+        .args(CFLAGS)
+        .arg("-o")
+        .arg(&exe)
+        .arg(root().join("examples/c/generator.c"))
+        .args(flags.split_whitespace())
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "cc generator.c {flags} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = Command::new(&exe)
+        .env("LD_LIBRARY_PATH", prefix.join("lib"))
+        .output()
+        .expect("run the generator");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), GENERATOR_OUTPUT);
+}

@@ -9,12 +9,17 @@ use std::ffi::{c_char, c_int, c_ulonglong, c_void};
 use std::ptr::{self, NonNull};
 
 use super::guard;
-use super::handle::{jmpco_coro, CreateError};
+use super::handle::{jmpco_coro, NoMemory};
 use super::types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_EDONE,
     JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_OK,
 };
 use crate::{Builder, Error};
+
+/// Larger stack sizes are refused as invalid rather than attempted: half the
+/// address space is no stack. (Sizes below it that the OS cannot map are
+/// `JMPCO_ENOMEM`.)
+const MAX_STACK_SIZE: usize = isize::MAX as usize / 2;
 
 /// Fills `*opts` with the defaults: a 64 KiB stack (`stack_size`) and the
 /// `JMPCO_BACKEND_SJLJ` backend.
@@ -48,8 +53,9 @@ pub unsafe extern "C" fn jmpco_options_init(opts: *mut jmpco_options) -> c_int {
 /// moves between threads).
 ///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` or `fn` is NULL, or `opts`
-/// has an unknown backend or a stack size too large to map; `JMPCO_ENOMEM` if
-/// the stack or the handle could not be allocated. On error `*out` is left
+/// has an unknown backend or a `stack_size` above `SIZE_MAX / 4` (no stack
+/// at all); `JMPCO_ENOMEM` if the stack or the handle could not be allocated
+/// (including a stack size the system cannot map). On error `*out` is left
 /// unchanged.
 ///
 /// # Safety
@@ -82,6 +88,9 @@ pub unsafe extern "C" fn jmpco_create(
                 return JMPCO_EINVAL;
             };
             builder = builder.backend(backend);
+            if stack_size > MAX_STACK_SIZE {
+                return JMPCO_EINVAL;
+            }
             if stack_size != 0 {
                 builder = builder.stack_size(stack_size);
             }
@@ -92,7 +101,7 @@ pub unsafe extern "C" fn jmpco_create(
                 unsafe { out.write(handle.as_ptr()) };
                 JMPCO_OK
             }
-            Err(e) => create_error_code(e),
+            Err(NoMemory) => JMPCO_ENOMEM,
         }
     })
 }
@@ -260,7 +269,7 @@ pub unsafe extern "C" fn jmpco_reset(
         // SAFETY: on the owner thread, TERM or EXCEPT (checked just above).
         match unsafe { h.reset(f, arg) } {
             Ok(()) => JMPCO_OK,
-            Err(e) => create_error_code(e),
+            Err(NoMemory) => JMPCO_ENOMEM,
         }
     })
 }
@@ -304,11 +313,4 @@ pub unsafe extern "C" fn jmpco_destroy(co: *mut jmpco_coro) -> c_int {
 #[no_mangle]
 pub extern "C" fn jmpco_strerror(code: c_int) -> *const c_char {
     guard("jmpco_strerror", || message(code))
-}
-
-fn create_error_code(e: CreateError) -> c_int {
-    match e {
-        CreateError::NoMemory => JMPCO_ENOMEM,
-        CreateError::Invalid => JMPCO_EINVAL,
-    }
 }

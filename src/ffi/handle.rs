@@ -50,11 +50,8 @@ pub struct jmpco_coro {
     co: UnsafeCell<CCoroutine>,
 }
 
-/// Why a handle could not be made.
-pub(crate) enum CreateError {
-    NoMemory,
-    Invalid,
-}
+/// A handle or its stack could not be allocated (`JMPCO_ENOMEM`).
+pub(crate) struct NoMemory;
 
 impl jmpco_coro {
     /// Allocates a handle whose coroutine will run `f(arg)`. Both the handle
@@ -64,20 +61,20 @@ impl jmpco_coro {
         builder: Builder,
         f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
         arg: *mut c_void,
-    ) -> Result<NonNull<jmpco_coro>, CreateError> {
+    ) -> Result<NonNull<jmpco_coro>, NoMemory> {
         let layout = Layout::new::<jmpco_coro>();
         // SAFETY: the layout has a non-zero size.
         let at = unsafe { alloc::alloc(layout) }.cast::<jmpco_coro>();
         let Some(at) = NonNull::new(at) else {
-            return Err(CreateError::NoMemory);
+            return Err(NoMemory);
         };
-        let co = match builder.build(body(at.as_ptr(), f, arg)) {
-            Ok(co) => co,
-            Err(e) => {
-                // SAFETY: allocated just above with this layout, never written.
-                unsafe { alloc::dealloc(at.as_ptr().cast(), layout) };
-                return Err(classify(&e));
-            }
+        // Any failure here is the OS refusing memory (mmap, guard pages):
+        // sizes that are not stack sizes at all were refused by the caller,
+        // and a C body's closure is far smaller than the smallest stack.
+        let Ok(co) = builder.build(body(at.as_ptr(), f, arg)) else {
+            // SAFETY: allocated just above with this layout, never written.
+            unsafe { alloc::dealloc(at.as_ptr().cast(), layout) };
+            return Err(NoMemory);
         };
         let handle = jmpco_coro {
             state: AtomicU8::new(jmpco_state::JMPCO_READY as u8),
@@ -157,11 +154,11 @@ impl jmpco_coro {
         &self,
         f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
         arg: *mut c_void,
-    ) -> Result<(), CreateError> {
+    ) -> Result<(), NoMemory> {
         // SAFETY: not running (the caller's contract), so this is the only
         // borrow of `co`.
         let co = unsafe { &mut *self.co.get() };
-        co.reset(body(self, f, arg)).map_err(|e| classify(&e))?;
+        co.reset(body(self, f, arg)).map_err(|_| NoMemory)?;
         self.set_state(jmpco_state::JMPCO_READY);
         Ok(())
     }
@@ -208,13 +205,6 @@ fn body(
         let returned = unsafe { f(arg) };
         h.yielder.set(ptr::null());
         returned
-    }
-}
-
-fn classify(e: &Error) -> CreateError {
-    match e {
-        Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidInput => CreateError::Invalid,
-        _ => CreateError::NoMemory,
     }
 }
 

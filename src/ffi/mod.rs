@@ -85,7 +85,36 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
     use super::{guard, panic_message};
+
+    const CHILD: &str = "JMPCO_FFI_GUARD_CHILD";
+
+    #[test]
+    fn panic_in_an_export_aborts_with_a_message_instead_of_unwinding() {
+        if std::env::var_os(CHILD).is_some() {
+            guard("jmpco_example", || panic!("boom"));
+            unreachable!("guard returned after a panic");
+        }
+        let exe = std::env::current_exe().expect("the test binary");
+        let output = Command::new(exe)
+            .args([
+                "ffi::tests::panic_in_an_export_aborts_with_a_message_instead_of_unwinding",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{stderr}");
+        assert!(
+            stderr.contains("jmpco: internal error: jmpco_example panicked (boom)"),
+            "{stderr}"
+        );
+    }
 
     #[test]
     fn guard_passes_the_value_through() {
