@@ -58,6 +58,15 @@
 #define JMPCO_ETIMEDOUT -6
 
 /**
+ * The smallest stack `jmpco_create` gives a coroutine: smaller
+ * `stack_size` requests are rounded up to it. It leaves room for the
+ * library's own frames on the coroutine's stack (the yield path, and the
+ * switch contexts at the top) even in a debug build. Only the pages a body
+ * touches cost memory, so the floor costs address space, not RAM.
+ */
+#define JMPCO_MIN_STACK_SIZE 16384
+
+/**
  * How a coroutine switches stacks (see the crate's `Backend`).
  */
 typedef enum {
@@ -111,9 +120,10 @@ typedef struct jmpco_coro jmpco_coro;
  */
 typedef struct {
     /**
-     * Usable stack bytes, rounded up to whole pages (at least one page); a
-     * guard page below it faults on overflow. 0 means the default (64 KiB).
-     * Only the pages the body touches cost memory.
+     * Usable stack bytes, rounded up to whole pages and to at least
+     * `JMPCO_MIN_STACK_SIZE`; a guard page below it faults on overflow (the
+     * process aborts with a message naming the coroutine). 0 means the
+     * default (64 KiB). Only the pages the body touches cost memory.
      */
     size_t stack_size;
     /**

@@ -92,6 +92,10 @@ fn build(source: &str, name: &str, link: Link) -> PathBuf {
             cmd.arg("-L")
                 .arg(&libs)
                 .arg("-l:libjmpco.so")
+                // DT_RPATH (not RUNPATH): searched before LD_LIBRARY_PATH,
+                // which cargo points at target/<profile>/, where a stale
+                // libjmpco.so from an earlier `cargo build` may lie.
+                .arg("-Wl,--disable-new-dtags")
                 .arg(format!("-Wl,-rpath,{}", libs.display()));
         }
     }

@@ -3,13 +3,16 @@
  * C API, for each backend. Each round trip is one jmpco_resume that switches
  * into the coroutine and one jmpco_yield that switches back.
  *
- * Usage: ./roundtrip [ROUNDS]     (default 1000000; 5 runs, median shown)
+ * Usage: ./roundtrip [ROUNDS [BACKEND]]
+ *   ROUNDS   default 1000000; 5 runs each, the median is shown
+ *   BACKEND  sjlj or ucontext; default both
  * For steady figures pin it: taskset -c 1 ./roundtrip
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "jmpco.h"
@@ -67,13 +70,18 @@ static double measure(jmpco_backend backend, unsigned long rounds) {
 
 int main(int argc, char **argv) {
     unsigned long rounds = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000UL;
-    if (rounds == 0) {
-        fprintf(stderr, "usage: %s [ROUNDS > 0]\n", argv[0]);
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (rounds == 0 || (only && strcmp(only, "sjlj") != 0 && strcmp(only, "ucontext") != 0)) {
+        fprintf(stderr, "usage: %s [ROUNDS > 0 [sjlj|ucontext]]\n", argv[0]);
         return 2;
     }
     printf("C API resume+yield round trip, %lu round trips x %d runs, median\n", rounds, RUNS);
     printf("%-10s %12s\n", "backend", "ns/round");
-    printf("%-10s %12.1f\n", "sjlj", measure(JMPCO_BACKEND_SJLJ, rounds));
-    printf("%-10s %12.1f\n", "ucontext", measure(JMPCO_BACKEND_UCONTEXT, rounds));
+    if (!only || strcmp(only, "sjlj") == 0) {
+        printf("%-10s %12.1f\n", "sjlj", measure(JMPCO_BACKEND_SJLJ, rounds));
+    }
+    if (!only || strcmp(only, "ucontext") == 0) {
+        printf("%-10s %12.1f\n", "ucontext", measure(JMPCO_BACKEND_UCONTEXT, rounds));
+    }
     return 0;
 }

@@ -12,7 +12,7 @@ use super::guard;
 use super::handle::{jmpco_coro, NoMemory};
 use super::types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_EDONE,
-    JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_OK,
+    JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
 use crate::{Builder, Error};
 
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn jmpco_create(
                 return JMPCO_EINVAL;
             }
             if stack_size != 0 {
-                builder = builder.stack_size(stack_size);
+                builder = builder.stack_size(stack_size.max(JMPCO_MIN_STACK_SIZE));
             }
         }
         match jmpco_coro::create(builder, f, arg) {

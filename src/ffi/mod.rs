@@ -49,7 +49,7 @@ pub use coro::{
 pub use handle::jmpco_coro;
 pub use types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_EDONE, JMPCO_EINVAL,
-    JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
+    JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
 
 /// Runs an export's body; a panic out of it aborts the process with a

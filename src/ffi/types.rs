@@ -23,6 +23,13 @@ pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
 
+/// The smallest stack `jmpco_create` gives a coroutine: smaller
+/// `stack_size` requests are rounded up to it. It leaves room for the
+/// library's own frames on the coroutine's stack (the yield path, and the
+/// switch contexts at the top) even in a debug build. Only the pages a body
+/// touches cost memory, so the floor costs address space, not RAM.
+pub const JMPCO_MIN_STACK_SIZE: usize = 16384;
+
 /// A coroutine's body. It receives the `arg` given to `jmpco_create` (or
 /// `jmpco_reset`); the pointer it returns ends the coroutine (`JMPCO_TERM`)
 /// and is handed to the resumer through `jmpco_resume`'s `out`.
@@ -99,9 +106,10 @@ impl jmpco_state {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct jmpco_options {
-    /// Usable stack bytes, rounded up to whole pages (at least one page); a
-    /// guard page below it faults on overflow. 0 means the default (64 KiB).
-    /// Only the pages the body touches cost memory.
+    /// Usable stack bytes, rounded up to whole pages and to at least
+    /// `JMPCO_MIN_STACK_SIZE`; a guard page below it faults on overflow (the
+    /// process aborts with a message naming the coroutine). 0 means the
+    /// default (64 KiB). Only the pages the body touches cost memory.
     pub stack_size: usize,
     /// The switch the coroutine uses; `JMPCO_BACKEND_SJLJ` by default.
     pub backend: jmpco_backend,

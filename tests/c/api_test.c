@@ -418,6 +418,23 @@ static void codes_and_enums_have_the_documented_values(void) {
 
 static void deep_recursion_fits_a_small_stack(void);
 
+/* A tiny stack_size is rounded up to JMPCO_MIN_STACK_SIZE, which runs a body that yields. */
+static void smallest_stack_still_runs_a_body(void) {
+    jmpco_options opts;
+    jmpco_options_init(&opts);
+    opts.backend = backend;
+    opts.stack_size = 1;
+    CHECK(JMPCO_MIN_STACK_SIZE == 16384);
+    jmpco_coro *co = NULL;
+    CHECK_RC(jmpco_create(&co, echo_plus_one, AS_PTR(4), &opts), JMPCO_OK);
+    void *out = NULL;
+    CHECK_RC(jmpco_resume(co, NULL, &out), JMPCO_OK);
+    CHECK(AS_INT(out) == 5);
+    CHECK_RC(jmpco_resume(co, AS_PTR(0), &out), JMPCO_OK);
+    CHECK(jmpco_status(co) == JMPCO_TERM);
+    CHECK_RC(jmpco_destroy(co), JMPCO_OK);
+}
+
 int main(void) {
     const struct {
         jmpco_backend backend;
@@ -443,6 +460,7 @@ int main(void) {
         strerror_names_every_code();
         codes_and_enums_have_the_documented_values();
         deep_recursion_fits_a_small_stack();
+        smallest_stack_still_runs_a_body();
     }
     printf("api_test: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
