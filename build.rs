@@ -17,6 +17,9 @@ const SHIM_SOURCES: &[&str] = &[
     "csrc/bench_loop.c",
 ];
 
+/// Valgrind stack registration, built only with the `valgrind` feature.
+const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
+
 /// The one header the Rust side binds to.
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
@@ -31,6 +34,7 @@ fn main() {
     {
         println!("cargo:rerun-if-changed={path}");
     }
+    println!("cargo:rerun-if-changed={VALGRIND_SOURCE}");
     println!("cargo:rerun-if-env-changed=JMPCO_BINDINGS_OUT");
     build_shim();
     #[cfg(feature = "bindgen")]
@@ -53,6 +57,9 @@ fn build_shim() {
         .flag("-U_FORTIFY_SOURCE")
         // The backends view the opaque context bytes as their own structs.
         .flag("-fno-strict-aliasing");
+    if env::var_os("CARGO_FEATURE_VALGRIND").is_some() {
+        build.file(VALGRIND_SOURCE);
+    }
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("x86_64") {
         // switch_sjlj.c and switch_asm.S carry an #error for other targets;
         // say it early.

@@ -25,6 +25,8 @@
 //! * Stacks come from a per-thread pool of `mmap`ed, guard-protected stacks
 //!   ([`stack`]); overflowing one aborts with a message naming the coroutine.
 //! * A coroutine is not `Send`: it stays on the thread that made it.
+//! * C programs get the same coroutines through [`ffi`], whose exports are
+//!   declared in the generated header `include/jmpco.h`.
 //!
 //! ## Example
 //! `examples/fibonacci.rs`, the same as in the README (a test keeps the
@@ -34,6 +36,8 @@
 #![doc = "```"]
 
 mod coroutine;
+#[allow(non_camel_case_types)]
+pub mod ffi;
 mod overflow;
 mod shadow_stack;
 pub mod stack;

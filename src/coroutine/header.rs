@@ -141,6 +141,9 @@ unsafe fn place<F>(
     if closure_at > header_at || lowest.is_none_or(|l| l < stack.bottom() as usize) {
         return Err(too_small(stack.size()));
     }
+    // Under Valgrind (`valgrind` feature), what a previous body left below
+    // `header_at` is fresh, undefined stack again.
+    crate::stack::valgrind::make_undefined(stack.bottom() as usize, header_at);
     let closure_at = closure_at as *mut u8;
     // SAFETY: `closure_at` is 16-byte aligned, the footprint below it lies
     // inside the stack (checked above), and the stack is otherwise unused.

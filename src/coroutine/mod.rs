@@ -247,6 +247,29 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         }
     }
 
+    /// Frees the coroutine *without* unwinding it: a suspended (`Hold`)
+    /// coroutine's stack goes back to the pool as it is, its frames discarded
+    /// the way `longjmp` discards frames, so nothing on them is dropped.
+    /// Other states behave as in `Drop` (an unstarted closure is dropped).
+    ///
+    /// This is the C API's path (`jmpco_destroy`): a body written in C has no
+    /// destructors and must not be unwound by Rust, since unwinding through C
+    /// frames is undefined behaviour. `Drop` stays the Rust API's path.
+    ///
+    /// # Safety
+    /// If the coroutine is `Hold`, no frame on its stack may own a value whose
+    /// destructor must run before the memory is reused (pinned data, a guard
+    /// another party waits on): such values are leaked, and their memory is
+    /// handed to the next coroutine that takes the stack.
+    pub(crate) unsafe fn abandon(self) {
+        if self.state() == State::Hold {
+            // Nothing on the stack will run again: as far as `Drop` is
+            // concerned the body is over, so it just returns the stack.
+            self.header().state.set(State::Term);
+        }
+        drop(self);
+    }
+
     /// Unwinds a suspended coroutine's stack so its locals are dropped.
     fn cancel(&mut self) {
         loop {
@@ -301,5 +324,56 @@ impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
             .field("backend", &self.backend)
             .field("stack_size", &self.stack_size())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::{Coroutine, State};
+
+    /// Counts drops of its clones.
+    struct Canary(Rc<Cell<usize>>);
+
+    impl Drop for Canary {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn abandon_of_suspended_coroutine_frees_stack_without_unwinding() {
+        let drops = Rc::new(Cell::new(0));
+        let canary = Canary(drops.clone());
+        let after_suspend = Rc::new(Cell::new(false));
+        let flag = after_suspend.clone();
+        let mut co: Coroutine<(), (), ()> = Coroutine::new(move |y, ()| {
+            let _local = canary;
+            y.suspend(());
+            flag.set(true);
+        });
+        co.resume(());
+        assert_eq!(co.state(), State::Hold);
+        let bottom = co.stack_bottom();
+        // SAFETY: the only value on the suspended stack is a Canary, whose
+        // leak is what this test checks.
+        unsafe { co.abandon() };
+        assert_eq!(drops.get(), 0, "abandon must not unwind the body");
+        assert!(!after_suspend.get(), "abandon must not run the body");
+        // The stack went back to this thread's pool: the next one reuses it.
+        let next: Coroutine = Coroutine::new(|_, ()| ());
+        assert_eq!(next.stack_bottom(), bottom);
+    }
+
+    #[test]
+    fn abandon_of_unstarted_coroutine_drops_its_closure() {
+        let drops = Rc::new(Cell::new(0));
+        let canary = Canary(drops.clone());
+        let co: Coroutine = Coroutine::new(move |_, ()| drop(canary));
+        // SAFETY: never started, so no frame lives on its stack.
+        unsafe { co.abandon() };
+        assert_eq!(drops.get(), 1);
     }
 }

@@ -58,6 +58,7 @@
 
 mod pool;
 mod slab;
+pub(crate) mod valgrind;
 
 use std::fmt;
 use std::io;
@@ -89,6 +90,8 @@ pub struct Stack {
     pages: usize,
     /// A mapping of its own (unmap on drop) rather than a pooled slot.
     fresh: bool,
+    /// The range as registered with Valgrind (`valgrind` feature; else empty).
+    _valgrind: valgrind::Registration,
 }
 
 // SAFETY: a Stack is an owned address range with no thread affinity: the pool it returns to
@@ -109,11 +112,7 @@ impl Stack {
     pub fn pooled(size: usize) -> io::Result<Stack> {
         let pages = round_pages(size)?;
         let bottom = pool::take(pages)?;
-        Ok(Stack {
-            bottom,
-            pages,
-            fresh: false,
-        })
+        Ok(Stack::owning(bottom, pages, false))
     }
 
     /// A stack in a mapping of its own (mmap + guard), unmapped on drop; never pooled.
@@ -132,11 +131,17 @@ impl Stack {
             unsafe { slab::unmap(base, len) };
             return Err(e);
         }
-        Ok(Stack {
-            bottom: base + page,
+        Ok(Stack::owning(base + page, pages, true))
+    }
+
+    #[inline]
+    fn owning(bottom: usize, pages: usize, fresh: bool) -> Stack {
+        Stack {
+            bottom,
             pages,
-            fresh: true,
-        })
+            fresh,
+            _valgrind: valgrind::Registration::new(bottom, bottom + pages * slab::page_size()),
+        }
     }
 
     /// One past the highest usable byte; page aligned (so 16-byte aligned).

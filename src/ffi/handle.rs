@@ -1,0 +1,213 @@
+//! `jmpco_coro`: what a C caller's `jmpco_coro *` points at, and the
+//! per-thread chain of running C coroutines.
+//!
+//! ```text
+//!   jmpco_coro (heap, one allocation)
+//!   +---------------------------+
+//!   | state   AtomicU8          |  mirror of the state; the only field another
+//!   | id, owner                 |  thread may read (with id); set on this thread
+//!   | yielder Cell<*const _>    |  the running body's Yielder (on its stack)
+//!   | parent  Cell<*const _>    |  the C coroutine innermost when this one was
+//!   |                           |  resumed: the chain jmpco_yield walks
+//!   | co UnsafeCell<Coroutine>  |  &mut only inside the jmpco_resume running it
+//!   +---------------------------+
+//! ```
+//!
+//! The mirror says `JMPCO_EXEC` exactly while a `jmpco_resume` holds the
+//! `&mut` to `co`; every other entry point checks it first, which is how a
+//! resume of a running coroutine (itself or an ancestor), a reset and a
+//! destroy are refused without ever aliasing that borrow.
+
+use std::alloc::{self, Layout};
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::c_void;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::types::jmpco_state;
+use crate::{Builder, Coroutine, Error, Yielder};
+
+/// The coroutine type behind every handle: `void *` in, out and returned.
+pub(crate) type CCoroutine = Coroutine<*mut c_void, *mut c_void, *mut c_void>;
+/// Its yielder.
+pub(crate) type CYielder = Yielder<*mut c_void, *mut c_void>;
+
+thread_local! {
+    /// The innermost running C coroutine of this thread, or null. Its
+    /// `parent` links to the next one out.
+    static INNERMOST: Cell<*const jmpco_coro> = const { Cell::new(ptr::null()) };
+}
+
+/// An opaque coroutine handle: created by `jmpco_create`, freed by
+/// `jmpco_destroy`.
+pub struct jmpco_coro {
+    state: AtomicU8,
+    id: u64,
+    /// Identifies the creating thread (the address of its `INNERMOST`).
+    owner: usize,
+    yielder: Cell<*const CYielder>,
+    parent: Cell<*const jmpco_coro>,
+    co: UnsafeCell<CCoroutine>,
+}
+
+/// A handle or its stack could not be allocated (`JMPCO_ENOMEM`).
+pub(crate) struct NoMemory;
+
+impl jmpco_coro {
+    /// Allocates a handle whose coroutine will run `f(arg)`. Both the handle
+    /// and the stack are fallible allocations: failure is an error, never an
+    /// abort.
+    pub(crate) fn create(
+        builder: Builder,
+        f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+        arg: *mut c_void,
+    ) -> Result<NonNull<jmpco_coro>, NoMemory> {
+        let layout = Layout::new::<jmpco_coro>();
+        // SAFETY: the layout has a non-zero size.
+        let at = unsafe { alloc::alloc(layout) }.cast::<jmpco_coro>();
+        let Some(at) = NonNull::new(at) else {
+            return Err(NoMemory);
+        };
+        // Any failure here is the OS refusing memory (mmap, guard pages):
+        // sizes that are not stack sizes at all were refused by the caller,
+        // and a C body's closure is far smaller than the smallest stack.
+        let Ok(co) = builder.build(body(at.as_ptr(), f, arg)) else {
+            // SAFETY: allocated just above with this layout, never written.
+            unsafe { alloc::dealloc(at.as_ptr().cast(), layout) };
+            return Err(NoMemory);
+        };
+        let handle = jmpco_coro {
+            state: AtomicU8::new(jmpco_state::JMPCO_READY as u8),
+            id: co.id().as_u64(),
+            owner: this_thread(),
+            yielder: Cell::new(ptr::null()),
+            parent: Cell::new(ptr::null()),
+            co: UnsafeCell::new(co),
+        };
+        // SAFETY: `at` is a fresh allocation of the right layout; the body
+        // only reads the handle once the coroutine is resumed, after this.
+        unsafe { at.as_ptr().write(handle) };
+        Ok(at)
+    }
+
+    /// Frees a handle made by [`create`](Self::create); a suspended
+    /// coroutine's stack is released without running it.
+    ///
+    /// # Safety
+    /// `this` came from `create`, is not used again, and its state is not
+    /// `JMPCO_EXEC`.
+    pub(crate) unsafe fn destroy(this: NonNull<jmpco_coro>) {
+        // SAFETY: `create` allocated it with the global allocator and the
+        // layout of jmpco_coro, which is what Box expects; the caller gives
+        // up the pointer.
+        let handle = unsafe { Box::from_raw(this.as_ptr()) };
+        let co = handle.co.into_inner();
+        // SAFETY: a suspended C coroutine's stack holds C frames (nothing to
+        // drop) and the Rust frames of `body`, `jmpco_yield` and the entry,
+        // none of which owns anything with a destructor across the suspend.
+        unsafe { co.abandon() };
+    }
+
+    pub(crate) fn state(&self) -> jmpco_state {
+        jmpco_state::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    fn set_state(&self, state: jmpco_state) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether the calling thread created this coroutine.
+    pub(crate) fn on_owner_thread(&self) -> bool {
+        self.owner == this_thread()
+    }
+
+    /// Runs the coroutine until it yields or returns.
+    ///
+    /// # Safety
+    /// Called on the owner thread, with the state `JMPCO_READY` or
+    /// `JMPCO_HOLD` (checked by the caller), so no `&mut` to `co` exists.
+    pub(crate) unsafe fn resume(&self, value: *mut c_void) -> Result<*mut c_void, Error> {
+        self.set_state(jmpco_state::JMPCO_EXEC);
+        self.parent.set(INNERMOST.with(|c| c.replace(self)));
+        // SAFETY: the state was READY or HOLD (the caller's contract), so no
+        // other resume borrows `co`; while this borrow lives the mirror says
+        // EXEC, which makes every other entry point refuse to touch `co`.
+        let co = unsafe { &mut *self.co.get() };
+        let result = co.try_resume(value);
+        INNERMOST.with(|c| c.set(self.parent.get()));
+        self.set_state(jmpco_state::from_state(co.state()));
+        result.map(|r| match r {
+            crate::CoroutineResult::Yield(v) | crate::CoroutineResult::Return(v) => v,
+        })
+    }
+
+    /// Makes a finished coroutine `JMPCO_READY` to run `f(arg)` on its stack.
+    ///
+    /// # Safety
+    /// Called on the owner thread with the state `JMPCO_TERM` or
+    /// `JMPCO_EXCEPT` (checked by the caller), so no `&mut` to `co` exists.
+    pub(crate) unsafe fn reset(
+        &self,
+        f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+        arg: *mut c_void,
+    ) -> Result<(), NoMemory> {
+        // SAFETY: not running (the caller's contract), so this is the only
+        // borrow of `co`.
+        let co = unsafe { &mut *self.co.get() };
+        co.reset(body(self, f, arg)).map_err(|_| NoMemory)?;
+        self.set_state(jmpco_state::JMPCO_READY);
+        Ok(())
+    }
+
+    /// The C coroutine the thread is running on, or null: null too when the
+    /// thread is on a coroutine of the Rust API, even inside a C one.
+    ///
+    /// A non-null result is alive until the current export returns: a handle
+    /// is in the chain only while its `jmpco_resume` runs, and a running
+    /// handle cannot be destroyed (`JMPCO_EXEC` is refused).
+    pub(crate) fn current() -> *const jmpco_coro {
+        let innermost = INNERMOST.with(Cell::get);
+        // SAFETY: as said above, a handle in the chain is alive.
+        match unsafe { innermost.as_ref() } {
+            Some(h) if crate::current().map(|id| id.as_u64()) == Some(h.id) => innermost,
+            _ => ptr::null(),
+        }
+    }
+
+    /// The running body's yielder.
+    pub(crate) fn yielder(&self) -> Option<&CYielder> {
+        // SAFETY: null, or set by `body` to its Yielder, which lives in the
+        // entry frame on the coroutine's stack for as long as the body runs
+        // (`body` clears it before returning).
+        unsafe { self.yielder.get().as_ref() }
+    }
+}
+
+/// The Rust body of a C coroutine: records its yielder in the handle, then
+/// calls the C function. Captures only `Copy` values, so abandoning a
+/// suspended coroutine leaks nothing.
+fn body(
+    handle: *const jmpco_coro,
+    f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+) -> impl FnOnce(&CYielder, *mut c_void) -> *mut c_void + 'static {
+    move |yielder, _first_value| {
+        // SAFETY: the handle was written before the first resume and cannot
+        // be freed while its coroutine runs (destroy refuses EXEC).
+        let h = unsafe { &*handle };
+        h.yielder.set(yielder);
+        // SAFETY: `f` is the caller's jmpco_fn, called with its own argument,
+        // as the header documents.
+        let returned = unsafe { f(arg) };
+        h.yielder.set(ptr::null());
+        returned
+    }
+}
+
+fn this_thread() -> usize {
+    INNERMOST.with(|c| ptr::from_ref(c) as usize)
+}

@@ -1,0 +1,133 @@
+//! The exported C API: `include/jmpco.h` is generated from this module by
+//! cbindgen (`scripts/regen-header.sh`; the `c_header` test fails when the
+//! committed header drifts). The contract is DESIGN.md, "The C API".
+//!
+//! # The model
+//! A C caller gets the same coroutines as a Rust caller, with `void *` for
+//! every value: a `jmpco_coro *` owns a
+//! [`Coroutine<*mut c_void, *mut c_void, *mut c_void>`](crate::Coroutine)
+//! whose body calls the C `jmpco_fn`. Values cross unchanged and are never
+//! dereferenced, freed or copied by the library: their ownership is the C
+//! program's business.
+//!
+//! * **Handles** (`handle.rs`): a `jmpco_coro` is a heap block holding, apart
+//!   from the `Coroutine`, what must stay readable while the coroutine runs:
+//!   a mirror of its state, its id, the owning thread and the body's
+//!   `Yielder`. The `Coroutine` sits in an `UnsafeCell` that is borrowed
+//!   mutably only by the `jmpco_resume` running it; every other call reads
+//!   the mirror first and refuses (`JMPCO_EBUSY`) while the state is
+//!   `JMPCO_EXEC`, so no second `&mut` can ever be made.
+//! * **Which coroutine `jmpco_yield` suspends**: the innermost running C
+//!   coroutine, found through a per-thread chain of handles that
+//!   `jmpco_resume` links and unlinks, if it is also the coroutine the thread
+//!   is on ([`crate::current`]); otherwise (no coroutine, or a coroutine of
+//!   the Rust API) the answer is `JMPCO_ENOTCORO`.
+//! * **Destroy never runs the body**: `jmpco_destroy` of a suspended
+//!   coroutine frees its stack as it is, like `longjmp` discarding frames
+//!   (`Coroutine::abandon`): C frames cannot be unwound by Rust.
+//! * **Threads**: a coroutine belongs to the thread that created it; every
+//!   call that touches it from another thread returns `JMPCO_EINVAL`
+//!   (`jmpco_status` and `jmpco_id` may be called from anywhere).
+//!
+//! # Panic policy
+//! No panic crosses into C. Every export runs its body through `guard`,
+//! which catches any unwinding; since every refusal is an error code, a
+//! panic here is a bug in this library, so `guard` prints which export
+//! failed and why, and aborts the process.
+
+mod coro;
+mod handle;
+mod types;
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+
+pub use coro::{
+    jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
+    jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
+};
+pub use handle::jmpco_coro;
+pub use types::{
+    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_EDONE, JMPCO_EINVAL,
+    JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
+};
+
+/// Runs an export's body; a panic out of it aborts the process with a
+/// message naming the export instead of unwinding into C.
+#[inline(always)]
+pub(crate) fn guard<T>(export: &str, body: impl FnOnce() -> T) -> T {
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => abort_after_panic(export, payload.as_ref()),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn abort_after_panic(export: &str, payload: &(dyn Any + Send)) -> ! {
+    eprintln!(
+        "jmpco: internal error: {export} panicked ({}); aborting instead of unwinding into C",
+        panic_message(payload)
+    );
+    std::process::abort()
+}
+
+/// The text of a panic payload, when it has one.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a non-string payload"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    use super::{guard, panic_message};
+
+    const CHILD: &str = "JMPCO_FFI_GUARD_CHILD";
+
+    #[test]
+    fn panic_in_an_export_aborts_with_a_message_instead_of_unwinding() {
+        if std::env::var_os(CHILD).is_some() {
+            guard("jmpco_example", || panic!("boom"));
+            unreachable!("guard returned after a panic");
+        }
+        let exe = std::env::current_exe().expect("the test binary");
+        let output = Command::new(exe)
+            .args([
+                "ffi::tests::panic_in_an_export_aborts_with_a_message_instead_of_unwinding",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{stderr}");
+        assert!(
+            stderr.contains("jmpco: internal error: jmpco_example panicked (boom)"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn guard_passes_the_value_through() {
+        assert_eq!(guard("test", || 7), 7);
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_str_and_string_payloads() {
+        let from_str = std::panic::catch_unwind(|| panic!("plain")).unwrap_err();
+        let from_string = std::panic::catch_unwind(|| panic!("{}", 42)).unwrap_err();
+        let other = std::panic::catch_unwind(|| std::panic::panic_any(3_u8)).unwrap_err();
+        assert_eq!(panic_message(from_str.as_ref()), "plain");
+        assert_eq!(panic_message(from_string.as_ref()), "42");
+        assert_eq!(panic_message(other.as_ref()), "a non-string payload");
+    }
+}

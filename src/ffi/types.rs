@@ -1,0 +1,138 @@
+//! The C API's value types and codes, spelled exactly as `include/jmpco.h`
+//! (and DESIGN.md, "The C API") spells them.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use crate::stack::DEFAULT_STACK_SIZE;
+use crate::{Backend, State};
+
+/// Success.
+pub const JMPCO_OK: c_int = 0;
+/// An argument is NULL or invalid (including: a coroutine used on a thread
+/// other than the one that created it).
+pub const JMPCO_EINVAL: c_int = -1;
+/// A stack or handle could not be allocated.
+pub const JMPCO_ENOMEM: c_int = -2;
+/// The coroutine is `JMPCO_TERM` or `JMPCO_EXCEPT`: its body has ended.
+pub const JMPCO_EDONE: c_int = -3;
+/// The coroutine is running (`JMPCO_EXEC`): it is the caller itself or one
+/// of the coroutines that (transitively) resumed the caller.
+pub const JMPCO_EBUSY: c_int = -4;
+/// Called outside any coroutine created through this API.
+pub const JMPCO_ENOTCORO: c_int = -5;
+/// A runtime wait timed out.
+pub const JMPCO_ETIMEDOUT: c_int = -6;
+
+/// The smallest stack `jmpco_create` gives a coroutine: smaller
+/// `stack_size` requests are rounded up to it. It leaves room for the
+/// library's own frames on the coroutine's stack (the yield path, and the
+/// switch contexts at the top) even in a debug build. Only the pages a body
+/// touches cost memory, so the floor costs address space, not RAM.
+pub const JMPCO_MIN_STACK_SIZE: usize = 16384;
+
+/// A coroutine's body. It receives the `arg` given to `jmpco_create` (or
+/// `jmpco_reset`); the pointer it returns ends the coroutine (`JMPCO_TERM`)
+/// and is handed to the resumer through `jmpco_resume`'s `out`.
+///
+/// The body must not unwind (throw a C++ exception) out of itself, and must
+/// not `longjmp` out of the coroutine.
+pub type jmpco_fn = Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>;
+
+/// How a coroutine switches stacks (see the crate's `Backend`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum jmpco_backend {
+    /// `_setjmp`/`_longjmp` plus a stack-pointer move: the default, fast.
+    JMPCO_BACKEND_SJLJ = 0,
+    /// `getcontext`/`makecontext`/`swapcontext`: the baseline, one
+    /// `rt_sigprocmask` system call per switch.
+    JMPCO_BACKEND_UCONTEXT = 1,
+}
+
+impl jmpco_backend {
+    /// The backend whose C value is `raw`, if any. Reading `raw` as an
+    /// integer first keeps an out-of-range value from C from ever being
+    /// materialised as this enum (which would be undefined behaviour).
+    pub(crate) fn from_raw(raw: u32) -> Option<Backend> {
+        match raw {
+            0 => Some(Backend::Sjlj),
+            1 => Some(Backend::Ucontext),
+            _ => None,
+        }
+    }
+}
+
+/// Where a coroutine is in its life: the seed notes' five states.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum jmpco_state {
+    /// Created or reset, not started: `jmpco_resume` starts it.
+    JMPCO_READY = 0,
+    /// Running: the caller itself, or a coroutine that resumed the caller.
+    JMPCO_EXEC = 1,
+    /// Suspended in `jmpco_yield`: `jmpco_resume` continues it.
+    JMPCO_HOLD = 2,
+    /// Its body returned: only `jmpco_reset` can run it again.
+    JMPCO_TERM = 3,
+    /// Its body failed (never for a body written in C): only `jmpco_reset`
+    /// can run it again.
+    JMPCO_EXCEPT = 4,
+}
+
+impl jmpco_state {
+    pub(crate) fn from_state(state: State) -> Self {
+        match state {
+            State::Ready => jmpco_state::JMPCO_READY,
+            State::Exec => jmpco_state::JMPCO_EXEC,
+            State::Hold => jmpco_state::JMPCO_HOLD,
+            State::Term => jmpco_state::JMPCO_TERM,
+            State::Except => jmpco_state::JMPCO_EXCEPT,
+        }
+    }
+
+    pub(crate) fn from_u8(raw: u8) -> Self {
+        match raw {
+            0 => jmpco_state::JMPCO_READY,
+            1 => jmpco_state::JMPCO_EXEC,
+            2 => jmpco_state::JMPCO_HOLD,
+            3 => jmpco_state::JMPCO_TERM,
+            _ => jmpco_state::JMPCO_EXCEPT,
+        }
+    }
+}
+
+/// Options for `jmpco_create`. Fill with `jmpco_options_init`, then change
+/// what you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct jmpco_options {
+    /// Usable stack bytes, rounded up to whole pages and to at least
+    /// `JMPCO_MIN_STACK_SIZE`; a guard page below it faults on overflow (the
+    /// process aborts with a message naming the coroutine). 0 means the
+    /// default (64 KiB). Only the pages the body touches cost memory.
+    pub stack_size: usize,
+    /// The switch the coroutine uses; `JMPCO_BACKEND_SJLJ` by default.
+    pub backend: jmpco_backend,
+}
+
+impl jmpco_options {
+    pub(crate) const DEFAULT: jmpco_options = jmpco_options {
+        stack_size: DEFAULT_STACK_SIZE,
+        backend: jmpco_backend::JMPCO_BACKEND_SJLJ,
+    };
+}
+
+/// The static message of a `JMPCO_*` code.
+pub(crate) fn message(code: c_int) -> *const c_char {
+    let text: &'static std::ffi::CStr = match code {
+        JMPCO_OK => c"success",
+        JMPCO_EINVAL => c"invalid argument (NULL, out of range, or a coroutine of another thread)",
+        JMPCO_ENOMEM => c"out of memory: no stack or handle could be allocated",
+        JMPCO_EDONE => c"the coroutine has finished (TERM or EXCEPT)",
+        JMPCO_EBUSY => c"the coroutine is running (itself or an ancestor of the caller)",
+        JMPCO_ENOTCORO => c"called outside any coroutine of the C API",
+        JMPCO_ETIMEDOUT => c"timed out",
+        _ => c"unknown jmpco error code",
+    };
+    text.as_ptr()
+}

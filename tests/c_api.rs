@@ -1,0 +1,266 @@
+//! The C API from C: compiles `include/jmpco.h`, the C examples and
+//! `tests/c/api_test.c` with the system C compiler (`$CC`, default `cc`),
+//! links them with both the static and the shared library of this very
+//! build, runs them and checks their output.
+//!
+//! The libraries: when cargo builds the integration tests it compiles the
+//! library with every crate type (rlib, staticlib, cdylib) into
+//! `target/<profile>/deps/`, next to this test's executable, so the C
+//! programs link exactly the code under test. (Only `cargo build` copies them
+//! up to `target/<profile>/`; that copy can be stale here.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// What Rust's std needs from the system when linked statically (from
+/// `cargo rustc --lib --crate-type staticlib -- --print native-static-libs`).
+const STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+const CFLAGS: &[&str] = &[
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-O1",
+    "-g",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>/deps`, where this build's libjmpco.a and .so are.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let dir = exe.parent().expect("the test's directory").to_path_buf();
+    for lib in ["libjmpco.a", "libjmpco.so"] {
+        assert!(
+            dir.join(lib).exists(),
+            "{} is missing: cargo should have built the staticlib and cdylib for this test \
+             (crate-type in Cargo.toml); try `cargo build` and rerun",
+            dir.join(lib).display()
+        );
+    }
+    dir
+}
+
+/// Where the C programs are written: `target/<profile>/c-tests/`.
+fn out_dir() -> PathBuf {
+    let dir = lib_dir()
+        .parent()
+        .expect("target/<profile>")
+        .join("c-tests");
+    std::fs::create_dir_all(&dir).expect("create the C output directory");
+    dir
+}
+
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Link {
+    Static,
+    Shared,
+}
+
+/// Compiles `source` (relative to the crate root) into `name`, linked with
+/// the library as `link` says; panics with the compiler's output on failure.
+fn build(source: &str, name: &str, link: Link) -> PathBuf {
+    let libs = lib_dir();
+    let exe = out_dir().join(name);
+    let mut cmd = Command::new(cc());
+    cmd.args(CFLAGS)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(root().join(source));
+    match link {
+        Link::Static => {
+            cmd.arg(libs.join("libjmpco.a")).args(STATIC_LIBS);
+        }
+        Link::Shared => {
+            cmd.arg("-L")
+                .arg(&libs)
+                .arg("-l:libjmpco.so")
+                // DT_RPATH (not RUNPATH): searched before LD_LIBRARY_PATH,
+                // which cargo points at target/<profile>/, where a stale
+                // libjmpco.so from an earlier `cargo build` may lie.
+                .arg("-Wl,--disable-new-dtags")
+                .arg(format!("-Wl,-rpath,{}", libs.display()));
+        }
+    }
+    let output = cmd.output().expect("run the C compiler ($CC or cc)");
+    assert!(
+        output.status.success(),
+        "compiling {source} ({link:?}) failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+/// Runs `exe` and returns its output, asserting it exited 0.
+fn run(exe: &Path, args: &[&str]) -> String {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(exe)
+        .args(args)
+        .output()
+        .expect("run the C program");
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status.success(),
+        "{} failed ({status}):\n{stdout}\n{}",
+        exe.display(),
+        String::from_utf8_lossy(&stderr)
+    );
+    stdout
+}
+
+/// Runs the compiler on the header alone, as `lang` with `std`.
+fn check_header(compiler: &str, lang: &str, std: &str) {
+    let output = Command::new(compiler)
+        .args(["-x", lang, std, "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg("-fsyntax-only")
+        .arg(root().join("include/jmpco.h"))
+        .output()
+        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
+    assert!(
+        output.status.success(),
+        "include/jmpco.h does not compile as {lang} {std}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn header_compiles_cleanly_as_c11_c99_and_cxx() {
+    check_header(&cc(), "c", "-std=c11");
+    check_header(&cc(), "c", "-std=c99");
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned());
+    check_header(&cxx, "c++", "-std=c++17");
+    check_header(&cxx, "c++", "-std=c++11");
+}
+
+#[test]
+fn header_has_guard_extern_c_and_banner() {
+    let header = std::fs::read_to_string(root().join("include/jmpco.h")).expect("read header");
+    assert!(header.contains("DO NOT EDIT"));
+    assert!(header.contains("#ifndef JMPCO_H\n#define JMPCO_H"));
+    assert!(header.contains("#ifdef __cplusplus\nextern \"C\" {"));
+}
+
+const GENERATOR_OUTPUT: &str = "\
+sjlj    : 0 1 1 2 3 5 8 13 21 34, then TERM returning 88
+ucontext: 0 1 1 2 3 5 8 13 21 34, then TERM returning 88
+";
+
+#[test]
+fn generator_example_runs_linked_statically() {
+    let exe = build("examples/c/generator.c", "generator", Link::Static);
+    assert_eq!(run(&exe, &[]), GENERATOR_OUTPUT);
+}
+
+#[test]
+fn generator_example_runs_linked_dynamically() {
+    let exe = build("examples/c/generator.c", "generator-shared", Link::Shared);
+    assert_eq!(run(&exe, &[]), GENERATOR_OUTPUT);
+}
+
+fn check_api_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("api_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn api_test_passes_linked_statically() {
+    let exe = build("tests/c/api_test.c", "api_test", Link::Static);
+    check_api_test(&run(&exe, &[]));
+}
+
+#[test]
+fn api_test_passes_linked_dynamically() {
+    let exe = build("tests/c/api_test.c", "api_test-shared", Link::Shared);
+    check_api_test(&run(&exe, &[]));
+}
+
+#[test]
+fn roundtrip_example_measures_both_backends() {
+    let exe = build("examples/c/roundtrip.c", "roundtrip", Link::Static);
+    let stdout = run(&exe, &["1000"]);
+    for backend in ["sjlj", "ucontext"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(backend))
+            .unwrap_or_else(|| panic!("no {backend} line in:\n{stdout}"));
+        let ns: f64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure in {line:?}"));
+        assert!(ns > 0.0, "{line}");
+    }
+}
+
+/// `scripts/install-c.sh` into a scratch prefix, then the generator built the
+/// way a C developer would: `cc generator.c $(pkg-config --cflags --libs jmpco)`.
+#[test]
+fn installed_pkg_config_file_builds_the_generator() {
+    if Command::new("pkg-config")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: pkg-config is not installed; skipping (.ci/run installs it)");
+        return;
+    }
+    let prefix = out_dir().join("prefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let status = Command::new(root().join("scripts/install-c.sh"))
+        .arg(&prefix)
+        .arg(lib_dir())
+        .status()
+        .expect("run scripts/install-c.sh");
+    assert!(status.success(), "scripts/install-c.sh failed");
+    let pc_path = prefix.join("lib/pkgconfig");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "jmpco"])
+        .env("PKG_CONFIG_PATH", &pc_path)
+        .output()
+        .expect("run pkg-config");
+    assert!(flags.status.success(), "pkg-config does not find jmpco");
+    let flags = String::from_utf8(flags.stdout).expect("UTF-8 flags");
+    let exe = out_dir().join("generator-pkg-config");
+    let output = Command::new(cc())
+        .args(CFLAGS)
+        .arg("-o")
+        .arg(&exe)
+        .arg(root().join("examples/c/generator.c"))
+        .args(flags.split_whitespace())
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "cc generator.c {flags} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = Command::new(&exe)
+        .env("LD_LIBRARY_PATH", prefix.join("lib"))
+        .output()
+        .expect("run the generator");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), GENERATOR_OUTPUT);
+}
