@@ -79,6 +79,11 @@ typedef enum {
      * `rt_sigprocmask` system call per switch.
      */
     JMPCO_BACKEND_UCONTEXT = 1,
+    /**
+     * The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest,
+     * and it keeps the MXCSR/x87 control words per coroutine.
+     */
+    JMPCO_BACKEND_ASM = 2,
 } jmpco_backend;
 
 /**

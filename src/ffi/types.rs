@@ -47,6 +47,9 @@ pub enum jmpco_backend {
     /// `getcontext`/`makecontext`/`swapcontext`: the baseline, one
     /// `rt_sigprocmask` system call per switch.
     JMPCO_BACKEND_UCONTEXT = 1,
+    /// The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest,
+    /// and it keeps the MXCSR/x87 control words per coroutine.
+    JMPCO_BACKEND_ASM = 2,
 }
 
 impl jmpco_backend {
@@ -57,6 +60,7 @@ impl jmpco_backend {
         match raw {
             0 => Some(Backend::Sjlj),
             1 => Some(Backend::Ucontext),
+            2 => Some(Backend::Asm),
             _ => None,
         }
     }

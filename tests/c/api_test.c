@@ -411,7 +411,7 @@ static void strerror_names_every_code(void) {
 static void codes_and_enums_have_the_documented_values(void) {
     CHECK(JMPCO_OK == 0 && JMPCO_EINVAL == -1 && JMPCO_ENOMEM == -2 && JMPCO_EDONE == -3);
     CHECK(JMPCO_EBUSY == -4 && JMPCO_ENOTCORO == -5 && JMPCO_ETIMEDOUT == -6);
-    CHECK(JMPCO_BACKEND_SJLJ == 0 && JMPCO_BACKEND_UCONTEXT == 1);
+    CHECK(JMPCO_BACKEND_SJLJ == 0 && JMPCO_BACKEND_UCONTEXT == 1 && JMPCO_BACKEND_ASM == 2);
     CHECK(JMPCO_READY == 0 && JMPCO_EXEC == 1 && JMPCO_HOLD == 2 && JMPCO_TERM == 3 &&
           JMPCO_EXCEPT == 4);
 }
@@ -439,7 +439,9 @@ int main(void) {
     const struct {
         jmpco_backend backend;
         const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"}, {JMPCO_BACKEND_UCONTEXT, "ucontext"}};
+    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
+                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
+                    {JMPCO_BACKEND_ASM, "asm"}};
     for (size_t b = 0; b < 2; b++) {
         backend = backends[b].backend;
         backend_name = backends[b].name;
