@@ -25,6 +25,9 @@
 //! * Stacks come from a per-thread pool of `mmap`ed, guard-protected stacks
 //!   ([`stack`]); overflowing one aborts with a message naming the coroutine.
 //! * A coroutine is not `Send`: it stays on the thread that made it.
+//! * [`rt`] is an epoll runtime built on them: one coroutine per client,
+//!   `TcpStream`s that park the coroutine instead of the thread, timers,
+//!   worker threads and graceful shutdown.
 //!
 //! ## Example
 //! `examples/fibonacci.rs`, the same as in the README (a test keeps the
@@ -35,6 +38,7 @@
 
 mod coroutine;
 mod overflow;
+pub mod rt;
 pub mod stack;
 mod switch;
 #[doc(hidden)]
