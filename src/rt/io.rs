@@ -159,6 +159,36 @@ impl Registration {
         }
     }
 
+    /// Runs `op` once; a `WouldBlock` clears the readiness bit (so a later
+    /// [`ready`](Self::ready) waits for a new edge) and is returned.
+    pub(crate) fn try_io<T>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce() -> io::Result<T>,
+    ) -> io::Result<T> {
+        let result = op();
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            if let (Some((id, key)), Some(sched)) = (self.reg.get(), Scheduler::current()) {
+                if sched.id() == id {
+                    sched.clear_ready(key, interest);
+                }
+            }
+        }
+        result
+    }
+
+    /// Waits until the fd may be ready for `interest`: at once if the
+    /// readiness bit is set (no `EAGAIN` seen since the last edge), else
+    /// until the next edge or `timeout` (`TimedOut`).
+    pub(crate) fn ready(&self, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let Some((sched, task)) = current_task() else {
+            return poll_fd(self.fd, interest, deadline);
+        };
+        let key = self.key(&sched)?;
+        sched.wait_ready(key, task, interest, deadline)
+    }
+
     /// The op saw `EAGAIN`: wait until `interest` is ready again.
     fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
         let Some((sched, task)) = current_task() else {

@@ -172,6 +172,32 @@ impl TcpStream {
         self.write_timeout.get()
     }
 
+    /// Parks until the stream may be readable (data, EOF or an error), or
+    /// the read timeout passes (`TimedOut`); reads nothing. Returns at once
+    /// unless a read has seen `WouldBlock` since the last readiness event.
+    /// With [`try_read`](Self::try_read), lets a handler hold no buffer
+    /// while it waits.
+    pub fn readable(&self) -> io::Result<()> {
+        self.reg.ready(Interest::READABLE, self.read_timeout.get())
+    }
+
+    /// Parks until the stream may be writable, or the write timeout passes.
+    pub fn writable(&self) -> io::Result<()> {
+        self.reg.ready(Interest::WRITABLE, self.write_timeout.get())
+    }
+
+    /// Reads without parking: `WouldBlock` if nothing has arrived.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut inner = &self.inner;
+        self.reg.try_io(Interest::READABLE, || inner.read(buf))
+    }
+
+    /// Writes without parking: `WouldBlock` if the send buffer is full.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut inner = &self.inner;
+        self.reg.try_io(Interest::WRITABLE, || inner.write(buf))
+    }
+
     /// `TCP_NODELAY`: send small writes at once (no Nagle delay).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.inner.set_nodelay(nodelay)
