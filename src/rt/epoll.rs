@@ -40,6 +40,11 @@ pub(crate) struct Event {
     pub(crate) readable: bool,
     /// Room, a hang-up or an error: a write will not block.
     pub(crate) writable: bool,
+    /// The peer shut its side down (`EPOLLRDHUP`), a hang-up or an error:
+    /// final, reads will never block again.
+    pub(crate) read_closed: bool,
+    /// A hang-up or an error: final, writes will never block again.
+    pub(crate) write_closed: bool,
 }
 
 impl Events {
@@ -56,10 +61,13 @@ impl Events {
         self.buf[..self.len].iter().map(|e| {
             let bits = e.events as libc::c_int;
             let broken = bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0;
+            let read_closed = broken || bits & libc::EPOLLRDHUP != 0;
             Event {
                 token: Token(e.u64),
-                readable: broken || bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) != 0,
+                readable: read_closed || bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0,
                 writable: broken || bits & libc::EPOLLOUT != 0,
+                read_closed,
+                write_closed: broken,
             }
         })
     }

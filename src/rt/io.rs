@@ -138,19 +138,36 @@ impl Registration {
 
     /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
     /// waiting for `interest` between attempts; after `timeout` (counted
-    /// from the first `WouldBlock`) fails with `TimedOut`. `EINTR` retries.
+    /// from the first wait) fails with `TimedOut`. `EINTR` retries.
+    ///
+    /// `drained(&value)` tells from a success that the fd is now drained
+    /// for `interest` (a short read or write on a stream socket: the kernel
+    /// had no more data, or no more room). The readiness bit is then cleared
+    /// at once, and the next call waits for a new edge instead of making a
+    /// system call only to get `EAGAIN`; any data or room that comes after
+    /// the call raises a new edge, so nothing is missed (mio and tokio rely
+    /// on the same rule for epoll).
     pub(crate) fn io<T>(
         &self,
         interest: Interest,
         timeout: Option<Duration>,
         mut op: impl FnMut() -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
         let mut deadline = None;
         loop {
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result,
+            if !self.known_unready(interest) {
+                match op() {
+                    Ok(v) => {
+                        if drained(&v) {
+                            self.clear(interest);
+                        }
+                        return Ok(v);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
             }
             if deadline.is_none() {
                 deadline = timeout.map(|t| Some(Instant::now() + t)).or(Some(None));
@@ -159,22 +176,49 @@ impl Registration {
         }
     }
 
-    /// Runs `op` once; a `WouldBlock` clears the readiness bit (so a later
-    /// [`ready`](Self::ready) waits for a new edge) and is returned.
+    /// Runs `op` once (`WouldBlock` without a system call if the fd is
+    /// known to be drained); a `WouldBlock`, or a success `drained` calls
+    /// final, clears the readiness bit, so a later [`ready`](Self::ready)
+    /// waits for a new edge.
     pub(crate) fn try_io<T>(
         &self,
         interest: Interest,
         op: impl FnOnce() -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
+        if self.known_unready(interest) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let result = op();
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            if let (Some((id, key)), Some(sched)) = (self.reg.get(), Scheduler::current()) {
-                if sched.id() == id {
-                    sched.clear_ready(key, interest);
-                }
-            }
+        let clear = match &result {
+            Ok(v) => drained(v),
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        };
+        if clear {
+            self.clear(interest);
         }
         result
+    }
+
+    /// The scheduler this fd is registered with, if it is this thread's.
+    fn here(&self) -> Option<(Rc<Scheduler>, Key)> {
+        let (id, key) = self.reg.get()?;
+        let sched = Scheduler::current()?;
+        (sched.id() == id).then_some((sched, key))
+    }
+
+    /// Registered here and its bit for `interest` is clear: a call would
+    /// get `EAGAIN`.
+    fn known_unready(&self, interest: Interest) -> bool {
+        self.here()
+            .is_some_and(|(sched, key)| sched.is_ready(key, interest) == Some(false))
+    }
+
+    /// Clears the readiness bit for `interest`, if registered here.
+    fn clear(&self, interest: Interest) {
+        if let Some((sched, key)) = self.here() {
+            sched.clear_ready(key, interest);
+        }
     }
 
     /// Waits until the fd may be ready for `interest`: at once if the

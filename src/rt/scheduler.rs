@@ -38,6 +38,13 @@
 //! Readers and writers of one fd wait on separate bits and separate waiter
 //! lists, so neither steals the other's wake-up.
 //!
+//! A short read or write also clears the bit (the kernel had no more data,
+//! or no more room; any that comes later raises a new edge), which saves
+//! the system call that would only return `EAGAIN`. That rule fails at EOF:
+//! after the peer's FIN, a short read is followed by a read of 0, and no
+//! new edge comes. So "closed" (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`) is
+//! kept in separate, sticky bits that nothing clears.
+//!
 //! # Cancellation
 //! Cancelling a task drops its coroutine, which unwinds the task's stack so
 //! its destructors run (sockets close, handles detach). While it unwinds
@@ -55,7 +62,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::epoll::{Events, Selector, Token};
+use super::epoll::{Event, Events, Selector, Token};
 use super::join::{panic_message, Abort, JoinError};
 use super::remote::{Message, Remote};
 use super::slab::{Key, Slab};
@@ -106,13 +113,19 @@ struct Source {
     fd: RawFd,
     readable: bool,
     writable: bool,
+    /// Sticky: EOF or an error is pending, so reads never block again
+    /// (even after a short read has cleared `readable`).
+    read_closed: bool,
+    /// Sticky: a hang-up or an error; writes never block again.
+    write_closed: bool,
     readers: Vec<Key>,
     writers: Vec<Key>,
 }
 
 impl Source {
     fn ready(&self, interest: Interest) -> bool {
-        (interest.is_readable() && self.readable) || (interest.is_writable() && self.writable)
+        (interest.is_readable() && (self.readable || self.read_closed))
+            || (interest.is_writable() && (self.writable || self.write_closed))
     }
 }
 
@@ -412,6 +425,8 @@ impl Scheduler {
             fd,
             readable: false,
             writable: false,
+            read_closed: false,
+            write_closed: false,
             readers: Vec::new(),
             writers: Vec::new(),
         });
@@ -431,6 +446,12 @@ impl Scheduler {
         for k in source.readers.into_iter().chain(source.writers) {
             self.wake(k);
         }
+    }
+
+    /// Whether the readiness bit for `interest` is set (`None`: no such
+    /// registration).
+    pub(crate) fn is_ready(&self, key: Key, interest: Interest) -> Option<bool> {
+        self.sources.borrow().get(key).map(|s| s.ready(interest))
     }
 
     /// The caller saw `EAGAIN` for `interest`: the bit is stale.
@@ -544,7 +565,7 @@ impl Scheduler {
                     self.remote.clear_eventfd();
                     continue;
                 }
-                self.dispatch(Key::from_u64(event.token.0), event.readable, event.writable);
+                self.dispatch(event);
             }
             // 4. Due timers.
             if self.timers.borrow().next_deadline().is_some() {
@@ -554,24 +575,26 @@ impl Scheduler {
     }
 
     /// Records readiness and wakes the waiters of that direction.
-    fn dispatch(&self, key: Key, readable: bool, writable: bool) {
-        let mut woken = Vec::new();
-        {
-            let mut sources = self.sources.borrow_mut();
-            let Some(s) = sources.get_mut(key) else {
-                return; // deregistered since: a stale event
-            };
-            if readable {
-                s.readable = true;
-                woken.append(&mut s.readers);
-            }
-            if writable {
-                s.writable = true;
-                woken.append(&mut s.writers);
+    fn dispatch(&self, event: Event) {
+        // `wake` touches tasks and the ready queue, never sources, so the
+        // waiters can be woken while the sources are borrowed.
+        let mut sources = self.sources.borrow_mut();
+        let Some(s) = sources.get_mut(Key::from_u64(event.token.0)) else {
+            return; // deregistered since: a stale event
+        };
+        s.read_closed |= event.read_closed;
+        s.write_closed |= event.write_closed;
+        if event.readable {
+            s.readable = true;
+            for k in s.readers.drain(..) {
+                self.wake(k);
             }
         }
-        for k in woken {
-            self.wake(k);
+        if event.writable {
+            s.writable = true;
+            for k in s.writers.drain(..) {
+                self.wake(k);
+            }
         }
     }
 

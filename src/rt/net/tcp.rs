@@ -53,9 +53,9 @@ impl TcpListener {
     /// Waits for a connection (parking the task) and accepts it.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let fd = self.inner.as_raw_fd();
-        let (sock, addr) = self
-            .reg
-            .io(Interest::READABLE, None, || socket::accept(fd))?;
+        let (sock, addr) =
+            self.reg
+                .io(Interest::READABLE, None, || socket::accept(fd), |_| false)?;
         Ok((TcpStream::from_inner(std::net::TcpStream::from(sock)), addr))
     }
 
@@ -123,7 +123,7 @@ impl TcpStream {
         if !done {
             let fd = stream.inner.as_raw_fd();
             let mut first = true;
-            stream.reg.io(Interest::WRITABLE, timeout, || {
+            let op = || {
                 if std::mem::take(&mut first) {
                     return Err(io::ErrorKind::WouldBlock.into());
                 }
@@ -131,7 +131,8 @@ impl TcpStream {
                     Some(e) => Err(e),
                     None => Ok(()),
                 }
-            })?;
+            };
+            stream.reg.io(Interest::WRITABLE, timeout, op, |_| false)?;
         }
         Ok(stream)
     }
@@ -188,14 +189,21 @@ impl TcpStream {
 
     /// Reads without parking: `WouldBlock` if nothing has arrived.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
-        self.reg.try_io(Interest::READABLE, || inner.read(buf))
+        self.reg.try_io(
+            Interest::READABLE,
+            || inner.read(buf),
+            |&n| n > 0 && n < len,
+        )
     }
 
     /// Writes without parking: `WouldBlock` if the send buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
-        self.reg.try_io(Interest::WRITABLE, || inner.write(buf))
+        self.reg
+            .try_io(Interest::WRITABLE, || inner.write(buf), |&n| n < len)
     }
 
     /// `TCP_NODELAY`: send small writes at once (no Nagle delay).
@@ -239,28 +247,34 @@ impl TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
+        let op = || inner.read(buf);
         self.reg
-            .io(Interest::READABLE, self.read_timeout.get(), || {
-                inner.read(buf)
+            .io(Interest::READABLE, self.read_timeout.get(), op, |&n| {
+                n > 0 && n < len
             })
     }
 }
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
+        let op = || inner.write(buf);
         self.reg
-            .io(Interest::WRITABLE, self.write_timeout.get(), || {
-                inner.write(buf)
+            .io(Interest::WRITABLE, self.write_timeout.get(), op, |&n| {
+                n < len
             })
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
         let mut inner = &self.inner;
+        let op = || inner.write_vectored(bufs);
         self.reg
-            .io(Interest::WRITABLE, self.write_timeout.get(), || {
-                inner.write_vectored(bufs)
+            .io(Interest::WRITABLE, self.write_timeout.get(), op, |&n| {
+                n < len
             })
     }
 

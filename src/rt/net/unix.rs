@@ -57,20 +57,24 @@ impl UnixStream {
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
+        let op = || inner.read(buf);
         self.reg
-            .io(Interest::READABLE, self.read_timeout.get(), || {
-                inner.read(buf)
+            .io(Interest::READABLE, self.read_timeout.get(), op, |&n| {
+                n > 0 && n < len
             })
     }
 }
 
 impl Write for &UnixStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let len = buf.len();
         let mut inner = &self.inner;
+        let op = || inner.write(buf);
         self.reg
-            .io(Interest::WRITABLE, self.write_timeout.get(), || {
-                inner.write(buf)
+            .io(Interest::WRITABLE, self.write_timeout.get(), op, |&n| {
+                n < len
             })
     }
 
