@@ -8,8 +8,8 @@
 #
 # TOKIO_ECHO is any echo server binary taking its address as first argument
 # (the study issue adds one to the repository; until then, a throwaway
-# tokio current_thread crate). Prints one line per run; the medians are
-# left to the reader (or `sort -n`).
+# tokio current_thread crate). Prints one line per run: the client's
+# figures, and the server's CPU time per request over the measured window.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -26,11 +26,25 @@ run_one() { # name, server command...
   taskset -c 0 "$@" >/dev/null 2>&1 &
   local pid=$!
   sleep 0.5
-  local line
-  line=$(taskset -c 1 $ex/echo_client --addr 127.0.0.1:$port --connections "$conns" \
-    --size 512 --warmup "$WARMUP" --duration "$DURATION")
+  local out=/tmp/jmpco-bench-client.$$
+  taskset -c 1 $ex/echo_client --addr 127.0.0.1:$port --connections "$conns" \
+    --size 512 --warmup "$WARMUP" --duration "$DURATION" >"$out" &
+  local client=$!
+  # The server's CPU time (utime+stime, in ticks) over the measured window:
+  # a figure the machine's noise disturbs less than throughput.
+  sleep "$(echo "$WARMUP + 0.2" | bc)"
+  local t0 t1
+  t0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  sleep "$DURATION"
+  t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  wait "$client"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  printf '%-14s %s\n' "$name" "$line"
+  local line req hz
+  line=$(cat "$out"); rm -f "$out"
+  req=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")
+  hz=$(getconf CLK_TCK)
+  printf '%-14s %s server_cpu_us_per_req=%s\n' "$name" "$line" \
+    "$(echo "scale=2; ($t1 - $t0) * 1000000 / $hz / $req" | bc)"
 }
 
 for conns in $CONNS; do
