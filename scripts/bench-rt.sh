@@ -10,6 +10,7 @@
 # (the study issue adds one to the repository; until then, a throwaway
 # tokio current_thread crate). Prints one line per run: the client's
 # figures, and the server's CPU time per request over the measured window.
+# Needs taskset (util-linux) and bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
