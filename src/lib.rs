@@ -27,6 +27,9 @@
 //! * A coroutine is not `Send`: it stays on the thread that made it.
 //! * C programs get the same coroutines through [`ffi`], whose exports are
 //!   declared in the generated header `include/jmpco.h`.
+//! * [`rt`] is an epoll runtime built on them: one coroutine per client,
+//!   `TcpStream`s that park the coroutine instead of the thread, timers,
+//!   worker threads and graceful shutdown.
 //!
 //! ## Example
 //! `examples/fibonacci.rs`, the same as in the README (a test keeps the
@@ -39,6 +42,7 @@ mod coroutine;
 #[allow(non_camel_case_types)]
 pub mod ffi;
 mod overflow;
+pub mod rt;
 mod shadow_stack;
 pub mod stack;
 mod switch;

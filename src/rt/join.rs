@@ -1,0 +1,277 @@
+//! [`JoinHandle`]: the result of a spawned task (or of blocking work),
+//! waited for from a task or from any thread.
+//!
+//! The result lives in a mutex shared by the handle and the task's
+//! [`Completer`]. A waiter stores *how to wake it* next to the result and
+//! then sleeps: a plain thread parks (`std::thread::park`), a task parks its
+//! coroutine and is woken through its worker's mailbox (or directly, when
+//! the completion happens on its own worker). The waiter checks for the
+//! result and stores itself under the same lock the completer takes to
+//! store the result, so a completion cannot slip between the check and the
+//! sleep: the completer either sees the waiter, or the waiter sees the
+//! result.
+
+use std::any::Any;
+use std::fmt;
+use std::panic;
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+
+use super::remote::{Message, Remote};
+use super::scheduler::{self, Scheduler};
+use super::slab::Key;
+
+/// Why a task produced no value.
+pub enum JoinError {
+    /// Its body panicked; this is the payload.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// It was cancelled (runtime shutdown) or never ran (its worker was
+    /// gone, or no stack could be had for it).
+    Cancelled,
+}
+
+impl JoinError {
+    /// True for [`JoinError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// The panic payload, for `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    /// If the task was cancelled rather than panicking.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self {
+            JoinError::Panicked(p) => p,
+            JoinError::Cancelled => panic!("jmpco: the task was cancelled, it did not panic"),
+        }
+    }
+}
+
+/// A panic payload's message, if it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string payload)"
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(p) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(p.as_ref()))
+                .finish(),
+            JoinError::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(p) => write!(f, "task panicked: {}", panic_message(p.as_ref())),
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Who waits for a result, and how to wake them.
+pub(crate) enum Waiter {
+    /// A thread outside any task.
+    Thread(Thread),
+    /// A parked task on the worker that owns `Remote`.
+    Task(Arc<Remote>, Key),
+}
+
+impl Waiter {
+    /// The caller as a waiter: its task if it runs in one, else its thread.
+    pub(crate) fn current() -> Waiter {
+        match scheduler::current_task() {
+            Some((sched, key)) => Waiter::Task(sched.remote().clone(), key),
+            None => Waiter::Thread(std::thread::current()),
+        }
+    }
+
+    /// Wakes the waiter (a task on this thread directly, else by message).
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::Thread(t) => t.unpark(),
+            Waiter::Task(remote, key) => match Scheduler::current() {
+                Some(s) if Arc::ptr_eq(s.remote(), &remote) => s.wake(key),
+                _ => remote.send(Message::Wake(key)),
+            },
+        }
+    }
+
+    /// Sleeps until woken (or spuriously). A task that is being cancelled
+    /// returns `false` at once.
+    pub(crate) fn sleep(&self) -> bool {
+        match self {
+            Waiter::Thread(_) => {
+                std::thread::park();
+                true
+            }
+            Waiter::Task(..) => match Scheduler::current() {
+                Some(s) => s.park(None).is_ok(),
+                None => false,
+            },
+        }
+    }
+}
+
+struct Slot<T> {
+    result: Option<Result<T, JoinError>>,
+    waiter: Option<Waiter>,
+}
+
+/// The state shared by a [`JoinHandle`] and its [`Completer`].
+pub(crate) struct JoinState<T> {
+    slot: Mutex<Slot<T>>,
+}
+
+impl<T> JoinState<T> {
+    /// Stores the result (the first one wins) and wakes the waiter.
+    pub(crate) fn complete(&self, result: Result<T, JoinError>) {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.result.is_some() {
+            return;
+        }
+        slot.result = Some(result);
+        let waiter = slot.waiter.take();
+        drop(slot);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+/// A task's end as the scheduler sees it: it panicked or was cancelled.
+/// (A task that returns stores its value itself, through its [`Completer`].)
+pub(crate) trait Abort {
+    /// Records why the task produced no value.
+    fn abort(&self, why: JoinError);
+}
+
+impl<T> Abort for JoinState<T> {
+    fn abort(&self, why: JoinError) {
+        self.complete(Err(why));
+    }
+}
+
+/// The producing side: completes the handle with a value, or with
+/// [`JoinError::Cancelled`] if dropped without one (outside a panic: a
+/// panicking task is reported by the scheduler, with its payload).
+pub(crate) struct Completer<T> {
+    state: Option<Arc<JoinState<T>>>,
+}
+
+impl<T: 'static> Completer<T> {
+    /// The hook through which the scheduler reports a panic or a cancel.
+    pub(crate) fn abort_hook(&self) -> Option<Arc<dyn Abort>> {
+        self.state.clone().map(|s| s as Arc<dyn Abort>)
+    }
+}
+
+impl<T> Completer<T> {
+    pub(crate) fn complete(mut self, result: Result<T, JoinError>) {
+        if let Some(state) = self.state.take() {
+            state.complete(result);
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            if !std::thread::panicking() {
+                state.complete(Err(JoinError::Cancelled));
+            }
+        }
+    }
+}
+
+/// A new handle and the completer for it.
+pub(crate) fn channel<T>() -> (JoinHandle<T>, Completer<T>) {
+    let state = Arc::new(JoinState {
+        slot: Mutex::new(Slot {
+            result: None,
+            waiter: None,
+        }),
+    });
+    (
+        JoinHandle {
+            state: state.clone(),
+        },
+        Completer { state: Some(state) },
+    )
+}
+
+/// Owns the result of a spawned task. Dropping it detaches the task (it
+/// keeps running).
+pub struct JoinHandle<T> {
+    state: Arc<JoinState<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the task and returns its value, or why there is none.
+    ///
+    /// From a task this parks only that task (its worker runs others); from
+    /// any other thread it blocks the thread. Joining a task of the same
+    /// worker from outside any task (on that worker's own thread) would
+    /// deadlock; it cannot happen through the public API, which only runs
+    /// code of a worker's thread inside tasks.
+    pub fn join(self) -> Result<T, JoinError> {
+        let mut waiter = Some(Waiter::current());
+        loop {
+            let mut slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(result) = slot.result.take() {
+                return result;
+            }
+            let w = match waiter.take() {
+                Some(w) => w,
+                None => Waiter::current(),
+            };
+            let sleeper = match &w {
+                Waiter::Thread(t) => Waiter::Thread(t.clone()),
+                Waiter::Task(r, k) => Waiter::Task(r.clone(), *k),
+            };
+            slot.waiter = Some(w);
+            drop(slot);
+            if !sleeper.sleep() {
+                // Our own task is being cancelled: stop waiting.
+                return Err(JoinError::Cancelled);
+            }
+        }
+    }
+
+    /// Like [`join`](Self::join), but a panic in the task continues here
+    /// and a cancelled task is a panic.
+    pub fn join_unwrap(self) -> T {
+        match self.join() {
+            Ok(v) => v,
+            Err(JoinError::Panicked(p)) => panic::resume_unwind(p),
+            Err(JoinError::Cancelled) => panic!("jmpco: joined task was cancelled"),
+        }
+    }
+
+    /// Whether the result is there (`join` would not wait).
+    pub fn is_finished(&self) -> bool {
+        let slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.result.is_some()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

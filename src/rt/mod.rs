@@ -1,0 +1,100 @@
+//! The epoll runtime: one coroutine per client, resumed by a per-thread
+//! event loop.
+//!
+//! The seed notes had two broken servers: a single-threaded loop that
+//! stalls on one slow client, and a thread pool in which two threads own
+//! one fd. Their answer, built here: every client gets a task (a
+//! [`Coroutine`](crate::Coroutine) on a pooled stack) written as plain
+//! blocking code, and a scheduler per thread resumes each task when epoll
+//! says its socket is ready.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use jmpco::rt::Runtime;
+//!
+//! let rt = Runtime::builder().worker_threads(1).build()?;
+//! let addr = rt.serve("127.0.0.1:0".parse().unwrap(), |mut stream| {
+//!     let mut buf = [0u8; 4096];
+//!     loop {
+//!         match stream.read(&mut buf) {
+//!             Ok(0) | Err(_) => return,
+//!             Ok(n) => {
+//!                 if stream.write_all(&buf[..n]).is_err() {
+//!                     return;
+//!                 }
+//!             }
+//!         }
+//!     }
+//! })?;
+//! println!("echo on {addr}");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # The model
+//! * **Workers.** A [`Runtime`] has N worker threads (default: one per
+//!   core). Each owns a scheduler: a ready queue, one epoll instance, a
+//!   timer heap, and its tasks. A coroutine is not `Send`, so a task never
+//!   leaves the worker that created it; other threads reach a worker only
+//!   through its mailbox (an `eventfd` in its epoll) with [`Handle::spawn`].
+//! * **The loop** (the notes' main coroutine) resumes ready tasks, reads
+//!   its mailbox, waits in `epoll_wait` (bounded by the next timer), turns
+//!   events into wake-ups, and fires due timers.
+//! * **Blocking calls park the task, not the thread.** [`TcpStream`] and
+//!   friends are non-blocking underneath; a call that gets `EAGAIN`
+//!   registers the fd (once, edge-triggered, both directions), clears the
+//!   fd's readiness bit for that direction and parks until an event sets it
+//!   again. Outside a task the same types block the thread with `poll(2)`.
+//! * **Edge-triggered contract.** An event means "something changed",
+//!   once; the runtime keeps it as a per-fd, per-direction bit so an edge
+//!   that arrives while no task waits is not lost, and a task waits only
+//!   after it has drained the fd to `EAGAIN`. Events may be spurious: every
+//!   waiter retries its call after waking.
+//! * **The lost-wakeup window** between a call's `EAGAIN` and the task's
+//!   suspension is closed because the readiness bits are only ever set by
+//!   the loop, on the same thread, which cannot run until the task has
+//!   suspended; an edge in that window is queued by the kernel and
+//!   delivered to the next `epoll_wait`, which finds the task waiting. See
+//!   `scheduler.rs` for the argument in full.
+//! * **Time.** [`sleep`], per-stream read/write timeouts
+//!   ([`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut)) and
+//!   [`wait_fd`] timeouts use the worker's timer heap; `epoll_wait`'s
+//!   millisecond timeout is rounded up, so timers fire late by at most about
+//!   a millisecond on an idle worker, never early.
+//! * **Faults.** A panic in a task ends that task only: its stack unwinds
+//!   (its connection closes), the scheduler prints the message to stderr,
+//!   and its [`JoinHandle`] reports [`JoinError::Panicked`].
+//! * **Blocking work stalls a worker.** A task that calls something that
+//!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
+//!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
+//!   run it on the blocking pool while only the calling task waits.
+//! * **Shutdown.** [`Runtime::shutdown`] stops the accept loops, lets live
+//!   tasks finish within a grace period ([`shutdown_requested`] tells them
+//!   to), then cancels the rest: dropping a suspended coroutine unwinds its
+//!   stack, so destructors run and sockets close.
+//!
+//! # Files
+//! `scheduler.rs` (the loop, parking, readiness), `epoll.rs` (the only
+//! `epoll_*` calls), `timer.rs`, `remote.rs` (the mailbox), `join.rs`,
+//! `task.rs` (spawn, sleep, yield), `io.rs` (registration, [`wait_fd`]),
+//! `net/` (sockets), `blocking.rs` (the pool), `runtime.rs` (workers,
+//! serving, shutdown).
+
+mod blocking;
+mod epoll;
+mod io;
+mod join;
+mod net;
+mod remote;
+mod runtime;
+mod scheduler;
+mod slab;
+pub(crate) mod syscall;
+mod task;
+mod timer;
+
+pub use blocking::{spawn_blocking, unblock, IDLE_TIMEOUT, MAX_THREADS};
+pub use io::{wait_fd, Interest};
+pub use join::{JoinError, JoinHandle};
+pub use net::{TcpListener, TcpStream, UnixStream};
+pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
+pub use task::{shutdown_requested, sleep, spawn, yield_now};

@@ -1,0 +1,643 @@
+//! One thread's scheduler: tasks, a ready queue, an epoll selector, timers.
+//!
+//! # The loop
+//! The scheduler's loop is the notes' main coroutine: it runs on the
+//! thread's own stack and resumes tasks, each a [`Coroutine`] on a pooled
+//! stack. One turn:
+//!
+//! 1. resume every task that was ready when the turn began (tasks made
+//!    ready meanwhile wait for the next turn, so I/O is polled between);
+//! 2. take messages from other threads (spawn, wake, shutdown);
+//! 3. `epoll_wait`, for zero time if tasks are ready, else until the
+//!    earliest timer (or forever); each event sets the fd's readiness bits
+//!    and wakes the tasks waiting on that direction;
+//! 4. wake the tasks whose timers are due.
+//!
+//! # Parking
+//! A task blocks by *parking*: it marks itself parked and suspends its
+//! coroutine (through the [`Yielder`] it was given, whose address the task
+//! record keeps). A *wake* puts a parked task back on the ready queue and
+//! is ignored for a task that is not parked. Every waiter therefore
+//! re-checks its condition after it wakes, and arms whatever will wake it
+//! *before* its last check, with no suspension in between; since only this
+//! thread's loop delivers wakes, and the loop does not run while a task
+//! runs, nothing can happen between that last check and the suspension.
+//!
+//! # Readiness and the lost-wakeup window
+//! Every fd is registered once, edge-triggered, for both directions. An
+//! edge is reported once, possibly while no task waits (the reader is busy
+//! writing, say). So the loop records it: each registered fd has a
+//! `readable` and a `writable` bit, *set* by events and *cleared* only by
+//! the task that saw `EAGAIN`. A task that gets `EAGAIN` clears the bit,
+//! then waits only while the bit stays clear. The window between the
+//! `EAGAIN` and the suspension is closed twice over: an edge that came
+//! before the `EAGAIN` concerns data the failed call already looked for,
+//! and one that comes after is queued in the kernel until this thread's
+//! next `epoll_wait`, which cannot run before the task has suspended (it is
+//! the same thread); the event then finds the task registered as a waiter.
+//! Readers and writers of one fd wait on separate bits and separate waiter
+//! lists, so neither steals the other's wake-up.
+//!
+//! A short read or write also clears the bit (the kernel had no more data,
+//! or no more room; any that comes later raises a new edge), which saves
+//! the system call that would only return `EAGAIN`. That rule fails at EOF:
+//! after the peer's FIN, a short read is followed by a read of 0, and no
+//! new edge comes. So "closed" (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`) is
+//! kept in separate, sticky bits that nothing clears.
+//!
+//! # Cancellation
+//! Cancelling a task drops its coroutine, which unwinds the task's stack so
+//! its destructors run (sockets close, handles detach). While it unwinds
+//! the task is marked *cancelling*: any attempt to park fails at once (I/O
+//! returns an error, `sleep` returns), so a destructor that does I/O cannot
+//! suspend a dying coroutine.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::epoll::{Event, Events, Selector, Token};
+use super::join::{panic_message, Abort, JoinError};
+use super::remote::{Message, Remote};
+use super::slab::{Key, Slab};
+use super::timer::Timers;
+use super::Interest;
+use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, Yielder};
+
+/// The token of the mailbox's eventfd (no slab key packs to this value).
+const REMOTE: Token = Token(u64::MAX);
+
+/// How many events one `epoll_wait` returns at most.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// Stack and switch settings for the tasks of a scheduler.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) stack_size: usize,
+    pub(crate) backend: Backend,
+}
+
+/// The task was cancelled while it tried to park.
+#[derive(Debug)]
+pub(crate) struct Cancelled;
+
+impl From<Cancelled> for io::Error {
+    fn from(_: Cancelled) -> io::Error {
+        io::Error::other("jmpco: the task is being cancelled")
+    }
+}
+
+struct Task {
+    /// The coroutine; `None` while it runs (the loop holds it then).
+    co: Option<Coroutine<(), (), ()>>,
+    id: CoroutineId,
+    /// Set by the body when it starts; valid while the body runs.
+    yielder: Cell<*const Yielder<(), ()>>,
+    parked: Cell<bool>,
+    /// Sequence number of the armed timer, 0 if none.
+    timer: Cell<u64>,
+    cancelling: Cell<bool>,
+    /// Cancelled as soon as shutdown starts (accept loops).
+    service: bool,
+    abort: Option<Arc<dyn Abort>>,
+}
+
+/// A registered fd: readiness bits and who waits for each direction.
+struct Source {
+    fd: RawFd,
+    readable: bool,
+    writable: bool,
+    /// Sticky: EOF or an error is pending, so reads never block again
+    /// (even after a short read has cleared `readable`).
+    read_closed: bool,
+    /// Sticky: a hang-up or an error; writes never block again.
+    write_closed: bool,
+    readers: Vec<Key>,
+    writers: Vec<Key>,
+}
+
+impl Source {
+    fn ready(&self, interest: Interest) -> bool {
+        (interest.is_readable() && (self.readable || self.read_closed))
+            || (interest.is_writable() && (self.writable || self.write_closed))
+    }
+}
+
+/// Counts cancelled tasks for the runtime's shutdown report.
+pub(crate) type CancelCount = Arc<AtomicU64>;
+
+/// One thread's scheduler. Only ever used through `&self` (or `Rc`): tasks
+/// call into it while the loop is suspended in a resume, so all its state
+/// is in cells, and no `RefCell` borrow is held across a resume or suspend.
+pub(crate) struct Scheduler {
+    id: u64,
+    config: Config,
+    selector: Selector,
+    remote: Arc<Remote>,
+    tasks: RefCell<Slab<Task>>,
+    sources: RefCell<Slab<Source>>,
+    ready: RefCell<VecDeque<Key>>,
+    timers: RefCell<Timers>,
+    /// The task being resumed (or cancelled).
+    current: Cell<Option<Key>>,
+    /// Set when shutdown begins: the deadline for the remaining tasks.
+    shutdown: Cell<Option<Instant>>,
+    cancelled: CancelCount,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Scheduler>>> = const { RefCell::new(None) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The running task: this thread's scheduler and the task's key, if the
+/// caller runs in a task's own coroutine (not outside any task, and not in
+/// a coroutine the task created).
+pub(crate) fn current_task() -> Option<(Rc<Scheduler>, Key)> {
+    let sched = Scheduler::current()?;
+    let key = sched.current.get()?;
+    let here = crate::current()?;
+    let id = sched.tasks.borrow().get(key)?.id;
+    (id == here).then_some((sched, key))
+}
+
+impl Scheduler {
+    /// A scheduler for this thread, with `remote` as its mailbox.
+    pub(crate) fn new(
+        config: Config,
+        remote: Arc<Remote>,
+        cancelled: CancelCount,
+    ) -> io::Result<Rc<Scheduler>> {
+        let selector = Selector::new()?;
+        selector.add(remote.eventfd(), REMOTE)?;
+        Ok(Rc::new(Scheduler {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            selector,
+            remote,
+            tasks: RefCell::new(Slab::new()),
+            sources: RefCell::new(Slab::new()),
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::new()),
+            current: Cell::new(None),
+            shutdown: Cell::new(None),
+            cancelled,
+        }))
+    }
+
+    /// This thread's scheduler, while its loop runs.
+    pub(crate) fn current() -> Option<Rc<Scheduler>> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Identifies the scheduler (registrations remember it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn remote(&self) -> &Arc<Remote> {
+        &self.remote
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutdown.get().is_some()
+    }
+
+    // ---- tasks -------------------------------------------------------------
+
+    /// Creates a task running `body`; it starts on a later loop turn.
+    /// `service` tasks are cancelled as soon as shutdown begins.
+    pub(crate) fn spawn<F>(
+        self: &Rc<Self>,
+        service: bool,
+        abort: Option<Arc<dyn Abort>>,
+        body: F,
+    ) -> io::Result<()>
+    where
+        F: FnOnce() + 'static,
+    {
+        let co = Coroutine::builder()
+            .stack_size(self.config.stack_size)
+            .backend(self.config.backend)
+            .build(move |yielder: &Yielder<(), ()>, ()| {
+                // First resume: the loop has made this task current.
+                if let Some(sched) = Scheduler::current() {
+                    if let Some(key) = sched.current.get() {
+                        if let Some(task) = sched.tasks.borrow().get(key) {
+                            task.yielder.set(yielder);
+                        }
+                    }
+                }
+                body()
+            })
+            .map_err(|e| match e {
+                crate::Error::Io(e) => e,
+                other => io::Error::other(other.to_string()),
+            })?;
+        let id = co.id();
+        let key = self.tasks.borrow_mut().insert_with(|_| Task {
+            co: Some(co),
+            id,
+            yielder: Cell::new(std::ptr::null()),
+            parked: Cell::new(false),
+            timer: Cell::new(0),
+            cancelling: Cell::new(false),
+            service,
+            abort,
+        });
+        self.ready.borrow_mut().push_back(key);
+        Ok(())
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    /// Resumes one task until it parks, yields or ends.
+    fn run_task(&self, key: Key) {
+        let co = match self.tasks.borrow_mut().get_mut(key) {
+            Some(task) => task.co.take(),
+            None => return,
+        };
+        let Some(mut co) = co else { return };
+        self.current.set(Some(key));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+        self.current.set(None);
+        match outcome {
+            Ok(CoroutineResult::Yield(())) => {
+                if let Some(task) = self.tasks.borrow_mut().get_mut(key) {
+                    task.co = Some(co);
+                }
+            }
+            Ok(CoroutineResult::Return(())) => {
+                let task = self.remove_task(key);
+                drop(co);
+                drop(task);
+            }
+            Err(payload) => {
+                eprintln!(
+                    "jmpco: task {} panicked: {}; it has ended, the others go on",
+                    co.id(),
+                    panic_message(payload.as_ref())
+                );
+                let task = self.remove_task(key);
+                drop(co);
+                if let Some(abort) = task.and_then(|t| t.abort) {
+                    abort.abort(JoinError::Panicked(payload));
+                }
+            }
+        }
+    }
+
+    /// Forgets a task (and its armed timer).
+    fn remove_task(&self, key: Key) -> Option<Task> {
+        let task = self.tasks.borrow_mut().remove(key)?;
+        if task.timer.get() != 0 {
+            self.timers.borrow_mut().disarmed();
+        }
+        Some(task)
+    }
+
+    /// Cancels a suspended (or unstarted) task: its stack unwinds, so its
+    /// destructors run; its join handle gets [`JoinError::Cancelled`].
+    fn cancel_task(&self, key: Key) {
+        let co = match self.tasks.borrow_mut().get_mut(key) {
+            Some(task) => {
+                task.cancelling.set(true);
+                task.co.take()
+            }
+            None => return,
+        };
+        if let Some(co) = co {
+            self.current.set(Some(key));
+            let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
+            self.current.set(None);
+            if let Err(payload) = unwound {
+                eprintln!(
+                    "jmpco: a destructor panicked while a task was cancelled: {}",
+                    panic_message(payload.as_ref())
+                );
+            }
+        }
+        if let Some(task) = self.remove_task(key) {
+            self.cancelled.fetch_add(1, Ordering::Relaxed);
+            if let Some(abort) = task.abort {
+                abort.abort(JoinError::Cancelled);
+            }
+        }
+    }
+
+    /// Cancels every task (a few rounds, in case destructors spawn).
+    fn cancel_all(&self) {
+        for _ in 0..4 {
+            let keys = self.tasks.borrow().keys();
+            if keys.is_empty() {
+                return;
+            }
+            for key in keys {
+                self.cancel_task(key);
+            }
+        }
+    }
+
+    // ---- parking -----------------------------------------------------------
+
+    /// Puts a parked task back on the ready queue; ignored otherwise (see
+    /// the module docs: waiters re-check after waking).
+    pub(crate) fn wake(&self, key: Key) {
+        let woken = match self.tasks.borrow().get(key) {
+            Some(task) if task.parked.get() => {
+                task.parked.set(false);
+                true
+            }
+            _ => false,
+        };
+        if woken {
+            self.ready.borrow_mut().push_back(key);
+        }
+    }
+
+    /// Parks the current task until a wake or `deadline`. Must be called
+    /// from the task's own coroutine (see [`current_task`]). Fails at once
+    /// if the task is being cancelled.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Result<(), Cancelled> {
+        self.suspend_current(true, deadline)
+    }
+
+    /// Moves the current task to the back of the ready queue and suspends
+    /// it: other ready tasks and pending I/O get a turn.
+    pub(crate) fn yield_now(&self) -> Result<(), Cancelled> {
+        self.suspend_current(false, None)
+    }
+
+    fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), Cancelled> {
+        let key = self.current.get().ok_or(Cancelled)?;
+        let yielder = {
+            let tasks = self.tasks.borrow();
+            let task = tasks.get(key).ok_or(Cancelled)?;
+            if task.cancelling.get() {
+                return Err(Cancelled);
+            }
+            if park {
+                if let Some(deadline) = deadline {
+                    task.timer.set(self.timers.borrow_mut().arm(deadline, key));
+                }
+                task.parked.set(true);
+            } else {
+                self.ready.borrow_mut().push_back(key);
+            }
+            task.yielder.get()
+        };
+        assert!(!yielder.is_null(), "jmpco: a task parked before it started");
+        // SAFETY: the body stored its own `&Yielder` when it started; the
+        // Yielder lives in the coroutine's entry frame for as long as the
+        // body runs, and we are inside that body (the caller is the current
+        // task's own coroutine, which `current_task` checks), so it is live.
+        // No RefCell borrow is held across the suspension.
+        let yielder = unsafe { &*yielder };
+        yielder.suspend(());
+        // Resumed by the loop: disarm a timer that did not fire.
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.parked.set(false);
+            if task.timer.replace(0) != 0 {
+                self.timers.borrow_mut().disarmed();
+            }
+        }
+        Ok(())
+    }
+
+    // ---- fds ---------------------------------------------------------------
+
+    /// Registers `fd` (both directions, edge-triggered); the key names it
+    /// until [`deregister`](Self::deregister). Readiness starts unknown
+    /// (clear); the kernel reports the current state as a first event.
+    pub(crate) fn register(&self, fd: RawFd) -> io::Result<Key> {
+        let key = self.sources.borrow_mut().insert_with(|_| Source {
+            fd,
+            readable: false,
+            writable: false,
+            read_closed: false,
+            write_closed: false,
+            readers: Vec::new(),
+            writers: Vec::new(),
+        });
+        if let Err(e) = self.selector.add(fd, Token(key.to_u64())) {
+            self.sources.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Drops the registration; its waiters are woken (to find it gone).
+    pub(crate) fn deregister(&self, key: Key) {
+        let Some(source) = self.sources.borrow_mut().remove(key) else {
+            return;
+        };
+        let _ = self.selector.delete(source.fd);
+        for k in source.readers.into_iter().chain(source.writers) {
+            self.wake(k);
+        }
+    }
+
+    /// Whether the readiness bit for `interest` is set (`None`: no such
+    /// registration).
+    pub(crate) fn is_ready(&self, key: Key, interest: Interest) -> Option<bool> {
+        self.sources.borrow().get(key).map(|s| s.ready(interest))
+    }
+
+    /// The caller saw `EAGAIN` for `interest`: the bit is stale.
+    pub(crate) fn clear_ready(&self, key: Key, interest: Interest) {
+        if let Some(s) = self.sources.borrow_mut().get_mut(key) {
+            if interest.is_readable() {
+                s.readable = false;
+            }
+            if interest.is_writable() {
+                s.writable = false;
+            }
+        }
+    }
+
+    /// Parks the current task (`task`) until the fd is ready for
+    /// `interest` or `deadline` passes (`TimedOut`).
+    pub(crate) fn wait_ready(
+        &self,
+        key: Key,
+        task: Key,
+        interest: Interest,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        loop {
+            {
+                let mut sources = self.sources.borrow_mut();
+                let s = sources
+                    .get_mut(key)
+                    .ok_or_else(|| io::Error::other("jmpco: the fd was deregistered"))?;
+                if s.ready(interest) {
+                    return Ok(());
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                if interest.is_readable() {
+                    s.readers.push(task);
+                }
+                if interest.is_writable() {
+                    s.writers.push(task);
+                }
+            }
+            let parked = self.park(deadline);
+            if let Some(s) = self.sources.borrow_mut().get_mut(key) {
+                s.readers.retain(|&k| k != task);
+                s.writers.retain(|&k| k != task);
+            }
+            parked?;
+        }
+    }
+
+    // ---- the loop ----------------------------------------------------------
+
+    /// Makes this the thread's current scheduler and runs the loop until
+    /// shutdown has begun and every task has ended (or been cancelled at the
+    /// deadline). Then cancels what is left and closes the mailbox.
+    pub(crate) fn run(self: &Rc<Self>) -> io::Result<()> {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        let result = self.run_loop();
+        self.cancel_all();
+        drop(self.remote.close());
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        result
+    }
+
+    fn run_loop(&self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_PER_WAIT);
+        let mut messages = Vec::new();
+        loop {
+            // 1. The tasks ready at the start of the turn.
+            let batch = self.ready.borrow().len();
+            for _ in 0..batch {
+                let next = self.ready.borrow_mut().pop_front();
+                match next {
+                    Some(key) => self.run_task(key),
+                    None => break,
+                }
+            }
+            // 2. Messages from other threads.
+            self.remote.take(&mut messages);
+            for message in messages.drain(..) {
+                match message {
+                    Message::Spawn(f) => f(),
+                    Message::Wake(key) => self.wake(key),
+                    Message::Shutdown(deadline) => self.begin_shutdown(deadline),
+                }
+            }
+            if let Some(deadline) = self.shutdown.get() {
+                if self.task_count() == 0 {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    self.cancel_all();
+                    return Ok(());
+                }
+            }
+            // 3. Wait for I/O, no longer than the next timer.
+            let timeout = if self.ready.borrow().is_empty() {
+                let next = self.timers.borrow().next_deadline();
+                let next = match (next, self.shutdown.get()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                next.map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            self.selector.wait(&mut events, timeout)?;
+            for event in events.iter() {
+                if event.token == REMOTE {
+                    self.remote.clear_eventfd();
+                    continue;
+                }
+                self.dispatch(event);
+            }
+            // 4. Due timers.
+            if self.timers.borrow().next_deadline().is_some() {
+                self.fire_timers(Instant::now());
+            }
+        }
+    }
+
+    /// Records readiness and wakes the waiters of that direction.
+    fn dispatch(&self, event: Event) {
+        // `wake` touches tasks and the ready queue, never sources, so the
+        // waiters can be woken while the sources are borrowed.
+        let mut sources = self.sources.borrow_mut();
+        let Some(s) = sources.get_mut(Key::from_u64(event.token.0)) else {
+            return; // deregistered since: a stale event
+        };
+        s.read_closed |= event.read_closed;
+        s.write_closed |= event.write_closed;
+        if event.readable {
+            s.readable = true;
+            for k in s.readers.drain(..) {
+                self.wake(k);
+            }
+        }
+        if event.writable {
+            s.writable = true;
+            for k in s.writers.drain(..) {
+                self.wake(k);
+            }
+        }
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        let mut due = Vec::new();
+        self.timers
+            .borrow_mut()
+            .expire(now, |key, seq| due.push((key, seq)));
+        for (key, seq) in due {
+            let fired = match self.tasks.borrow().get(key) {
+                Some(task) if task.timer.get() == seq => {
+                    task.timer.set(0);
+                    true
+                }
+                _ => false,
+            };
+            if fired {
+                self.timers.borrow_mut().disarmed();
+                self.wake(key);
+            }
+        }
+        let tasks = self.tasks.borrow();
+        self.timers
+            .borrow_mut()
+            .compact(|key, seq| tasks.get(key).is_some_and(|t| t.timer.get() == seq));
+    }
+
+    /// Stops accepting (cancels service tasks) and sets the deadline.
+    fn begin_shutdown(&self, deadline: Instant) {
+        if self.shutdown.get().is_some() {
+            return;
+        }
+        self.shutdown.set(Some(deadline));
+        let services: Vec<Key> = {
+            let tasks = self.tasks.borrow();
+            tasks
+                .keys()
+                .into_iter()
+                .filter(|&k| tasks.get(k).is_some_and(|t| t.service))
+                .collect()
+        };
+        for key in services {
+            self.cancel_task(key);
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Tasks, time and faults: spawn and join, sleep and timeout accuracy,
+//! yield, readers and writers of one fd, panics, blocking work, shutdown.
+
+mod rt_support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use jmpco::rt::{self, Interest, Runtime, TcpStream, UnixStream};
+use jmpco::Backend;
+use rt_support::{client, read_n, watchdog};
+
+fn runtime(workers: usize, backend: Backend) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .backend(backend)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn spawn_and_join_from_a_task_and_from_outside() {
+    watchdog(30, "join", || {
+        for backend in Backend::ALL {
+            let rt = runtime(2, backend);
+            // From outside: a plain thread blocks on join.
+            let h = rt.spawn(|| 6 * 7);
+            assert_eq!(h.join().unwrap(), 42);
+            // From a task: children on the same worker, joined in reverse.
+            let total = rt.block_on(|| {
+                let hs: Vec<_> = (0..100u64)
+                    .map(|i| {
+                        rt::spawn(move || {
+                            rt::yield_now();
+                            i
+                        })
+                    })
+                    .collect();
+                hs.into_iter().rev().map(|h| h.join().unwrap()).sum::<u64>()
+            });
+            assert_eq!(total, 4950);
+            // From a task on one worker, a task on another.
+            let handle = rt.handle().clone();
+            let v = rt.block_on(move || {
+                handle
+                    .spawn_on(1, || {
+                        rt::sleep(Duration::from_millis(5));
+                        "other worker"
+                    })
+                    .join()
+                    .unwrap()
+            });
+            assert_eq!(v, "other worker");
+            rt.shutdown(Duration::ZERO);
+        }
+    });
+}
+
+#[test]
+fn join_reports_the_panic_of_a_task() {
+    watchdog(30, "join_panic", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let err = rt
+            .spawn(|| -> u8 { panic!("boom in a task") })
+            .join()
+            .unwrap_err();
+        assert!(err.is_panic());
+        assert_eq!(
+            err.into_panic().downcast_ref::<&str>(),
+            Some(&"boom in a task")
+        );
+        // The worker goes on.
+        assert_eq!(rt.block_on(|| 1), 1);
+    });
+}
+
+#[test]
+fn sleep_wakes_within_a_few_ms_of_its_deadline() {
+    watchdog(30, "sleep", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let late: Vec<Duration> = rt.block_on(|| {
+            // 50 concurrent sleepers with different durations.
+            let hs: Vec<_> = (0..50u64)
+                .map(|i| {
+                    rt::spawn(move || {
+                        let d = Duration::from_millis(10 + 3 * i);
+                        let t = Instant::now();
+                        rt::sleep(d);
+                        t.elapsed().checked_sub(d).expect("woke early")
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut late = late;
+        late.sort();
+        let median = late[late.len() / 2];
+        assert!(
+            median < Duration::from_millis(4),
+            "median lateness {median:?}"
+        );
+        assert!(late[late.len() - 1] < Duration::from_millis(50), "{late:?}");
+    });
+}
+
+#[test]
+fn read_timeout_fails_with_timed_out_on_time() {
+    watchdog(30, "read_timeout", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (elapsed, kind) = rt.block_on(move || {
+            let s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(30)));
+            let t = Instant::now();
+            let err = (&s).read(&mut [0u8; 8]).unwrap_err();
+            (t.elapsed(), err.kind())
+        });
+        drop(listener);
+        assert_eq!(kind, ErrorKind::TimedOut);
+        assert!(elapsed >= Duration::from_millis(30), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(50), "{elapsed:?}");
+    });
+}
+
+#[test]
+fn wait_fd_waits_for_readiness_and_times_out() {
+    use std::os::fd::AsRawFd;
+    watchdog(30, "wait_fd", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let r = rt.block_on(move || {
+            let fd = a.as_raw_fd();
+            let t = Instant::now();
+            let timed_out = rt::wait_fd(fd, Interest::READABLE, Some(Duration::from_millis(20)));
+            let waited = t.elapsed();
+            // Writable at once; readable once the peer writes.
+            rt::wait_fd(fd, Interest::WRITABLE, Some(Duration::ZERO)).unwrap();
+            let writer = rt::spawn(move || {
+                rt::sleep(Duration::from_millis(10));
+                (&b).write_all(b"x").unwrap();
+                b
+            });
+            rt::wait_fd(fd, Interest::READABLE, Some(Duration::from_secs(5))).unwrap();
+            drop(writer.join());
+            (timed_out.unwrap_err().kind(), waited)
+        });
+        assert_eq!(r.0, ErrorKind::TimedOut);
+        assert!(
+            r.1 >= Duration::from_millis(20) && r.1 < Duration::from_millis(35),
+            "{:?}",
+            r.1
+        );
+    });
+}
+
+#[test]
+fn readers_and_writers_of_one_stream_wait_independently() {
+    watchdog(30, "split", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let n = rt.block_on(|| {
+            let (a, b) = UnixStream::pair().unwrap();
+            let a = std::rc::Rc::new(a);
+            // One task reads `a` while another writes it; the peer echoes.
+            let echo = rt::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match (&b).read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => (&b).write_all(&buf[..n]).unwrap(),
+                    }
+                }
+            });
+            let w = a.clone();
+            let writer = rt::spawn(move || {
+                for _ in 0..256 {
+                    (&*w).write_all(&[7u8; 4096]).unwrap();
+                }
+                w.shutdown(std::net::Shutdown::Write).unwrap();
+            });
+            let mut got = 0;
+            let mut buf = [0u8; 1000];
+            loop {
+                match (&*a).read(&mut buf).unwrap() {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            writer.join().unwrap();
+            echo.join().unwrap();
+            got
+        });
+        assert_eq!(n, 256 * 4096);
+    });
+}
+
+#[test]
+fn a_panicking_handler_ends_only_its_connection() {
+    watchdog(30, "panic_handler", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let addr = rt
+            .serve("127.0.0.1:0".parse().unwrap(), |mut s| {
+                let mut first = [0u8; 1];
+                s.read_exact(&mut first).unwrap();
+                if first[0] == b'!' {
+                    panic!("handler asked to panic");
+                }
+                s.write_all(&first).unwrap();
+                rt_support::echo(s);
+            })
+            .unwrap();
+        let mut good = client(addr);
+        good.write_all(b"a").unwrap();
+        assert_eq!(read_n(&mut good, 1).unwrap(), b"a");
+        let mut bad = client(addr);
+        bad.write_all(b"!").unwrap();
+        let mut rest = Vec::new();
+        // The panicking task's stack unwound: its socket closed.
+        assert_eq!(bad.read_to_end(&mut rest).unwrap(), 0);
+        good.write_all(b"still here").unwrap();
+        assert_eq!(read_n(&mut good, 10).unwrap(), b"still here");
+        let mut fresh = client(addr);
+        fresh.write_all(b"z").unwrap();
+        assert_eq!(read_n(&mut fresh, 1).unwrap(), b"z");
+    });
+}
+
+#[test]
+fn blocking_work_runs_off_the_worker() {
+    watchdog(30, "blocking", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let ticks = rt.block_on(|| {
+            let ticker = rt::spawn(|| {
+                let mut n = 0;
+                for _ in 0..20 {
+                    rt::sleep(Duration::from_millis(5));
+                    n += 1;
+                }
+                n
+            });
+            // 150 ms of thread-blocking work: the ticker keeps ticking.
+            let v = rt::unblock(|| {
+                thread::sleep(Duration::from_millis(150));
+                5
+            });
+            assert_eq!(v, 5);
+            let err = rt::spawn_blocking(|| -> () { panic!("blocking boom") })
+                .join()
+                .unwrap_err();
+            assert!(err.is_panic());
+            ticker.join().unwrap()
+        });
+        assert_eq!(ticks, 20);
+    });
+}
+
+/// Counts drops, so a test can see a cancelled task's stack unwind.
+struct Guard(Arc<AtomicUsize>);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_lets_live_connections_finish_then_cancels_the_rest() {
+    watchdog(30, "shutdown", || {
+        for backend in Backend::ALL {
+            for workers in [1, 2] {
+                let rt = runtime(workers, backend);
+                let dropped = Arc::new(AtomicUsize::new(0));
+                let finished = Arc::new(Mutex::new(Vec::new()));
+                let (d, f) = (dropped.clone(), finished.clone());
+                let addr = rt
+                    .serve("127.0.0.1:0".parse().unwrap(), move |mut s| {
+                        let _guard = Guard(d.clone());
+                        let mut cmd = [0u8; 1];
+                        s.read_exact(&mut cmd).unwrap();
+                        if cmd[0] == b'q' {
+                            // Quick: finishes within the grace period.
+                            rt::sleep(Duration::from_millis(50));
+                            s.write_all(b"done").unwrap();
+                            f.lock().unwrap().push("quick");
+                        } else {
+                            // Slow: still parked at the deadline.
+                            rt::sleep(Duration::from_secs(60));
+                            f.lock().unwrap().push("slow");
+                        }
+                    })
+                    .unwrap();
+                let mut quick = client(addr);
+                let mut slow = client(addr);
+                quick.write_all(b"q").unwrap();
+                slow.write_all(b"s").unwrap();
+                thread::sleep(Duration::from_millis(20));
+                let t = Instant::now();
+                let report = rt.shutdown(Duration::from_millis(300));
+                let took = t.elapsed();
+                assert_eq!(read_n(&mut quick, 4).unwrap(), b"done");
+                assert_eq!(*finished.lock().unwrap(), ["quick"]);
+                // Both handlers' stacks unwound; the slow one and every
+                // accept loop were cancelled.
+                assert_eq!(dropped.load(Ordering::SeqCst), 2);
+                assert_eq!(report.cancelled, 1 + workers as u64);
+                let mut rest = Vec::new();
+                assert_eq!(slow.read_to_end(&mut rest).unwrap_or(0), 0);
+                assert!(
+                    took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+                    "{took:?}"
+                );
+                // The listener is closed.
+                assert!(std::net::TcpStream::connect(addr).is_err());
+            }
+        }
+    });
+}
+
+#[test]
+fn spawning_on_a_stopped_runtime_reports_cancelled_instead_of_hanging() {
+    watchdog(30, "spawn_after_shutdown", || {
+        let rt = runtime(2, Backend::Sjlj);
+        let handle = rt.handle().clone();
+        // A task parked forever is cancelled by shutdown; its joiner hears so.
+        let parked = rt.spawn(|| rt::sleep(Duration::from_secs(3600)));
+        let report = rt.shutdown(Duration::ZERO);
+        assert_eq!(report.cancelled, 1);
+        assert!(matches!(parked.join(), Err(rt::JoinError::Cancelled)));
+        assert!(matches!(
+            handle.spawn(|| 1).join(),
+            Err(rt::JoinError::Cancelled)
+        ));
+    });
+}
