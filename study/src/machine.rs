@@ -23,6 +23,10 @@ pub struct Machine {
     pub memory_mib: u64,
     /// UTC date and time of the run, `YYYY-MM-DD HH:MM:SS UTC`.
     pub date: String,
+    /// The 1-, 5- and 15-minute load averages when the run started: other
+    /// work on the machine shows here (and in the figures).
+    #[serde(default)]
+    pub load_avg: String,
 }
 
 /// How the study (and jmpco's C shim inside it) was compiled.
@@ -73,6 +77,11 @@ impl Machine {
             glibc,
             memory_mib,
             date: utc_now(),
+            load_avg: read("/proc/loadavg")
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }

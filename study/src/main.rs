@@ -7,6 +7,7 @@
 //! Run: `cargo run --release` at the repository root (the quick preset),
 //! `cargo run --release -- --full`, `cargo run --release -- echo --help`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -188,7 +189,8 @@ fn run(cli: Cli) -> Result<()> {
     let study = plan::run(&plan, &select, &progress, command);
     progress.finish();
     let study = study?;
-    print!("{}", table::render(&study));
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(table::render(&study).as_bytes());
     json::write(&study, &out.join("results.json"))?;
     if let Some(path) = &options.json {
         json::write(&study, path)?;
@@ -200,7 +202,8 @@ fn run(cli: Cli) -> Result<()> {
         .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
         .collect();
     std::fs::write(out.join("report.md"), markdown::render(&study, &names))?;
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "\nwrote {}/{{results.json, table.txt, report.md, {}}}",
         out.display(),
         names.join(", ")

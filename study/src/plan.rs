@@ -147,7 +147,7 @@ pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String
         let records = match bench {
             Bench::Switch => switch::run(&plan.switch, select, progress)?,
             Bench::Create => create::run(&plan.create, select, progress)?,
-            Bench::Memory => memory::run(&plan.memory, select, progress)?,
+            Bench::Memory => memory::run(&plan.memory, select, progress, &mut study.notes)?,
             Bench::Echo => {
                 if echo::server("coro-sjlj").is_none() {
                     study.notes.push(

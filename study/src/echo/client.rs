@@ -24,6 +24,9 @@ use crate::sys::affinity;
 use crate::sys::epoll::{Epoll, Events, EPOLLET, EPOLLIN, EPOLLOUT};
 use crate::sys::procfs;
 
+/// What each connection is watched for, edge-triggered.
+const READ: libc::c_int = EPOLLIN | EPOLLET;
+
 /// How long the drain may take before the run fails.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
@@ -139,6 +142,10 @@ pub fn run(conns: Vec<TcpStream>, load: &Load) -> Result<(Vec<TcpStream>, Report
 /// One connection's state: its request, what was written and read of it.
 struct Conn {
     id: usize,
+    token: u64,
+    /// Whether epoll also watches for room to write (only after a write
+    /// would have blocked: otherwise every ACK would wake the client).
+    watching_out: bool,
     stream: TcpStream,
     seq: u64,
     request: Vec<u8>,
@@ -174,12 +181,24 @@ impl Conn {
     /// Writes and reads until the socket would block; issues the next
     /// request after each answer while `issuing`. Returns the latencies of
     /// the answers completed.
-    fn progress(&mut self, issuing: bool, done: &mut Vec<Duration>) -> Result<()> {
+    fn progress(&mut self, epoll: &Epoll, issuing: bool, done: &mut Vec<Duration>) -> Result<()> {
         while self.busy {
             if self.written < self.request.len() {
                 match self.stream.write(&self.request[self.written..]) {
-                    Ok(n) => self.written += n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                    Ok(n) => {
+                        self.written += n;
+                        if self.written == self.request.len() && self.watching_out {
+                            epoll.modify(self.stream.as_raw_fd(), READ, self.token)?;
+                            self.watching_out = false;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if !self.watching_out {
+                            epoll.modify(self.stream.as_raw_fd(), READ | EPOLLOUT, self.token)?;
+                            self.watching_out = true;
+                        }
+                        return Ok(());
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => bail!("connection {}: write: {e}", self.id),
                 }
@@ -224,13 +243,11 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
     let mut conns = Vec::with_capacity(share.len());
     for (token, (id, stream)) in share.into_iter().enumerate() {
         stream.set_nonblocking(true)?;
-        epoll.add(
-            stream.as_raw_fd(),
-            EPOLLIN | EPOLLOUT | EPOLLET,
-            token as u64,
-        )?;
+        epoll.add(stream.as_raw_fd(), READ, token as u64)?;
         conns.push(Conn {
             id,
+            token: token as u64,
+            watching_out: false,
             stream,
             seq: 0,
             request: vec![0; load.size],
@@ -252,7 +269,7 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
     let mut elapsed = Duration::ZERO;
     for c in &mut conns {
         c.issue();
-        c.progress(true, &mut done)?;
+        c.progress(&epoll, true, &mut done)?;
     }
     let mut events = Events::with_capacity(1024);
     loop {
@@ -286,7 +303,7 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
             .max(Duration::from_millis(1));
         epoll.wait(&mut events, Some(timeout))?;
         for (token, _) in events.iter() {
-            conns[token as usize].progress(phase != Phase::Drain, &mut done)?;
+            conns[token as usize].progress(&epoll, phase != Phase::Drain, &mut done)?;
         }
         if phase == Phase::Measure {
             for d in done.drain(..) {

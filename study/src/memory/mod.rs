@@ -47,7 +47,12 @@ pub fn contestants() -> Vec<(&'static str, Kind)> {
 }
 
 /// Runs the selected contestants, each `runs` times in a fresh child.
-pub fn run(config: &Config, select: &Selection, progress: &Progress) -> Result<Vec<Record>> {
+pub fn run(
+    config: &Config,
+    select: &Selection,
+    progress: &Progress,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Record>> {
     let stack_size = config
         .stack_size
         .unwrap_or(jmpco::stack::DEFAULT_STACK_SIZE);
@@ -57,10 +62,19 @@ pub fn run(config: &Config, select: &Selection, progress: &Progress) -> Result<V
             continue;
         }
         progress.step(&format!("memory {name}"));
-        let count = match kind {
+        let mut count = match kind {
             Kind::Thread => config.threads,
             _ => config.coroutines,
         };
+        if kind == Kind::Corosensei && count > corosensei_limit() {
+            count = corosensei_limit();
+            notes.push(format!(
+                "memory: corosensei parked {count}, not {}: each of its stacks is two mappings \
+                 (stack + mprotect'ed guard) and vm.max_map_count is {}",
+                config.coroutines,
+                max_map_count()
+            ));
+        }
         let mut rss = Vec::new();
         let mut vsz = Vec::new();
         let mut kstack = Vec::new();
@@ -89,6 +103,20 @@ pub fn run(config: &Config, select: &Selection, progress: &Progress) -> Result<V
         progress.done();
     }
     Ok(records)
+}
+
+/// The kernel's limit on mappings per process.
+fn max_map_count() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65_530)
+}
+
+/// The most corosensei coroutines one process can park: two mappings per
+/// stack, with room left for the rest of the process.
+fn corosensei_limit() -> usize {
+    max_map_count().saturating_sub(2_000) / 2
 }
 
 /// Parks `count` units of `kind` in a child process and returns what it measured.

@@ -17,7 +17,7 @@ pub fn header(study: &Study) -> String {
     };
     format!(
         "jmpco-study, {} preset, {}\n\
-         machine: {}, {} cores, Linux {}, glibc {}, {} MiB\n\
+         machine: {}, {} cores, Linux {}, glibc {}, {} MiB, load average {} at start\n\
          build:   {} (opt-level {}), {}, target {}, RUSTFLAGS {}\n\
          C shim:  {}; {}\n\
          method:  each figure is the median of its runs [min..max in the JSON]; \
@@ -29,6 +29,7 @@ pub fn header(study: &Study) -> String {
         m.kernel,
         m.glibc,
         m.memory_mib,
+        m.load_avg,
         b.profile,
         b.opt_level,
         b.rustc,
