@@ -1,11 +1,24 @@
 //! The server contestant interface shared by `echo` and `http`: one small
-//! engine per contestant, each a [`Server`] that serves a bound listener
-//! until its [`Running`] handle stops it.
+//! engine per contestant, each a [`Server`] that binds an address and
+//! serves it until its [`Running`] handle stops it. The bench runs each in
+//! a child process ([`process`]), so that RSS and CPU time are the
+//! contestant's alone.
 //!
-//! A new contestant (jmpco's coroutine runtime, say) is one file with one
-//! `impl Server` and one line in its bench's `servers()` list. The bench
-//! runs each in a child process ([`process`]), so that RSS and CPU time
-//! are the contestant's alone.
+//! A new contestant is one file with one `impl Server` and one line in its
+//! bench's `servers()` list. jmpco's runtime, for instance, would be
+//! (`jmpco::rt::Runtime::serve` binds its own `SO_REUSEPORT` listeners):
+//!
+//! ```text
+//! fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
+//!     let rt = Runtime::builder().worker_threads(1).backend(Backend::Sjlj).build()?;
+//!     let size = config.size;
+//!     let addr = rt.serve(addr, move |mut stream| {
+//!         let mut buf = vec![0; size];
+//!         while stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {}
+//!     })?;
+//!     Ok(Started { addr, running: Box::new(Stop(rt)) }) // Stop::stop calls rt.shutdown
+//! }
+//! ```
 
 pub mod process;
 
@@ -34,9 +47,17 @@ pub type Stats = BTreeMap<String, u64>;
 pub trait Server: Sync {
     /// The contestant's name in the table and the JSON.
     fn name(&self) -> &'static str;
-    /// Starts serving `listener` (bound, blocking) on threads of its own and
-    /// returns at once.
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>>;
+    /// Binds `addr` (port 0: any free port), starts serving on threads of
+    /// its own and returns at once with the bound address.
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started>;
+}
+
+/// A server that has started.
+pub struct Started {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The handle that stops it.
+    pub running: Box<dyn Running>,
 }
 
 /// A running server.

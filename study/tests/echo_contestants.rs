@@ -2,23 +2,23 @@
 //! run of the shared load client correctly; the client rejects a wrong echo.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use jmpco_study::echo::{self, client};
 use jmpco_study::http;
-use jmpco_study::server::{Running, ServeConfig, Server};
+use jmpco_study::server::{Running, ServeConfig, Server, Started};
 
 const SIZE: usize = 64;
 
 fn start(server: &dyn Server) -> (std::net::SocketAddr, Box<dyn Running>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let config = ServeConfig {
         size: SIZE,
         threads: 2,
     };
-    (addr, server.start(listener, &config).expect("started"))
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let started = server.start(loopback, &config).expect("started");
+    (started.addr, started.running)
 }
 
 fn short_load() -> client::Load {
@@ -55,8 +55,13 @@ fn thread_pool_reports_its_hand_offs() {
     let (conns, report) = client::run(conns, &short_load()).expect("run");
     drop(conns);
     let stats = running.stop();
-    assert!(stats["dispatches"] >= report.requests, "{stats:?}");
-    assert!(stats.contains_key("reready"));
+    // Each answer came from a hand-off, or from a re-ready fd served in
+    // the same hold.
+    assert!(
+        stats["dispatches"] + stats["reready"] >= report.requests,
+        "{stats:?} for {} answers",
+        report.requests
+    );
 }
 
 #[test]
@@ -76,11 +81,9 @@ impl Server for Corrupting {
         "corrupting"
     }
 
-    fn start(
-        &self,
-        listener: TcpListener,
-        config: &ServeConfig,
-    ) -> anyhow::Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> anyhow::Result<Started> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let size = config.size;
         std::thread::spawn(move || {
             for mut s in listener.incoming().flatten() {
@@ -95,7 +98,10 @@ impl Server for Corrupting {
                 });
             }
         });
-        Ok(Box::new(Never))
+        Ok(Started {
+            addr,
+            running: Box::new(Never),
+        })
     }
 }
 

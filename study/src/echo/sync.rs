@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use crate::server::{Running, ServeConfig, Server, Stats, StopSignal};
+use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal};
 use crate::sys::epoll::{Epoll, Events, EPOLLIN};
 
 /// The synchronous epoll loop.
@@ -24,12 +24,17 @@ impl Server for Sync {
         "sync"
     }
 
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let stop = StopSignal::new(&listener)?;
         let size = config.size;
         let signal = stop.clone();
         let thread = std::thread::spawn(move || serve(listener, size, &signal));
-        Ok(Box::new(Handle { stop, thread }))
+        Ok(Started {
+            addr,
+            running: Box::new(Handle { stop, thread }),
+        })
     }
 }
 

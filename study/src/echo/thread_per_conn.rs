@@ -3,12 +3,12 @@
 //! and writing it back until the client closes.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use crate::server::{Running, ServeConfig, Server, Stats, StopSignal};
+use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal};
 
 /// One thread per connection.
 pub struct ThreadPerConn;
@@ -18,7 +18,9 @@ impl Server for ThreadPerConn {
         "thread-per-conn"
     }
 
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let stop = StopSignal::new(&listener)?;
         let size = config.size;
         let signal = stop.clone();
@@ -32,7 +34,10 @@ impl Server for ThreadPerConn {
                 let _ = std::thread::Builder::new().spawn(move || echo(stream, size));
             }
         });
-        Ok(Box::new(Handle { stop, thread }))
+        Ok(Started {
+            addr,
+            running: Box::new(Handle { stop, thread }),
+        })
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use crate::server::{Running, ServeConfig, Server, Stats, StopSignal};
+use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal};
 use crate::sys::epoll::{self, Epoll, Events, EPOLLIN, EPOLLONESHOT};
 
 /// Epoll dispatcher + worker pool.
@@ -53,7 +53,9 @@ impl Server for ThreadPool {
         "thread-pool"
     }
 
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let stop = StopSignal::new(&listener)?;
         let shared = Arc::new(Shared {
             epoll: Epoll::new()?,
@@ -72,12 +74,15 @@ impl Server for ThreadPool {
             .collect();
         let (signal, s) = (stop.clone(), shared.clone());
         let dispatcher = std::thread::spawn(move || dispatch(listener, &s, &signal));
-        Ok(Box::new(Handle {
-            stop,
-            shared,
-            dispatcher,
-            workers,
-        }))
+        Ok(Started {
+            addr,
+            running: Box::new(Handle {
+                stop,
+                shared,
+                dispatcher,
+                workers,
+            }),
+        })
     }
 }
 

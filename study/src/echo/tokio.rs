@@ -2,13 +2,13 @@
 //! `threads` workers): the async peer. An accept loop spawns one task per
 //! connection that reads a whole request and writes it back.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::server::{Running, ServeConfig, Server, Stats, StopSignal};
+use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal};
 
 /// The tokio echo server on one runtime flavour.
 pub struct Tokio {
@@ -38,17 +38,20 @@ pub fn runtime(multi_thread: bool, threads: usize) -> std::io::Result<tokio::run
     }
 }
 
-/// Runs `accept_loop` on a runtime in a thread of its own until `stop`.
+/// Binds `addr` and runs an accept loop that spawns `serve_conn` per
+/// connection, on a runtime in a thread of its own, until stopped.
 pub fn spawn_server<F, Fut>(
     multi_thread: bool,
-    listener: TcpListener,
+    addr: SocketAddr,
     threads: usize,
     serve_conn: F,
-) -> Result<Box<dyn Running>>
+) -> Result<Started>
 where
     F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let listener = TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
     let stop = StopSignal::new(&listener)?;
     listener.set_nonblocking(true)?;
     let rt = runtime(multi_thread, threads)?;
@@ -67,7 +70,10 @@ where
         })
         // Dropping the runtime here cancels the connection tasks.
     });
-    Ok(Box::new(Handle { stop, thread }))
+    Ok(Started {
+        addr,
+        running: Box::new(Handle { stop, thread }),
+    })
 }
 
 impl Server for Tokio {
@@ -79,11 +85,11 @@ impl Server for Tokio {
         }
     }
 
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
         let size = config.size;
         spawn_server(
             self.multi_thread,
-            listener,
+            addr,
             config.threads,
             move |mut stream| async move {
                 let mut buf = vec![0u8; size];

@@ -1,14 +1,14 @@
 //! `tokio` and `tokio-mt` serving the runtime's `http_hello`: a keep-alive
 //! HTTP/1.1 server answering every request with `Hello, world!`.
 
-use std::net::TcpListener;
+use std::net::SocketAddr;
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{count_requests, RESPONSE};
 use crate::echo::tokio::spawn_server;
-use crate::server::{Running, ServeConfig, Server};
+use crate::server::{ServeConfig, Server, Started};
 
 /// The tokio hello server on one runtime flavour.
 pub struct Tokio {
@@ -33,10 +33,10 @@ impl Server for Tokio {
         }
     }
 
-    fn start(&self, listener: TcpListener, config: &ServeConfig) -> Result<Box<dyn Running>> {
+    fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
         spawn_server(
             self.multi_thread,
-            listener,
+            addr,
             config.threads,
             |mut stream| async move {
                 let mut buf = vec![0u8; 4096];

@@ -228,6 +228,8 @@ impl View {
                 keys.push(key);
             }
         }
+        // Group rows (by connection count), contestants in run order within.
+        keys.sort_by_key(|k| k.0);
         let primary = |group: Option<u64>, who: &str| {
             mine.iter()
                 .find(|r| r.contestant == who && r.metric == self.primary && group_of(r) == group)

@@ -11,7 +11,7 @@
 //! closes stdin), and the child prints `stats <json>` and exits.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::ChildStdout;
 use std::time::Duration;
 
@@ -105,9 +105,8 @@ impl ServerProcess {
 /// `server` on 127.0.0.1 until stdin says `stop` or closes, prints the stats.
 pub fn serve_child(server: &dyn Server, config: &ServeConfig, cpus: &[usize]) -> Result<()> {
     affinity::pin_current_thread(cpus)?;
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    let running = server.start(listener, config)?;
+    let started = server.start(SocketAddr::from(([127, 0, 0, 1], 0)), config)?;
+    let (port, running) = (started.addr.port(), started.running);
     let mut out = std::io::stdout().lock();
     writeln!(out, "port {port}")?;
     out.flush()?;
