@@ -8,7 +8,7 @@
 //! `cargo run --release -- --full`, `cargo run --release -- echo --help`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use jmpco_study::echo::Slow;
 use jmpco_study::memory::park;
 use jmpco_study::plan::{self, Bench, Plan};
 use jmpco_study::progress::Progress;
-use jmpco_study::report::{json, markdown, svg, table};
+use jmpco_study::report::{json, markdown, svg, table, Study};
 use jmpco_study::server::{process, ServeConfig};
 use jmpco_study::{echo, http, Selection};
 
@@ -50,6 +50,11 @@ enum Command {
     Http,
     /// Every bench (what no subcommand does).
     All,
+    /// Re-render the table, charts and report.md from a results JSON.
+    Render {
+        /// A results.json (or --json FILE) of an earlier run.
+        file: PathBuf,
+    },
     /// (internal) Serve one contestant in this process for the parent study.
     #[command(hide = true)]
     Serve(ServeArgs),
@@ -169,6 +174,11 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Http) => vec![Bench::Http],
         Some(Command::Serve(args)) => return serve(args),
         Some(Command::Park(args)) => return park_units(args),
+        Some(Command::Render { file }) => {
+            let study = json::read(file)?;
+            let out = cli.options.out.clone().unwrap_or_else(default_out);
+            return write_outputs(&study, &out, cli.options.json.as_deref());
+        }
     };
     let options = &cli.options;
     let mut plan = Plan::preset(options.full);
@@ -188,20 +198,26 @@ fn run(cli: Cli) -> Result<()> {
         .join(" ");
     let study = plan::run(&plan, &select, &progress, command);
     progress.finish();
-    let study = study?;
+    write_outputs(&study?, &out, options.json.as_deref())
+}
+
+/// Prints the table and writes results.json, table.txt, the charts and
+/// report.md to `out` (and the JSON to `json` too, if given).
+fn write_outputs(study: &Study, out: &Path, json_file: Option<&Path>) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = std::io::stdout().write_all(table::render(&study).as_bytes());
-    json::write(&study, &out.join("results.json"))?;
-    if let Some(path) = &options.json {
-        json::write(&study, path)?;
+    let _ = std::io::stdout().write_all(table::render(study).as_bytes());
+    json::write(study, &out.join("results.json"))?;
+    if let Some(path) = json_file {
+        json::write(study, path)?;
     }
-    std::fs::write(out.join("table.txt"), table::render(&study))?;
-    let charts = svg::write_all(&study, &out)?;
+    std::fs::write(out.join("table.txt"), table::render(study))?;
+    let charts = svg::write_all(study, out)?;
     let names: Vec<String> = charts
         .iter()
         .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
         .collect();
-    std::fs::write(out.join("report.md"), markdown::render(&study, &names))?;
+    std::fs::write(out.join("report.md"), markdown::render(study, &names))?;
     let _ = writeln!(
         std::io::stdout(),
         "\nwrote {}/{{results.json, table.txt, report.md, {}}}",

@@ -151,5 +151,19 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
     ] {
         assert!(dir.join(file).exists(), "{file} not written");
     }
+    // The same outputs come back from the JSON alone.
+    let again = dir.join("again");
+    let out = study_render(&json_path, &again);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(again.join("report.md").exists() && again.join("echo.svg").exists());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+fn study_render(json: &std::path::Path, out: &std::path::Path) -> Output {
+    let (json, out) = (json.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    study(&["render", json, "--out", out])
 }

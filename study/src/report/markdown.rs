@@ -145,7 +145,8 @@ fn claims(study: &Study) -> Vec<Claim> {
     let measured = study
         .results
         .iter()
-        .find(|r| r.bench == "echo" && r.contestant == "thread-pool" && r.metric == "reready")
+        .filter(|r| r.bench == "echo" && r.contestant == "thread-pool" && r.metric == "reready")
+        .max_by_key(|r| r.param_u64("connections"))
         .map(|r| {
             let pct = study
                 .median(
@@ -157,7 +158,7 @@ fn claims(study: &Study) -> Vec<Claim> {
                 .unwrap_or(f64::NAN);
             format!(
                 "at {} connections, a descriptor became ready again while a worker still held it \
-                 {:.0} times ({pct:.1}% of hand-offs): each time, level-triggered epoll without \
+                 {:.0} times ({pct:.2}% of hand-offs): each time, level-triggered epoll without \
                  EPOLLONESHOT would have given it to a second worker. With EPOLLONESHOT, none was.",
                 r.param_u64("connections").unwrap_or(0),
                 r.median
