@@ -25,7 +25,7 @@ fn short_load() -> client::Load {
     client::Load {
         size: SIZE,
         warmup: Duration::from_millis(20),
-        duration: Duration::from_millis(150),
+        duration: Duration::from_millis(300),
         threads: 2,
         cpus: Vec::new(),
     }
