@@ -1,0 +1,262 @@
+//! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
+//! (keep-alive, `connections` connections, pinned to the client CPUs), when
+//! `wrk` is installed; skipped with a note otherwise. The jmpco runtime's
+//! `http_hello` joins as one more [`Server`] in [`servers`].
+
+pub mod tokio;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::echo::Placement;
+use crate::progress::Progress;
+use crate::record::Record;
+use crate::server::process::ServerProcess;
+use crate::server::{ServeConfig, Server};
+use crate::sys::affinity;
+use crate::{params, Selection};
+
+/// The response to every request.
+pub const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+
+/// Every http contestant.
+pub fn servers() -> Vec<&'static dyn Server> {
+    vec![&tokio::Tokio::CURRENT_THREAD, &tokio::Tokio::MULTI_THREAD]
+}
+
+/// The http contestant called `name`.
+pub fn server(name: &str) -> Option<&'static dyn Server> {
+    servers().into_iter().find(|s| s.name() == name)
+}
+
+/// Complete requests (headers ending in an empty line; hello clients send
+/// no body) at the start of `buf`, and the bytes they take.
+pub fn count_requests(buf: &[u8]) -> (usize, usize) {
+    let (mut count, mut used) = (0, 0);
+    while let Some(end) = buf[used..].windows(4).position(|w| w == b"\r\n\r\n") {
+        count += 1;
+        used += end + 4;
+    }
+    (count, used)
+}
+
+/// The bench's knobs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// wrk runs per contestant and connection count.
+    pub runs: usize,
+    /// Connection counts.
+    pub connections: Vec<usize>,
+    /// Length of one wrk run.
+    pub duration: Duration,
+    /// Threads of the multi-threaded contestants.
+    pub server_threads: usize,
+    /// wrk threads.
+    pub client_threads: usize,
+}
+
+/// Whether `wrk` can be run.
+pub fn wrk_available() -> bool {
+    Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Runs the selected contestants under wrk; without wrk, returns no
+/// records and a note.
+pub fn run(
+    config: &Config,
+    select: &Selection,
+    progress: &Progress,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Record>> {
+    if !wrk_available() {
+        notes.push("http: skipped, `wrk` is not installed (apt-get install wrk)".into());
+        return Ok(Vec::new());
+    }
+    let place = Placement::detect();
+    let mut records = Vec::new();
+    for server in servers() {
+        let name = server.name();
+        if !select.wants(name) {
+            continue;
+        }
+        for &connections in &config.connections {
+            progress.step(&format!("http {name} x{connections}"));
+            records.extend(
+                measure(name, connections, config, &place)
+                    .with_context(|| format!("http {name} at {connections} connections"))?,
+            );
+            progress.done();
+        }
+    }
+    Ok(records)
+}
+
+fn measure(
+    name: &str,
+    connections: usize,
+    config: &Config,
+    place: &Placement,
+) -> Result<Vec<Record>> {
+    let serve = ServeConfig {
+        size: 0,
+        threads: config.server_threads,
+    };
+    let server = ServerProcess::start("http", name, &serve, &place.server)?;
+    let idle = server.memory()?;
+    let (mut rps, mut p50, mut p99, mut rss) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..config.runs {
+        let wrk = spawn_wrk(server.addr(), connections, config, &place.client)?;
+        std::thread::sleep(config.duration / 2);
+        let loaded = server.memory()?;
+        rss.push((loaded.rss_kib as f64 - idle.rss_kib as f64) / connections as f64);
+        let out = wrk.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "wrk failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let parsed = parse_wrk(&String::from_utf8_lossy(&out.stdout))?;
+        rps.push(parsed.req_per_s);
+        p50.push(parsed.p50_us);
+        p99.push(parsed.p99_us);
+    }
+    server.stop()?;
+    let p = params! {
+        "connections" => connections,
+        "size" => RESPONSE.len(),
+        "client" => "wrk",
+        "server_cpus" => affinity::describe(&place.server),
+        "client_cpus" => affinity::describe(&place.client),
+        "duration_ms" => config.duration.as_millis() as u64,
+    };
+    let rec = |metric: &str, s: &[f64]| Record::new("http", name, metric, p.clone(), s);
+    Ok(vec![
+        rec("req_per_s", &rps),
+        rec("p50_us", &p50),
+        rec("p99_us", &p99),
+        rec("rss_kib_per_conn", &rss),
+    ])
+}
+
+fn spawn_wrk(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    config: &Config,
+    cpus: &[usize],
+) -> Result<std::process::Child> {
+    let threads = config.client_threads.clamp(1, connections);
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        format!("-t{threads}"),
+        format!("-c{connections}"),
+        format!("-d{}s", config.duration.as_secs().max(1)),
+        "--latency".into(),
+        format!("http://{addr}/"),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if !cpus.is_empty() {
+        // wrk's threads inherit the affinity of its main thread.
+        let cpus = cpus.to_vec();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls sched_setaffinity (async-signal-safe, through a stack-only
+        // cpu_set_t); it allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &cpu in &cpus {
+                    libc::CPU_SET(cpu, &mut set);
+                }
+                libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+                Ok(())
+            });
+        }
+    }
+    cmd.spawn().context("starting wrk")
+}
+
+/// What wrk reported.
+#[derive(Debug, PartialEq)]
+pub struct WrkOutput {
+    /// `Requests/sec`.
+    pub req_per_s: f64,
+    /// The 50% line of `--latency`, µs.
+    pub p50_us: f64,
+    /// The 99% line of `--latency`, µs.
+    pub p99_us: f64,
+}
+
+/// Parses wrk's `--latency` output.
+pub fn parse_wrk(out: &str) -> Result<WrkOutput> {
+    let field = |prefix: &str| -> Option<&str> {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(str::trim)
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context("no Requests/sec in wrk's output")?;
+    let lat = |p: &str| field(p).and_then(parse_duration_us);
+    Ok(WrkOutput {
+        req_per_s: rps,
+        p50_us: lat("50%").context("no 50% latency in wrk's output")?,
+        p99_us: lat("99%").context("no 99% latency in wrk's output")?,
+    })
+}
+
+/// `"1.23ms"` → 1230.0 (µs); wrk prints us, ms, s, m.
+fn parse_duration_us(v: &str) -> Option<f64> {
+    let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = v.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let scale = match unit {
+        "us" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "m" => 6e7,
+        _ => return None,
+    };
+    Some(num * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_output_is_parsed() {
+        let out = "Running 2s test @ http://127.0.0.1:1/\n  1 threads and 10 connections\n  \
+                   Latency Distribution\n     50%   93.00us\n     75%  110.00us\n     90%  \
+                   130.00us\n     99%    1.20ms\n  40000 requests in 2.00s, 3.0MB read\n\
+                   Requests/sec:  20000.50\nTransfer/sec:      1.50MB\n";
+        let parsed = parse_wrk(out).expect("parsed");
+        assert_eq!(
+            parsed,
+            WrkOutput {
+                req_per_s: 20000.5,
+                p50_us: 93.0,
+                p99_us: 1200.0
+            }
+        );
+        assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn pipelined_and_partial_requests_are_counted() {
+        let two = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /";
+        let (n, used) = count_requests(two);
+        assert_eq!(n, 2);
+        assert_eq!(&two[used..], b"GET /");
+    }
+}

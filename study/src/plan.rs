@@ -1,0 +1,167 @@
+//! What a run of the study measures: which benches, with which knobs
+//! ([`Plan`]), from the quick preset (the default: well under three minutes
+//! on two cores) or the full one (`--full`: every connection count, longer
+//! windows, more runs); and [`run`], which carries a plan out.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::echo::{self, Slow};
+use crate::progress::Progress;
+use crate::report::Study;
+use crate::sys::affinity;
+use crate::{create, http, machine, memory, switch, Selection};
+
+/// A bench of the study.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bench {
+    /// Round trips.
+    Switch,
+    /// Creation.
+    Create,
+    /// Parked memory.
+    Memory,
+    /// Echo servers (and the slow client).
+    Echo,
+    /// HTTP servers under wrk.
+    Http,
+}
+
+impl Bench {
+    /// Every bench, in report order.
+    pub const ALL: [Bench; 5] = [
+        Bench::Switch,
+        Bench::Create,
+        Bench::Memory,
+        Bench::Echo,
+        Bench::Http,
+    ];
+}
+
+/// Everything one run measures.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// `quick` or `full`.
+    pub preset: &'static str,
+    /// The benches to run, in order.
+    pub benches: Vec<Bench>,
+    /// Round-trip knobs.
+    pub switch: switch::Config,
+    /// Creation knobs.
+    pub create: create::Config,
+    /// Memory knobs.
+    pub memory: memory::Config,
+    /// Echo knobs.
+    pub echo: echo::Config,
+    /// HTTP knobs.
+    pub http: http::Config,
+}
+
+impl Plan {
+    /// The quick preset (`full == false`) or the full one.
+    pub fn preset(full: bool) -> Plan {
+        let (server_cpus, _) = affinity::split_server_client();
+        // The multi-threaded contestants get at least two threads, even when
+        // the server has one CPU: "mt" then measures the cost of threads.
+        let server_threads = server_cpus.len().max(2);
+        let ms = Duration::from_millis;
+        let runs = if full { 10 } else { 5 };
+        Plan {
+            preset: if full { "full" } else { "quick" },
+            benches: Bench::ALL.to_vec(),
+            switch: switch::Config {
+                runs,
+                sample_time: ms(if full { 200 } else { 40 }),
+            },
+            create: create::Config {
+                runs,
+                sample_time: ms(if full { 100 } else { 25 }),
+            },
+            memory: memory::Config {
+                runs: if full { 5 } else { 3 },
+                coroutines: 100_000,
+                threads: 10_000,
+                stack_size: None,
+            },
+            echo: echo::Config {
+                runs: if full { 5 } else { 3 },
+                connections: if full { vec![10, 100, 1000] } else { vec![100] },
+                size: 512,
+                warmup: ms(if full { 1000 } else { 300 }),
+                duration: ms(if full { 5000 } else { 1000 }),
+                server_threads,
+                client_threads: 1,
+                slow: Some(Slow {
+                    connections: 100,
+                    gap: ms(1),
+                    contestants: ["sync", "coro-sjlj", "tokio", "thread-pool"]
+                        .map(String::from)
+                        .to_vec(),
+                }),
+            },
+            http: http::Config {
+                runs: if full { 3 } else { 1 },
+                connections: if full { vec![100, 1000] } else { vec![100] },
+                duration: ms(if full { 5000 } else { 2000 }),
+                server_threads,
+                client_threads: 1,
+            },
+        }
+    }
+
+    /// Steps for the progress bar (contestants × variants, roughly).
+    pub fn steps(&self, select: &Selection) -> u64 {
+        let count = |names: Vec<&str>| names.into_iter().filter(|n| select.wants(n)).count() as u64;
+        self.benches
+            .iter()
+            .map(|b| match b {
+                Bench::Switch => count(switch::contestants().iter().map(|c| c.name()).collect()),
+                Bench::Create => count(create::contestants().iter().map(|c| c.name()).collect()),
+                Bench::Memory => count(memory::contestants().iter().map(|c| c.0).collect()),
+                Bench::Echo => echo::steps(&self.echo, select),
+                Bench::Http => {
+                    count(http::servers().iter().map(|s| s.name()).collect())
+                        * self.http.connections.len() as u64
+                }
+            })
+            .sum()
+    }
+}
+
+/// Carries out `plan` on the contestants `select` names.
+pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String) -> Result<Study> {
+    let mut study = Study {
+        machine: machine::Machine::detect(),
+        build: machine::Build::current(),
+        preset: plan.preset.into(),
+        command,
+        results: Vec::new(),
+        notes: Vec::new(),
+        wall_s: 0.0,
+    };
+    let start = std::time::Instant::now();
+    for bench in &plan.benches {
+        let records = match bench {
+            Bench::Switch => switch::run(&plan.switch, select, progress)?,
+            Bench::Create => create::run(&plan.create, select, progress)?,
+            Bench::Memory => memory::run(&plan.memory, select, progress, &mut study.notes)?,
+            Bench::Echo => {
+                if echo::server("coro-sjlj").is_none() {
+                    study.notes.push(
+                        "echo: coro-sjlj, coro-ucontext and coro-sjlj-mt join when jmpco's runtime \
+                         (jmpco::rt) lands; ratios are against sync until then"
+                            .into(),
+                    );
+                }
+                echo::run(&plan.echo, select, progress)?
+            }
+            Bench::Http => http::run(&plan.http, select, progress, &mut study.notes)?,
+        };
+        study.results.extend(records);
+    }
+    study.wall_s = start.elapsed().as_secs_f64();
+    Ok(study)
+}
