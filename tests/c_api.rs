@@ -1,7 +1,7 @@
-//! The C API from C: compiles `include/jmpco.h`, the C examples and
-//! `tests/c/api_test.c` with the system C compiler (`$CC`, default `cc`),
-//! links them with both the static and the shared library of this very
-//! build, runs them and checks their output.
+//! The C API from C: compiles `include/jmpco.h`, the C examples,
+//! `tests/c/api_test.c` and `tests/c/runtime_test.c` with the system C
+//! compiler (`$CC`, default `cc`), links them with both the static and the
+//! shared library of this very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
 //! library with every crate type (rlib, staticlib, cdylib) into
@@ -195,6 +195,30 @@ fn api_test_passes_linked_statically() {
 fn api_test_passes_linked_dynamically() {
     let exe = build("tests/c/api_test.c", "api_test-shared", Link::Shared);
     check_api_test(&run(&exe, &[]));
+}
+
+fn check_runtime_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("runtime_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn runtime_tier_test_passes_linked_statically() {
+    let exe = build("tests/c/runtime_test.c", "runtime_test", Link::Static);
+    check_runtime_test(&run(&exe, &[]));
+}
+
+#[test]
+fn runtime_tier_test_passes_linked_dynamically() {
+    let exe = build(
+        "tests/c/runtime_test.c",
+        "runtime_test-shared",
+        Link::Shared,
+    );
+    check_runtime_test(&run(&exe, &[]));
 }
 
 #[test]
