@@ -12,6 +12,12 @@
  * and pass results through out-parameters. A coroutine belongs to the thread
  * that created it. No call through this header lets a Rust panic reach C.
  *
+ * The runtime tier: jmpco_spawn queues coroutines on the calling thread's
+ * scheduler (an epoll loop, one per thread), jmpco_run runs it until they have
+ * all ended, and inside them jmpco_wait_fd / jmpco_sleep_ms park only the
+ * calling coroutine. Writing to a reset socket raises SIGPIPE: ignore it, or
+ * use send(..., MSG_NOSIGNAL).
+ *
  * Link: cc app.c $(pkg-config --cflags --libs jmpco)   (see README.md, "C API")
  */
 
