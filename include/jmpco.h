@@ -12,6 +12,12 @@
  * and pass results through out-parameters. A coroutine belongs to the thread
  * that created it. No call through this header lets a Rust panic reach C.
  *
+ * The runtime tier: jmpco_spawn queues coroutines on the calling thread's
+ * scheduler (an epoll loop, one per thread), jmpco_run runs it until they have
+ * all ended, and inside them jmpco_wait_fd / jmpco_sleep_ms park only the
+ * calling coroutine. Writing to a reset socket raises SIGPIPE: ignore it, or
+ * use send(..., MSG_NOSIGNAL).
+ *
  * Link: cc app.c $(pkg-config --cflags --libs jmpco)   (see README.md, "C API")
  */
 
@@ -19,6 +25,18 @@
 #define JMPCO_H
 
 #include <stddef.h>
+
+/**
+ * `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
+ * error, a connection to accept).
+ */
+#define JMPCO_READABLE 1
+
+/**
+ * `jmpco_wait_fd` events: wait until the fd has room to write (or a
+ * non-blocking connect has completed, or an error).
+ */
+#define JMPCO_WRITABLE 2
 
 /**
  * Success.
@@ -48,7 +66,9 @@
 #define JMPCO_EBUSY -4
 
 /**
- * Called outside any coroutine created through this API.
+ * Called outside any coroutine created through this API: for the core
+ * tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
+ * (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
  */
 #define JMPCO_ENOTCORO -5
 
@@ -294,6 +314,102 @@ int jmpco_destroy(jmpco_coro *co);
  * "unknown jmpco error code"). Never NULL; the caller must not free it.
  */
 const char *jmpco_strerror(int code);
+
+/**
+ * Queues a coroutine that will run `fn(arg)` on the calling thread's
+ * scheduler, with the default stack (64 KiB) and backend. Same as
+ * `jmpco_spawn_with(fn, arg, NULL)`.
+ *
+ * Each thread has its own scheduler, made by its first `jmpco_spawn`; it
+ * runs the coroutines spawned on that thread, and only there, during
+ * `jmpco_run`. Call it before `jmpco_run` (the coroutine starts when
+ * `jmpco_run` runs) or from inside a spawned coroutine (the new one starts
+ * on a later turn of the same loop, on the same thread).
+ *
+ * A spawned coroutine is not a `jmpco_coro`: there is no handle,
+ * `jmpco_current` is NULL in it and `jmpco_yield` answers
+ * `JMPCO_ENOTCORO`. It blocks with `jmpco_wait_fd` and `jmpco_sleep_ms`,
+ * which let the thread's other coroutines run meanwhile. When `fn`
+ * returns, the coroutine ends: its return value is discarded and its
+ * stack is freed. `arg` is passed unchanged; its ownership is the
+ * program's business.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `fn` is NULL; `JMPCO_ENOMEM` if
+ * the stack, or the thread's scheduler (an epoll fd and an eventfd), could
+ * not be made.
+ *
+ * # Safety
+ * `fn` is NULL or a function callable as a `jmpco_fn` with `arg`.
+ */
+int jmpco_spawn(jmpco_fn fn, void *arg);
+
+/**
+ * `jmpco_spawn` with options: `opts` (NULL for the defaults) sets the
+ * coroutine's stack size and backend, as for `jmpco_create`.
+ *
+ * Returns what `jmpco_spawn` returns, and `JMPCO_EINVAL` for options
+ * `jmpco_create` would refuse (an unknown backend, a stack size above
+ * `SIZE_MAX / 4`).
+ *
+ * # Safety
+ * `fn` is NULL or a function callable as a `jmpco_fn` with `arg`; `opts` is
+ * NULL or points to a readable `jmpco_options`.
+ */
+int jmpco_spawn_with(jmpco_fn fn, void *arg, const jmpco_options *opts);
+
+/**
+ * Runs the calling thread's scheduler until every coroutine spawned on it
+ * has ended, including those spawned meanwhile; returns at once if there
+ * are none. While it runs, the thread is the scheduler's: coroutines run
+ * one at a time, each until it waits (`jmpco_wait_fd`, `jmpco_sleep_ms`)
+ * or returns, and the thread sleeps in `epoll_wait` when none is ready.
+ * It may be called again later, for coroutines spawned after it returned.
+ *
+ * Call it on a thread's own stack or inside a `jmpco_create` coroutine,
+ * not inside a spawned coroutine: the scheduler is already running there.
+ *
+ * Returns `JMPCO_OK` once no coroutine is left; `JMPCO_EBUSY` if a
+ * scheduler is already running on this thread (the caller is a spawned
+ * coroutine, or was called by one); `JMPCO_ENOMEM` if the event loop
+ * fails (`epoll_wait` errors; not expected).
+ */
+int jmpco_run(void);
+
+/**
+ * Parks the calling spawned coroutine until `fd` is ready for `events`
+ * (`JMPCO_READABLE`, `JMPCO_WRITABLE`, or both: either one ends the wait)
+ * or `timeout_ms` milliseconds have passed (-1: no timeout; 0: only
+ * check). The thread runs the other coroutines meanwhile.
+ *
+ * Level-triggered: it returns at once if the fd is ready now (data already
+ * buffered, say), and otherwise waits for the next change. A hang-up or an
+ * error on the fd counts as ready: the next read or write reports it. Use
+ * it with non-blocking fds: read or write until `EAGAIN`, then wait.
+ *
+ * The fd stays the caller's: it is registered with the thread's epoll only
+ * during the call. Several coroutines may wait on one fd at once (a reader
+ * and a writer, say). Do not close an fd while a coroutine waits on it.
+ *
+ * Returns `JMPCO_OK` when the fd is ready; `JMPCO_ETIMEDOUT` when the
+ * timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
+ * `events` is not a non-empty combination of the two flags, `timeout_ms`
+ * is below -1, or the fd cannot be waited for (epoll refuses it);
+ * `JMPCO_ENOTCORO` if the caller is not a coroutine started by
+ * `jmpco_spawn` (a thread's own stack, a `jmpco_create` coroutine, even
+ * one resumed by a spawned coroutine).
+ */
+int jmpco_wait_fd(int fd, int events, int timeout_ms);
+
+/**
+ * Parks the calling spawned coroutine for at least `ms` milliseconds
+ * (0: let the other ready coroutines run first, then continue); the thread
+ * runs the other coroutines meanwhile. It wakes within about a millisecond
+ * of the deadline on an idle thread, later on a busy one.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_ENOTCORO` if the caller is not a coroutine
+ * started by `jmpco_spawn` (as for `jmpco_wait_fd`).
+ */
+int jmpco_sleep_ms(unsigned int ms);
 
 #ifdef __cplusplus
 }  // extern "C"

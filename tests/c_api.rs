@@ -1,7 +1,7 @@
-//! The C API from C: compiles `include/jmpco.h`, the C examples and
-//! `tests/c/api_test.c` with the system C compiler (`$CC`, default `cc`),
-//! links them with both the static and the shared library of this very
-//! build, runs them and checks their output.
+//! The C API from C: compiles `include/jmpco.h`, the C examples,
+//! `tests/c/api_test.c` and `tests/c/runtime_test.c` with the system C
+//! compiler (`$CC`, default `cc`), links them with both the static and the
+//! shared library of this very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
 //! library with every crate type (rlib, staticlib, cdylib) into
@@ -197,6 +197,30 @@ fn api_test_passes_linked_dynamically() {
     check_api_test(&run(&exe, &[]));
 }
 
+fn check_runtime_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("runtime_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn runtime_tier_test_passes_linked_statically() {
+    let exe = build("tests/c/runtime_test.c", "runtime_test", Link::Static);
+    check_runtime_test(&run(&exe, &[]));
+}
+
+#[test]
+fn runtime_tier_test_passes_linked_dynamically() {
+    let exe = build(
+        "tests/c/runtime_test.c",
+        "runtime_test-shared",
+        Link::Shared,
+    );
+    check_runtime_test(&run(&exe, &[]));
+}
+
 #[test]
 fn roundtrip_example_measures_both_backends() {
     let exe = build("examples/c/roundtrip.c", "roundtrip", Link::Static);
@@ -263,4 +287,164 @@ fn installed_pkg_config_file_builds_the_generator() {
         .expect("run the generator");
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), GENERATOR_OUTPUT);
+}
+
+/// A child process killed (and reaped) when dropped: a failing test never
+/// leaves a server behind or hangs on it.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Bytes that make a misplaced or repeated chunk visible.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(u32::from(seed)) as u8)
+        .collect()
+}
+
+/// One client: sends `data` from a writer thread while reading the echo,
+/// then half-closes; returns what came back before the server's EOF.
+fn echo_round(port: u16, data: Vec<u8>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let timeout = Some(std::time::Duration::from_secs(10));
+    stream.set_read_timeout(timeout).expect("read timeout");
+    stream.set_write_timeout(timeout).expect("write timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        // Uneven pieces: the server sees reads of every size.
+        for piece in data.chunks(7919) {
+            writer.write_all(piece).expect("send");
+        }
+        writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+    });
+    let mut echoed = Vec::new();
+    (&stream).read_to_end(&mut echoed).expect("read the echo");
+    sender.join().expect("the writer thread");
+    echoed
+}
+
+/// A client that sends, then resets the connection (SO_LINGER 0) without
+/// reading: the server must shrug it off.
+fn reset_client(port: u16) {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(&pattern(200_000, 9)).expect("send");
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a live socket and a live linger struct of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+    drop(stream); // RST
+}
+
+/// Starts `echo_server 0 --once N`, serves concurrent clients with streams
+/// of 0 B to 1 MiB (plus one that resets), checks the echo byte for byte,
+/// and expects the server to exit 0 by itself.
+fn check_echo_server(exe: &Path) {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    const SIZES: &[usize] = &[0, 1, 512, 4096, 65_537, 300_000, 1 << 20, 1 << 20];
+    let clients = SIZES.len() + 1;
+    let mut child = Child(
+        Command::new(exe)
+            .args(["0", "--once", &clients.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start echo_server"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let line = line_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("echo_server printed no address within 10 s");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening on 127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert_ne!(port, 0);
+
+    let handles: Vec<_> = SIZES
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            std::thread::spawn(move || {
+                let data = pattern(size, i as u8);
+                let echoed = echo_round(port, data.clone());
+                assert_eq!(echoed.len(), data.len(), "client {i}: length");
+                assert!(echoed == data, "client {i}: the echo differs");
+            })
+        })
+        .collect();
+    reset_client(port);
+    for h in handles {
+        h.join().expect("a client failed");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for echo_server") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "echo_server did not exit after its {clients} clients"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert!(
+        status.success(),
+        "echo_server exited with {status}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("served {clients} clients")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn echo_server_example_echoes_concurrent_clients_linked_statically() {
+    check_echo_server(&build(
+        "examples/c/echo_server.c",
+        "echo_server",
+        Link::Static,
+    ));
+}
+
+#[test]
+fn echo_server_example_echoes_concurrent_clients_linked_dynamically() {
+    check_echo_server(&build(
+        "examples/c/echo_server.c",
+        "echo_server-shared",
+        Link::Shared,
+    ));
 }

@@ -14,12 +14,55 @@ use super::types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_EDONE,
     JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
+use crate::stack::DEFAULT_STACK_SIZE;
 use crate::{Builder, Error};
 
 /// Larger stack sizes are refused as invalid rather than attempted: half the
 /// address space is no stack. (Sizes below it that the OS cannot map are
 /// `JMPCO_ENOMEM`.)
 const MAX_STACK_SIZE: usize = isize::MAX as usize / 2;
+
+/// A `jmpco_options` read and checked: the stack size rounded up to the
+/// floor (0: the default) and the backend.
+pub(super) struct Options {
+    pub(super) stack_size: usize,
+    pub(super) backend: crate::Backend,
+}
+
+/// Reads `*opts` (NULL: the defaults); `None` if it is invalid (an unknown
+/// backend, or a stack size above `MAX_STACK_SIZE`).
+///
+/// # Safety
+/// `opts` is NULL or points to a readable `jmpco_options`.
+pub(super) unsafe fn read_options(opts: *const jmpco_options) -> Option<Options> {
+    if opts.is_null() {
+        return Some(Options {
+            stack_size: DEFAULT_STACK_SIZE,
+            backend: crate::Backend::default(),
+        });
+    }
+    // SAFETY: non-null and readable (the caller's contract). The backend is
+    // read as the integer C stored, so an out-of-range value is rejected
+    // rather than read as an invalid Rust enum.
+    let (stack_size, raw_backend) = unsafe {
+        (
+            ptr::addr_of!((*opts).stack_size).read(),
+            ptr::addr_of!((*opts).backend).cast::<u32>().read(),
+        )
+    };
+    let backend = jmpco_backend::from_raw(raw_backend)?;
+    if stack_size > MAX_STACK_SIZE {
+        return None;
+    }
+    let stack_size = match stack_size {
+        0 => DEFAULT_STACK_SIZE,
+        n => n.max(JMPCO_MIN_STACK_SIZE),
+    };
+    Some(Options {
+        stack_size,
+        backend,
+    })
+}
 
 /// Fills `*opts` with the defaults: a 64 KiB stack (`stack_size`) and the
 /// `JMPCO_BACKEND_SJLJ` backend.
@@ -73,28 +116,13 @@ pub unsafe extern "C" fn jmpco_create(
         if out.is_null() {
             return JMPCO_EINVAL;
         }
-        let mut builder = Builder::new();
-        if !opts.is_null() {
-            // SAFETY: non-null and readable (the caller's contract). The
-            // backend is read as the integer C stored, so an out-of-range
-            // value is rejected rather than read as an invalid Rust enum.
-            let (stack_size, raw_backend) = unsafe {
-                (
-                    ptr::addr_of!((*opts).stack_size).read(),
-                    ptr::addr_of!((*opts).backend).cast::<u32>().read(),
-                )
-            };
-            let Some(backend) = jmpco_backend::from_raw(raw_backend) else {
-                return JMPCO_EINVAL;
-            };
-            builder = builder.backend(backend);
-            if stack_size > MAX_STACK_SIZE {
-                return JMPCO_EINVAL;
-            }
-            if stack_size != 0 {
-                builder = builder.stack_size(stack_size.max(JMPCO_MIN_STACK_SIZE));
-            }
-        }
+        // SAFETY: NULL or readable (the caller's contract).
+        let Some(options) = (unsafe { read_options(opts) }) else {
+            return JMPCO_EINVAL;
+        };
+        let builder = Builder::new()
+            .backend(options.backend)
+            .stack_size(options.stack_size);
         match jmpco_coro::create(builder, f, arg) {
             Ok(handle) => {
                 // SAFETY: non-null and writable (the caller's contract).

@@ -28,6 +28,12 @@
 //! * **Threads**: a coroutine belongs to the thread that created it; every
 //!   call that touches it from another thread returns `JMPCO_EINVAL`
 //!   (`jmpco_status` and `jmpco_id` may be called from anywhere).
+//! * **The runtime tier** (`runtime.rs`): `jmpco_spawn` queues a C body as
+//!   a task of the calling thread's scheduler (`crate::rt::local`: the
+//!   runtime's scheduler, run on the caller's thread by `jmpco_run` until
+//!   no task is left); `jmpco_wait_fd` and `jmpco_sleep_ms` park the task.
+//!   These tasks are *foreign*: the scheduler never unwinds them, it frees
+//!   their stacks as they are if it must drop them (`Coroutine::abandon`).
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its body through `guard`,
@@ -37,6 +43,7 @@
 
 mod coro;
 mod handle;
+mod runtime;
 mod types;
 
 use std::any::Any;
@@ -47,6 +54,10 @@ pub use coro::{
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
 };
 pub use handle::jmpco_coro;
+pub use runtime::{
+    jmpco_run, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_with, jmpco_wait_fd, JMPCO_READABLE,
+    JMPCO_WRITABLE,
+};
 pub use types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_EDONE, JMPCO_EINVAL,
     JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,

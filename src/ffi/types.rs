@@ -18,7 +18,9 @@ pub const JMPCO_EDONE: c_int = -3;
 /// The coroutine is running (`JMPCO_EXEC`): it is the caller itself or one
 /// of the coroutines that (transitively) resumed the caller.
 pub const JMPCO_EBUSY: c_int = -4;
-/// Called outside any coroutine created through this API.
+/// Called outside any coroutine created through this API: for the core
+/// tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
+/// (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
@@ -134,7 +136,7 @@ pub(crate) fn message(code: c_int) -> *const c_char {
         JMPCO_ENOMEM => c"out of memory: no stack or handle could be allocated",
         JMPCO_EDONE => c"the coroutine has finished (TERM or EXCEPT)",
         JMPCO_EBUSY => c"the coroutine is running (itself or an ancestor of the caller)",
-        JMPCO_ENOTCORO => c"called outside any coroutine of the C API",
+        JMPCO_ENOTCORO => c"called outside a coroutine of the C API (or of the wrong kind)",
         JMPCO_ETIMEDOUT => c"timed out",
         _ => c"unknown jmpco error code",
     };

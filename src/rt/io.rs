@@ -52,10 +52,15 @@ impl BitOr for Interest {
 /// Waits until `fd` is ready for `interest` (either direction, if both),
 /// or fails with [`io::ErrorKind::TimedOut`] after `timeout`.
 ///
+/// The semantics are level-triggered: it returns at once if the fd is
+/// ready now (data already buffered, say), whatever edges came before.
+///
 /// Inside a task only the task waits; elsewhere the thread blocks in
 /// `poll(2)`. The fd stays owned by the caller; inside a task it is
-/// registered for the duration of the call only, so it must not be an fd
-/// that a jmpco type of this worker already holds (`EEXIST`).
+/// registered for the duration of the call only (shared by the tasks of the
+/// worker that wait on it at the same time), so it must not be an fd that a
+/// jmpco type of this worker already holds (`EEXIST`), and must not be
+/// closed while a task waits on it.
 pub fn wait_fd(fd: RawFd, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
     // Level semantics: an fd that is ready now needs no registration.
@@ -64,13 +69,39 @@ pub fn wait_fd(fd: RawFd, interest: Interest, timeout: Option<Duration>) -> io::
     }
     match current_task() {
         Some((sched, task)) => {
-            let key = sched.register(fd)?;
-            let result = sched.wait_ready(key, task, interest, deadline);
-            sched.deregister(key);
-            result
+            // Hold no `Rc` across the suspension: see `wait_in_task`.
+            let sched: *const Scheduler = Rc::as_ptr(&sched);
+            // SAFETY: this thread's scheduler, whose loop is running (we
+            // are in one of its tasks), and `CURRENT` keeps it alive for as
+            // long as the loop runs, which covers this call.
+            wait_in_task(unsafe { &*sched }, task, fd, interest, deadline)
         }
         None => poll_fd(fd, interest, deadline),
     }
+}
+
+/// [`wait_fd`]'s wait inside the current task `task` of `sched`, for an fd
+/// that `poll` just found not ready.
+///
+/// Nothing on this frame needs dropping across the suspension (a plain
+/// reference, keys, `Copy` values), so a C task parked here can be
+/// abandoned rather than unwound.
+fn wait_in_task(
+    sched: &Scheduler,
+    task: Key,
+    fd: RawFd,
+    interest: Interest,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    let key = sched.acquire_fd(fd)?;
+    // A shared registration may carry a bit set by an edge whose data has
+    // been read since; `poll` has just said "not ready", and any edge after
+    // it reaches the loop's next `epoll_wait`, which runs only once this
+    // task has parked. So clearing the bit loses nothing.
+    sched.clear_ready(key, interest);
+    let result = sched.wait_ready(key, task, interest, deadline);
+    sched.release_fd(fd);
+    result
 }
 
 /// Whether `fd` is ready for `interest` right now (`poll` with timeout 0).

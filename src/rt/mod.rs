@@ -77,12 +77,14 @@
 //! `epoll_*` calls), `timer.rs`, `remote.rs` (the mailbox), `join.rs`,
 //! `task.rs` (spawn, sleep, yield), `io.rs` (registration, [`wait_fd`]),
 //! `net/` (sockets), `blocking.rs` (the pool), `runtime.rs` (workers,
-//! serving, shutdown).
+//! serving, shutdown), `local.rs` (a scheduler run on the caller's own
+//! thread until its tasks end: the C API's runtime tier).
 
 mod blocking;
 mod epoll;
 mod io;
 mod join;
+pub(crate) mod local;
 mod net;
 mod remote;
 mod runtime;

@@ -51,9 +51,20 @@
 //! the task is marked *cancelling*: any attempt to park fails at once (I/O
 //! returns an error, `sleep` returns), so a destructor that does I/O cannot
 //! suspend a dying coroutine.
+//!
+//! A *foreign* task (a body written in C, spawned through the C API) is
+//! never unwound, since unwinding through C frames is undefined behaviour:
+//! cancelling it frees its stack as it is (`Coroutine::abandon`), like
+//! `longjmp` discarding frames.
+//!
+//! # Running until idle
+//! A runtime's worker runs its loop until shutdown ([`Scheduler::run`]).
+//! The C API's per-thread scheduler (`local.rs`) instead runs it on the
+//! caller's thread until no task is left ([`Scheduler::run_until_idle`]),
+//! and may run it again later for tasks spawned since.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
@@ -105,6 +116,8 @@ struct Task {
     cancelling: Cell<bool>,
     /// Cancelled as soon as shutdown starts (accept loops).
     service: bool,
+    /// A C body: cancelling abandons its stack instead of unwinding it.
+    foreign: bool,
     abort: Option<Arc<dyn Abort>>,
 }
 
@@ -144,6 +157,10 @@ pub(crate) struct Scheduler {
     sources: RefCell<Slab<Source>>,
     ready: RefCell<VecDeque<Key>>,
     timers: RefCell<Timers>,
+    /// The registrations made by [`wait_fd`](super::wait_fd) for fds it
+    /// does not own, shared by the calls waiting on the same fd at once:
+    /// fd -> (key, number of waiting calls).
+    fd_waits: RefCell<HashMap<RawFd, (Key, usize)>>,
     /// The task being resumed (or cancelled).
     current: Cell<Option<Key>>,
     /// Set when shutdown begins: the deadline for the remaining tasks.
@@ -186,6 +203,7 @@ impl Scheduler {
             sources: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::new()),
+            fd_waits: RefCell::new(HashMap::new()),
             current: Cell::new(None),
             shutdown: Cell::new(None),
             cancelled,
@@ -224,9 +242,25 @@ impl Scheduler {
     where
         F: FnOnce() + 'static,
     {
+        self.spawn_with(self.config, service, false, abort, body)
+    }
+
+    /// [`spawn`](Self::spawn) with the task's own stack and switch settings;
+    /// a `foreign` task (a C body) is abandoned, not unwound, if cancelled.
+    pub(crate) fn spawn_with<F>(
+        self: &Rc<Self>,
+        config: Config,
+        service: bool,
+        foreign: bool,
+        abort: Option<Arc<dyn Abort>>,
+        body: F,
+    ) -> io::Result<()>
+    where
+        F: FnOnce() + 'static,
+    {
         let co = Coroutine::builder()
-            .stack_size(self.config.stack_size)
-            .backend(self.config.backend)
+            .stack_size(config.stack_size)
+            .backend(config.backend)
             .build(move |yielder: &Yielder<(), ()>, ()| {
                 // First resume: the loop has made this task current.
                 if let Some(sched) = Scheduler::current() {
@@ -251,6 +285,7 @@ impl Scheduler {
             timer: Cell::new(0),
             cancelling: Cell::new(false),
             service,
+            foreign,
             abort,
         });
         self.ready.borrow_mut().push_back(key);
@@ -309,15 +344,27 @@ impl Scheduler {
 
     /// Cancels a suspended (or unstarted) task: its stack unwinds, so its
     /// destructors run; its join handle gets [`JoinError::Cancelled`].
+    /// A foreign task's stack is freed without unwinding instead.
     fn cancel_task(&self, key: Key) {
-        let co = match self.tasks.borrow_mut().get_mut(key) {
+        let (co, foreign) = match self.tasks.borrow_mut().get_mut(key) {
             Some(task) => {
                 task.cancelling.set(true);
-                task.co.take()
+                (task.co.take(), task.foreign)
             }
             None => return,
         };
-        if let Some(co) = co {
+        if foreign {
+            if let Some(co) = co {
+                // SAFETY: a foreign task's stack holds the C body's frames
+                // (nothing to drop; C cannot be unwound) and, while it is
+                // parked, the Rust frames of the export that parked it
+                // (`jmpco_wait_fd`, `jmpco_sleep_ms`) and of the scheduler's
+                // park, which hold only references and `Copy` values across
+                // the suspension. The closure of an unstarted task holds a
+                // function pointer and a `void *`.
+                unsafe { co.abandon() };
+            }
+        } else if let Some(co) = co {
             self.current.set(Some(key));
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
             self.current.set(None);
@@ -437,6 +484,41 @@ impl Scheduler {
         Ok(key)
     }
 
+    /// A registration of `fd` for a [`wait_fd`](super::wait_fd) call:
+    /// shared with the calls already waiting on it, made if there are none.
+    /// Pair with [`release_fd`](Self::release_fd).
+    pub(crate) fn acquire_fd(&self, fd: RawFd) -> io::Result<Key> {
+        if let Some((key, users)) = self.fd_waits.borrow_mut().get_mut(&fd) {
+            *users += 1;
+            return Ok(*key);
+        }
+        let key = self.register(fd)?;
+        self.fd_waits.borrow_mut().insert(fd, (key, 1));
+        Ok(key)
+    }
+
+    /// Ends one [`acquire_fd`](Self::acquire_fd); the last one deregisters.
+    pub(crate) fn release_fd(&self, fd: RawFd) {
+        let last = {
+            let mut waits = self.fd_waits.borrow_mut();
+            match waits.get_mut(&fd) {
+                Some((key, users)) if *users <= 1 => {
+                    let key = *key;
+                    waits.remove(&fd);
+                    Some(key)
+                }
+                Some((_, users)) => {
+                    *users -= 1;
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(key) = last {
+            self.deregister(key);
+        }
+    }
+
     /// Drops the registration; its waiters are woken (to find it gone).
     pub(crate) fn deregister(&self, key: Key) {
         let Some(source) = self.sources.borrow_mut().remove(key) else {
@@ -510,14 +592,39 @@ impl Scheduler {
     /// deadline). Then cancels what is left and closes the mailbox.
     pub(crate) fn run(self: &Rc<Self>) -> io::Result<()> {
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
-        let result = self.run_loop();
+        let result = self.run_loop(false);
         self.cancel_all();
         drop(self.remote.close());
         CURRENT.with(|c| *c.borrow_mut() = None);
         result
     }
 
-    fn run_loop(&self) -> io::Result<()> {
+    /// Makes this the thread's current scheduler and runs the loop until
+    /// every task has ended; returns at once if there are none. The
+    /// scheduler stays usable: tasks spawned later run at the next call.
+    /// Must not be called while a scheduler loop runs on this thread.
+    pub(crate) fn run_until_idle(self: &Rc<Self>) -> io::Result<()> {
+        struct Current;
+        impl Drop for Current {
+            fn drop(&mut self) {
+                CURRENT.with(|c| *c.borrow_mut() = None);
+            }
+        }
+        debug_assert!(Scheduler::current().is_none());
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        let _current = Current;
+        self.run_loop(true)
+    }
+
+    /// Cancels every task without running it (see [`cancel_task`]): for
+    /// a scheduler dropped with tasks that never ran to the end.
+    ///
+    /// [`cancel_task`]: Self::cancel_task
+    pub(crate) fn cancel_remaining(&self) {
+        self.cancel_all();
+    }
+
+    fn run_loop(&self, until_idle: bool) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut messages = Vec::new();
         loop {
@@ -538,6 +645,9 @@ impl Scheduler {
                     Message::Wake(key) => self.wake(key),
                     Message::Shutdown(deadline) => self.begin_shutdown(deadline),
                 }
+            }
+            if until_idle && self.task_count() == 0 {
+                return Ok(());
             }
             if let Some(deadline) = self.shutdown.get() {
                 if self.task_count() == 0 {
