@@ -24,7 +24,7 @@ const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
 /// Headers the sources include besides `SHIM_HEADER`: a change must rebuild.
-const SHIM_PRIVATE_HEADERS: &[&str] = &["csrc/switch_asm_layout.h"];
+const SHIM_PRIVATE_HEADERS: &[&str] = &["csrc/switch_asm_layout.h", "csrc/asan_fiber.h"];
 
 fn main() {
     for path in SHIM_SOURCES
@@ -59,6 +59,14 @@ fn build_shim() {
         .flag("-fno-strict-aliasing");
     if env::var_os("CARGO_FEATURE_VALGRIND").is_some() {
         build.file(VALGRIND_SOURCE);
+    }
+    if env::var_os("CARGO_FEATURE_ASAN").is_some() {
+        // AddressSanitizer fiber annotations around every switch
+        // (csrc/asan_fiber.h). Only the annotations: the shim is not built
+        // with -fsanitize=address, and neither is the Rust code (stable Rust
+        // has no ASan). The annotation functions are weak references, so the
+        // build links without the ASan runtime and they are skipped there.
+        build.define("JMPCO_ASAN", None);
     }
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("x86_64") {
         // switch_sjlj.c and switch_asm.S carry an #error for other targets;

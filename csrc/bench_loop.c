@@ -20,9 +20,9 @@ static void sjlj_body(void *transfer) {
   }
 }
 
-int jmpco_bench_sjlj_round_trips(void *stack_top, uint64_t rounds) {
+int jmpco_bench_sjlj_round_trips(void *stack_top, size_t stack_size, uint64_t rounds) {
   struct sjlj_pair p;
-  jmpco_sjlj_init(&p.coro, stack_top, sjlj_body);
+  jmpco_sjlj_init(&p.coro, stack_top, stack_size, sjlj_body);
   jmpco_sjlj_switch(&p.main, &p.coro, &p); /* first entry: body yields at once */
   for (uint64_t i = 0; i < rounds; i++) {
     jmpco_sjlj_switch(&p.main, &p.coro, NULL);
@@ -66,9 +66,9 @@ static void asm_body(void *transfer) {
   }
 }
 
-int jmpco_bench_asm_round_trips(void *stack_top, uint64_t rounds) {
+int jmpco_bench_asm_round_trips(void *stack_top, size_t stack_size, uint64_t rounds) {
   struct asm_pair p;
-  jmpco_asm_init(&p.coro, stack_top, asm_body);
+  jmpco_asm_init(&p.coro, stack_top, stack_size, asm_body);
   jmpco_asm_switch(&p.main, &p.coro, &p); /* first entry: body yields at once */
   for (uint64_t i = 0; i < rounds; i++) {
     jmpco_asm_switch(&p.main, &p.coro, NULL);

@@ -43,6 +43,11 @@
  *  - `to` must be fresh (after init) or saved by an earlier switch and not
  *    continued since; continuing a context twice is undefined behaviour.
  *    The Rust layer enforces this with the coroutine state machine.
+ *
+ * AddressSanitizer: built with -DJMPCO_ASAN (the crate's `asan` feature),
+ * every switch, exit and fresh entry carries ASan's fiber annotations
+ * (csrc/asan_fiber.h); that is why init takes the stack's size.  Without it
+ * the annotations compile to nothing.
  */
 #ifndef JMPCO_SWITCH_H
 #define JMPCO_SWITCH_H
@@ -75,7 +80,10 @@ typedef struct jmpco_sjlj_ctx {
   _Alignas(JMPCO_CTX_ALIGN) unsigned char opaque[JMPCO_SJLJ_CTX_SIZE];
 } jmpco_sjlj_ctx;
 
-void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, jmpco_entry_fn entry);
+/* The stack is [stack_top - stack_size, stack_top); only AddressSanitizer
+ * builds (-DJMPCO_ASAN) use `stack_size`. */
+void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
+                     jmpco_entry_fn entry);
 void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from, jmpco_sjlj_ctx *to, void *transfer);
 __attribute__((noreturn)) void jmpco_sjlj_exit(jmpco_sjlj_ctx *to, void *transfer);
 
@@ -102,15 +110,21 @@ __attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void 
  * the other side's; the context itself is just the saved stack pointer.
  * Offsets live in csrc/switch_asm_layout.h.  x86-64 ELF only.
  * ---------------------------------------------------------------------- */
-#define JMPCO_ASM_CTX_SIZE 16
+#define JMPCO_ASM_CTX_SIZE 32
 
 typedef struct jmpco_asm_ctx {
   _Alignas(JMPCO_CTX_ALIGN) unsigned char opaque[JMPCO_ASM_CTX_SIZE];
 } jmpco_asm_ctx;
 
-/* Writes a 72-byte start frame just below `stack_top`. */
-void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, jmpco_entry_fn entry);
+/* Writes a 72-byte start frame just below `stack_top`.  The stack is
+ * [stack_top - stack_size, stack_top); only AddressSanitizer builds
+ * (-DJMPCO_ASAN) use `stack_size`. */
+void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,
+                    jmpco_entry_fn entry);
 void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
+/* The exit switch: the finished side is saved in a per-thread scratch
+ * context that nobody continues. */
+__attribute__((noreturn)) void jmpco_asm_exit(jmpco_asm_ctx *to, void *transfer);
 
 /* -------------------------------------------------------------------------
  * Raw C baselines for the benchmarks (csrc/bench_loop.c): run `rounds`
@@ -118,9 +132,9 @@ void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
  * a stack [stack_top - stack_size, stack_top) the caller provides, with no
  * Rust in the loop.  Return 0, or -1 if the backend could not be set up.
  * ---------------------------------------------------------------------- */
-int jmpco_bench_sjlj_round_trips(void *stack_top, uint64_t rounds);
+int jmpco_bench_sjlj_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
 int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-int jmpco_bench_asm_round_trips(void *stack_top, uint64_t rounds);
+int jmpco_bench_asm_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
 
 #ifdef __cplusplus
 }

@@ -141,6 +141,17 @@
  * instruction here, everything live on either stack is at or above rsp, so
  * a handler can run at any point of the switch.
  *
+ * AddressSanitizer (-DJMPCO_ASAN, see csrc/asan_fiber.h)
+ * ------------------------------------------------------
+ * Assembly cannot call the fiber annotations around its own stack swap
+ * without growing the switch, so with JMPCO_ASAN this function is renamed
+ * jmpco_asm_switch_raw (hidden) and switch_asm_init.c defines
+ * jmpco_asm_switch in C around it: announce, raw switch, finish.  A fresh
+ * context then starts in a C function (asan_start, planted in r12 with the
+ * real entry in r13) that finishes the first switch before calling entry;
+ * the start stub passes r13 as the second argument for it.  Without
+ * JMPCO_ASAN this file assembles to exactly the same bytes as before.
+ *
  * Not handled: CET shadow stacks (the `ret` into another stack would not
  * match the shadow stack, so this object carries no GNU property note and a
  * link including it is not marked SHSTK-compatible).  With -fcf-protection
@@ -152,6 +163,12 @@
 
 #if !defined(__x86_64__) || defined(__ILP32__) || !defined(__ELF__)
 #error "jmpco: csrc/switch_asm.S is written for x86-64 System V ELF (Linux, BSDs) only"
+#endif
+
+#ifdef JMPCO_ASAN
+#define JMPCO_ASM_SWITCH jmpco_asm_switch_raw	/* wrapped in C */
+#else
+#define JMPCO_ASM_SWITCH jmpco_asm_switch
 #endif
 
 #if defined(__CET__) && (__CET__ & 1)
@@ -166,10 +183,13 @@
  * void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to,
  *                        void *transfer)
  * --------------------------------------------------------------------- */
-	.globl	jmpco_asm_switch
-	.type	jmpco_asm_switch, @function
+	.globl	JMPCO_ASM_SWITCH
+#ifdef JMPCO_ASAN
+	.hidden	JMPCO_ASM_SWITCH
+#endif
+	.type	JMPCO_ASM_SWITCH, @function
 	.p2align 4
-jmpco_asm_switch:
+JMPCO_ASM_SWITCH:
 	.cfi_startproc			/* CFA = rsp + 8, ra at CFA - 8          */
 	JMPCO_ENDBR			/* IBT landing pad (only with CET)       */
 	pushq	%rbp			/* save callee-saved rbp                 */
@@ -223,7 +243,7 @@ jmpco_asm_switch:
 	ret				/* into `to`s suspended switch call, or  */
 					/* into jmpco_asm_start_resume if fresh  */
 	.cfi_endproc
-	.size	jmpco_asm_switch, .-jmpco_asm_switch
+	.size	JMPCO_ASM_SWITCH, .-JMPCO_ASM_SWITCH
 
 /* ------------------------------------------------------------------------
  * jmpco_asm_start: where a fresh context begins.  Not callable: reached
@@ -244,6 +264,9 @@ jmpco_asm_start:
 					/* inside this FDE for unwinders         */
 jmpco_asm_start_resume:
 	movq	%rax, %rdi		/* first argument of entry = transfer    */
+#ifdef JMPCO_ASAN
+	movq	%r13, %rsi		/* asan_start(transfer, entry = r13)     */
+#endif
 	jmpq	*%r12			/* entry(transfer) with [rsp] = 0 as its */
 					/* return address; never returns         */
 	int3				/* never reached; also stops straight-   */

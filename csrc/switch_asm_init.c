@@ -14,9 +14,17 @@
  * The frame is written through `struct asm_fresh_frame`, whose every offset
  * is asserted against the #defines the assembler uses: change one side and
  * the build fails instead of the coroutine.
+ *
+ * Also here: jmpco_asm_exit, and with JMPCO_ASAN the C jmpco_asm_switch
+ * that wraps the assembly (renamed jmpco_asm_switch_raw) in the fiber
+ * annotations of csrc/asan_fiber.h.  Under ASan a fresh frame's r12 holds
+ * asan_start and r13 the real entry: asan_start finishes the first switch
+ * into the new stack, then calls entry.
  */
 #include "jmpco_switch.h"
 #include "switch_asm_layout.h"
+
+#include "asan_fiber.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +36,10 @@
 /* What jmpco_asm_ctx's opaque bytes hold. */
 struct asm_ctx {
   void *sp; /* saved rsp of the suspended context: its switch frame */
+#ifdef JMPCO_ASAN
+  struct jmpco_stack_bounds bounds; /* own stack, from init or finish */
+  void *fake_stack;                 /* saved by start when leaving */
+#endif
 };
 
 /* A switch frame, lowest address first: what ctx->sp points at. */
@@ -84,7 +96,48 @@ static inline struct asm_ctx *asmc(jmpco_asm_ctx *c) {
   return (struct asm_ctx *)(void *)c->opaque;
 }
 
-void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, jmpco_entry_fn entry) {
+#ifdef JMPCO_ASAN
+/* The assembly switch, renamed under JMPCO_ASAN (switch_asm.S). */
+void *jmpco_asm_switch_raw(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
+
+/* Where a fresh context starts under ASan: the start stub jumps here with
+ * rdi = transfer, rsi = entry (from r13).  Finishes the switch into the new
+ * stack (no fake stack yet) before any instrumented code of entry runs. */
+__attribute__((noreturn)) static void asan_start(void *transfer, jmpco_entry_fn entry) {
+  JMPCO_ASAN_ARRIVE(NULL);
+  entry(transfer);
+  __builtin_unreachable(); /* entry never returns (contract) */
+}
+
+void *jmpco_asm_switch(jmpco_asm_ctx *from_, jmpco_asm_ctx *to_, void *transfer) {
+  struct asm_ctx *from = asmc(from_);
+  struct asm_ctx *to = asmc(to_);
+  JMPCO_ASAN_LEAVE(&from->fake_stack, &from->bounds, &to->bounds);
+  void *result = jmpco_asm_switch_raw(from_, to_, transfer);
+  JMPCO_ASAN_ARRIVE(from->fake_stack);
+  return result;
+}
+#endif
+
+/* Where jmpco_asm_exit saves the finished side: written, never read.  Not
+ * a local: under ASan with detect_stack_use_after_return an address-taken
+ * local lives on the fake stack, which the exit announcement destroys. */
+static _Thread_local jmpco_asm_ctx dead;
+
+void jmpco_asm_exit(jmpco_asm_ctx *to, void *transfer) {
+  /* The asm switch saves nothing it could skip: save the finished side into
+   * a scratch context, never continued. */
+#ifdef JMPCO_ASAN
+  JMPCO_ASAN_LEAVE_FOR_GOOD(&asmc(to)->bounds);
+  jmpco_asm_switch_raw(&dead, to, transfer);
+#else
+  jmpco_asm_switch(&dead, to, transfer);
+#endif
+  __builtin_trap(); /* a finished context was continued: a caller bug */
+}
+
+void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,
+                    jmpco_entry_fn entry) {
   struct asm_fresh_frame *f =
       (struct asm_fresh_frame *)(void *)((unsigned char *)stack_top - JMPCO_ASM_FRESH_SIZE);
   uint16_t x87cw;
@@ -96,11 +149,23 @@ void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, jmpco_entry_fn entry) {
           {
               .mxcsr = __builtin_ia32_stmxcsr(),
               .x87cw = x87cw,
+#ifdef JMPCO_ASAN
+              .r12 = (uint64_t)(uintptr_t)asan_start,
+              .r13 = (uint64_t)(uintptr_t)entry,
+#else
               .r12 = (uint64_t)(uintptr_t)entry,
+#endif
               .rbp = 0,
               .ret = (uint64_t)(uintptr_t)jmpco_asm_start_resume,
           },
       .entry_ra = 0,
   };
   asmc(ctx)->sp = f;
+#ifdef JMPCO_ASAN
+  asmc(ctx)->bounds.bottom = (unsigned char *)stack_top - stack_size;
+  asmc(ctx)->bounds.size = stack_size;
+  asmc(ctx)->fake_stack = NULL;
+#else
+  (void)stack_size; /* only ASan needs the bounds */
+#endif
 }

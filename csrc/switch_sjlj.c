@@ -49,11 +49,22 @@
  * current one on a different stack -- i.e. on half of all coroutine
  * switches.  The check is meant for longjmp within one stack; we jump
  * between stacks on purpose.
+ *
+ * AddressSanitizer (-DJMPCO_ASAN, see csrc/asan_fiber.h)
+ * ------------------------------------------------------
+ * With JMPCO_ASAN each context also keeps its stack bounds and a saved fake
+ * stack: the switch announces the target's bounds just before _longjmp (or
+ * enter_stack) and finishes the switch where _setjmp returns the second
+ * time; a fresh stack starts in asan_start(), which finishes the switch
+ * before calling `entry`, and the exit switch destroys the dying fake stack.
+ * Without JMPCO_ASAN none of this is compiled: same code as before.
  */
 /* _setjmp/_longjmp are POSIX, hidden by -std=c11 without this. */
 #define _DEFAULT_SOURCE
 
 #include "jmpco_switch.h"
+
+#include "asan_fiber.h"
 
 #include <setjmp.h>
 #include <stdint.h>
@@ -67,6 +78,10 @@ struct sjlj_ctx {
   void *transfer;       /* set by the switch that continues this context */
   jmpco_entry_fn entry; /* non-NULL while fresh: the first switch starts it */
   void *stack_top;      /* where a fresh context's stack begins */
+#ifdef JMPCO_ASAN
+  struct jmpco_stack_bounds bounds; /* own stack, from init or finish */
+  void *fake_stack;                 /* saved by start when leaving */
+#endif
 };
 
 _Static_assert(sizeof(struct sjlj_ctx) <= JMPCO_SJLJ_CTX_SIZE,
@@ -79,6 +94,7 @@ static inline struct sjlj_ctx *sjlj(jmpco_sjlj_ctx *c) {
   return (struct sjlj_ctx *)(void *)c->opaque;
 }
 
+#ifndef JMPCO_ASAN
 /* Move to `top`, clear the frame pointer, push a zero return address and
  * jump to entry(arg).  Never returns. */
 __attribute__((noreturn, noinline)) static void enter_stack(void *top, jmpco_entry_fn entry,
@@ -93,12 +109,47 @@ __attribute__((noreturn, noinline)) static void enter_stack(void *top, jmpco_ent
                    : "memory");
   __builtin_unreachable();
 }
+#define ENTER_STACK enter_stack
+#else /* JMPCO_ASAN */
+/* Under ASan a fresh stack begins here, not in `entry`: finish the switch
+ * (no fake stack yet) before any instrumented code of `entry` runs.
+ * enter_stack_asan() leaves rdi = transfer and rsi = entry. */
+__attribute__((noreturn)) static void asan_start(void *transfer, jmpco_entry_fn entry) {
+  JMPCO_ASAN_ARRIVE(NULL);
+  entry(transfer);
+  __builtin_unreachable(); /* entry never returns (contract) */
+}
 
-void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, jmpco_entry_fn entry) {
+/* enter_stack() for ASan builds: the same three instructions, but into
+ * asan_start(transfer, entry). */
+__attribute__((noreturn, noinline)) static void enter_stack_asan(void *top, jmpco_entry_fn entry,
+                                                                 void *arg) {
+  void (*start)(void *, jmpco_entry_fn) = asan_start;
+  __asm__ volatile("movq %[top], %%rsp\n\t"
+                   "xorl %%ebp, %%ebp\n\t"
+                   "pushq $0\n\t"
+                   "jmpq *%[start]\n\t"
+                   :
+                   : [top] "c"(top), [start] "a"(start), "D"(arg), "S"(entry)
+                   : "memory");
+  __builtin_unreachable();
+}
+#define ENTER_STACK enter_stack_asan
+#endif /* JMPCO_ASAN */
+
+void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
+                     jmpco_entry_fn entry) {
   struct sjlj_ctx *c = sjlj(ctx);
   c->transfer = NULL;
   c->entry = entry;
   c->stack_top = stack_top;
+#ifdef JMPCO_ASAN
+  c->bounds.bottom = (char *)stack_top - stack_size;
+  c->bounds.size = stack_size;
+  c->fake_stack = NULL;
+#else
+  (void)stack_size; /* only ASan needs the bounds */
+#endif
 }
 
 void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from_, jmpco_sjlj_ctx *to_, void *transfer) {
@@ -108,14 +159,16 @@ void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from_, jmpco_sjlj_ctx *to_, void *transf
    * here, so it keeps its value (C11 7.13.2.1p3). */
   if (_setjmp(from->buf) == 0) {
     from->entry = NULL; /* saved now, so not fresh (it may never have been init'ed) */
+    JMPCO_ASAN_LEAVE(&from->fake_stack, &from->bounds, &to->bounds);
     if (__builtin_expect(to->entry != NULL, 0)) {
       jmpco_entry_fn entry = to->entry;
       to->entry = NULL;
-      enter_stack(to->stack_top, entry, transfer);
+      ENTER_STACK(to->stack_top, entry, transfer);
     }
     to->transfer = transfer;
     _longjmp(to->buf, 1);
   }
+  JMPCO_ASAN_ARRIVE(from->fake_stack);
   return from->transfer;
 }
 
@@ -124,5 +177,6 @@ void jmpco_sjlj_exit(jmpco_sjlj_ctx *to_, void *transfer) {
   /* `to` is always a saved context here (the resumer waiting in
    * jmpco_sjlj_switch), never a fresh one. */
   to->transfer = transfer;
+  JMPCO_ASAN_LEAVE_FOR_GOOD(&to->bounds);
   _longjmp(to->buf, 1);
 }

@@ -23,6 +23,15 @@
 //!
 //! Both contexts are always saved and continued by the coroutine's own
 //! backend. Which backend a coroutine uses is fixed when it is created.
+//!
+//! Sanitizers: with the `asan` feature the shim is compiled with
+//! `-DJMPCO_ASAN` and every switch, exit and first entry carries
+//! AddressSanitizer's fiber annotations (`csrc/asan_fiber.h` explains them).
+//! That is why [`Contexts::init`] hands every backend the stack size: the own
+//! context announces `[stack_top - stack_size, stack_top)` as its stack, and
+//! the caller context learns its bounds from ASan on the first switch in.
+//! Nothing on this side changes with the feature; stable Rust itself cannot
+//! be built with ASan. Valgrind's stack registration is `stack::valgrind`.
 
 use std::ffi::c_void;
 use std::io;
@@ -68,16 +77,15 @@ impl Backend {
     #[doc(hidden)]
     pub fn raw_c_round_trips(self, stack: &mut crate::stack::Stack, rounds: u64) -> io::Result<()> {
         let top = stack.top().cast();
+        let size = stack.size();
         // SAFETY: `&mut Stack` means no coroutine lives on it; the C loop
         // only uses memory below `top`, and leaves a suspended coroutine
         // there that owns nothing and is never continued.
         let rc = unsafe {
             match self {
-                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(top, rounds),
-                Backend::Ucontext => {
-                    sys::jmpco_bench_ucontext_round_trips(top, stack.size(), rounds)
-                }
-                Backend::Asm => sys::jmpco_bench_asm_round_trips(top, rounds),
+                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(top, size, rounds),
+                Backend::Ucontext => sys::jmpco_bench_ucontext_round_trips(top, size, rounds),
+                Backend::Asm => sys::jmpco_bench_asm_round_trips(top, size, rounds),
             }
         };
         if rc == 0 {
@@ -189,7 +197,9 @@ impl Contexts {
             Backend::Sjlj => {
                 // SAFETY: `own` is a carved, aligned sjlj context; the caller
                 // guarantees the stack below `stack_top` is free.
-                unsafe { sys::jmpco_sjlj_init(self.own.cast(), stack_top.cast(), Some(entry)) };
+                unsafe {
+                    sys::jmpco_sjlj_init(self.own.cast(), stack_top.cast(), stack_size, Some(entry))
+                };
                 Ok(())
             }
             Backend::Ucontext => {
@@ -211,7 +221,9 @@ impl Contexts {
             Backend::Asm => {
                 // SAFETY: `own` is a carved, aligned asm context; init writes
                 // its start frame just below `stack_top`, which is free.
-                unsafe { sys::jmpco_asm_init(self.own.cast(), stack_top.cast(), Some(entry)) };
+                unsafe {
+                    sys::jmpco_asm_init(self.own.cast(), stack_top.cast(), stack_size, Some(entry))
+                };
                 Ok(())
             }
         }
@@ -253,13 +265,8 @@ impl Contexts {
             Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller.cast(), transfer) },
             // SAFETY: as above.
             Backend::Ucontext => unsafe { sys::jmpco_ucontext_exit(self.caller.cast(), transfer) },
-            Backend::Asm => {
-                // The asm switch saves nothing it could skip: switch as usual
-                // and never continue the saved own context.
-                // SAFETY: as above.
-                unsafe { sys::jmpco_asm_switch(self.own.cast(), self.caller.cast(), transfer) };
-                unreachable!("a finished asm coroutine was continued");
-            }
+            // SAFETY: as above.
+            Backend::Asm => unsafe { sys::jmpco_asm_exit(self.caller.cast(), transfer) },
         }
     }
 

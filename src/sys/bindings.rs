@@ -9,7 +9,7 @@ pub const JMPCO_SJLJ_CTX_SIZE: u32 = 256;
 pub const JMPCO_UCONTEXT_CTX_SIZE: u32 = 1024;
 pub const JMPCO_CTX_ALIGN: u32 = 16;
 pub const JMPCO_STACK_ALIGN: u32 = 16;
-pub const JMPCO_ASM_CTX_SIZE: u32 = 16;
+pub const JMPCO_ASM_CTX_SIZE: u32 = 32;
 pub type jmpco_entry_fn =
     ::core::option::Option<unsafe extern "C" fn(transfer: *mut ::core::ffi::c_void)>;
 #[repr(C)]
@@ -29,6 +29,7 @@ unsafe extern "C" {
     pub fn jmpco_sjlj_init(
         ctx: *mut jmpco_sjlj_ctx,
         stack_top: *mut ::core::ffi::c_void,
+        stack_size: usize,
         entry: jmpco_entry_fn,
     );
 }
@@ -80,11 +81,11 @@ unsafe extern "C" {
 #[repr(align(16))]
 #[derive(Debug, Copy, Clone)]
 pub struct jmpco_asm_ctx {
-    pub opaque: [::core::ffi::c_uchar; 16usize],
+    pub opaque: [::core::ffi::c_uchar; 32usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of jmpco_asm_ctx"][::core::mem::size_of::<jmpco_asm_ctx>() - 16usize];
+    ["Size of jmpco_asm_ctx"][::core::mem::size_of::<jmpco_asm_ctx>() - 32usize];
     ["Alignment of jmpco_asm_ctx"][::core::mem::align_of::<jmpco_asm_ctx>() - 16usize];
     ["Offset of field: jmpco_asm_ctx::opaque"]
         [::core::mem::offset_of!(jmpco_asm_ctx, opaque) - 0usize];
@@ -93,6 +94,7 @@ unsafe extern "C" {
     pub fn jmpco_asm_init(
         ctx: *mut jmpco_asm_ctx,
         stack_top: *mut ::core::ffi::c_void,
+        stack_size: usize,
         entry: jmpco_entry_fn,
     );
 }
@@ -104,8 +106,12 @@ unsafe extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 unsafe extern "C" {
+    pub fn jmpco_asm_exit(to: *mut jmpco_asm_ctx, transfer: *mut ::core::ffi::c_void) -> !;
+}
+unsafe extern "C" {
     pub fn jmpco_bench_sjlj_round_trips(
         stack_top: *mut ::core::ffi::c_void,
+        stack_size: usize,
         rounds: u64,
     ) -> ::core::ffi::c_int;
 }
@@ -119,6 +125,7 @@ unsafe extern "C" {
 unsafe extern "C" {
     pub fn jmpco_bench_asm_round_trips(
         stack_top: *mut ::core::ffi::c_void,
+        stack_size: usize,
         rounds: u64,
     ) -> ::core::ffi::c_int;
 }

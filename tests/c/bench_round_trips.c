@@ -28,10 +28,10 @@ static _Alignas(16) unsigned char stack[STACK_SIZE];
 static int run(const char *backend, uint64_t rounds) {
   void *top = stack + STACK_SIZE;
   if (strcmp(backend, "asm") == 0) {
-    return jmpco_bench_asm_round_trips(top, rounds);
+    return jmpco_bench_asm_round_trips(top, STACK_SIZE, rounds);
   }
   if (strcmp(backend, "sjlj") == 0) {
-    return jmpco_bench_sjlj_round_trips(top, rounds);
+    return jmpco_bench_sjlj_round_trips(top, STACK_SIZE, rounds);
   }
   if (strcmp(backend, "ucontext") == 0) {
     return jmpco_bench_ucontext_round_trips(top, STACK_SIZE, rounds);
