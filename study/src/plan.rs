@@ -148,16 +148,7 @@ pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String
             Bench::Switch => switch::run(&plan.switch, select, progress)?,
             Bench::Create => create::run(&plan.create, select, progress)?,
             Bench::Memory => memory::run(&plan.memory, select, progress, &mut study.notes)?,
-            Bench::Echo => {
-                if echo::server("coro-sjlj").is_none() {
-                    study.notes.push(
-                        "echo: coro-sjlj, coro-ucontext and coro-sjlj-mt join when jmpco's runtime \
-                         (jmpco::rt) lands; ratios are against sync until then"
-                            .into(),
-                    );
-                }
-                echo::run(&plan.echo, select, progress)?
-            }
+            Bench::Echo => echo::run(&plan.echo, select, progress)?,
             Bench::Http => http::run(&plan.http, select, progress, &mut study.notes)?,
         };
         study.results.extend(records);

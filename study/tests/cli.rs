@@ -132,7 +132,9 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
             assert!(has("echo", s.name(), metric), "echo {} {metric}", s.name());
         }
     }
-    assert!(has("echo-slow", "sync", "p99_us"));
+    for who in ["sync", "coro-sjlj", "tokio", "thread-pool"] {
+        assert!(has("echo-slow", who, "p99_us"), "echo-slow {who}");
+    }
     if http::wrk_available() {
         for s in http::servers() {
             assert!(has("http", s.name(), "req_per_s"), "http {}", s.name());

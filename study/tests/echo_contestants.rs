@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use jmpco_study::echo::{self, client};
 use jmpco_study::http;
+use jmpco_study::plan::Plan;
 use jmpco_study::server::{Running, ServeConfig, Server, Started};
 
 const SIZE: usize = 64;
@@ -65,12 +66,61 @@ fn thread_pool_reports_its_hand_offs() {
 }
 
 #[test]
-fn the_slow_client_is_served_by_an_event_driven_server() {
-    let (addr, running) = start(&echo::tokio::Tokio::CURRENT_THREAD);
-    let until = Instant::now() + Duration::from_millis(300);
-    let done = client::dribble(addr, SIZE, Duration::from_micros(100), until).expect("dribbled");
-    assert!(done >= 1, "no slow request completed");
-    running.stop();
+fn coro_sjlj_is_the_echo_baseline_and_every_backend_serves() {
+    let names: Vec<_> = echo::servers().iter().map(|s| s.name()).collect();
+    assert_eq!(names[0], "coro-sjlj", "{names:?}");
+    for coro in ["coro-ucontext", "coro-asm", "coro-sjlj-mt"] {
+        assert!(names.contains(&coro), "{coro} missing from {names:?}");
+    }
+}
+
+#[test]
+fn every_slow_scenario_contestant_serves_the_slow_client_beside_the_load() {
+    let slow = Plan::preset(false)
+        .echo
+        .slow
+        .expect("the quick preset runs echo-slow");
+    assert!(slow.contestants.iter().any(|c| c == "coro-sjlj"));
+    for name in &slow.contestants {
+        if name == "sync" {
+            continue; // stalls by design: the scenario measures that
+        }
+        let server = echo::server(name).unwrap_or_else(|| panic!("no echo contestant {name}"));
+        let (addr, running) = start(server);
+        let until = Instant::now() + Duration::from_millis(300);
+        let slow = std::thread::spawn(move || {
+            client::dribble(addr, SIZE, Duration::from_micros(100), until)
+        });
+        let conns = client::connect(addr, 4).expect("connected");
+        let (conns, report) = client::run(conns, &short_load()).expect("load beside the slow one");
+        let done = slow.join().expect("no panic").expect("dribbled");
+        assert!(done >= 1, "{name}: no slow request completed");
+        assert!(report.requests > 0, "{name}: the others were not served");
+        drop(conns);
+        running.stop();
+    }
+}
+
+#[test]
+fn a_coro_server_stops_promptly_with_a_client_still_connected() {
+    for server in [&echo::coro::Coro::SJLJ, &echo::coro::Coro::SJLJ_MT] {
+        let (addr, running) = start(server);
+        let mut idle = TcpStream::connect(addr).expect("connected");
+        idle.write_all(&[7; SIZE]).expect("sent");
+        let mut back = [0; SIZE];
+        idle.read_exact(&mut back).expect("echoed");
+        let begun = Instant::now();
+        running.stop();
+        assert!(
+            begun.elapsed() < Duration::from_secs(2),
+            "{}",
+            server.name()
+        );
+        // Cancelling the connection's coroutine closed its socket.
+        idle.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        assert_eq!(idle.read(&mut back).ok(), Some(0), "{}", server.name());
+    }
 }
 
 /// An "echo" server that flips the last byte of every request.
@@ -139,6 +189,31 @@ fn every_http_contestant_answers_pipelined_keep_alive_requests() {
             "{}",
             server.name()
         );
+        drop(s);
+        running.stop();
+    }
+}
+
+#[test]
+fn every_http_contestant_answers_a_request_split_across_reads() {
+    for server in http::servers() {
+        let (addr, running) = start(server);
+        let mut s = TcpStream::connect(addr).expect("connected");
+        s.set_nodelay(true).expect("nodelay");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HT";
+        let (head, tail) = request.split_at(20);
+        s.write_all(head).expect("sent");
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(tail).expect("sent");
+        let mut got = vec![0; http::RESPONSE.len()];
+        s.read_exact(&mut got).expect("a response");
+        assert_eq!(got, http::RESPONSE, "{}", server.name());
+        // The second request's start waited for its end.
+        s.write_all(b"TP/1.1\r\n\r\n").expect("sent");
+        s.read_exact(&mut got).expect("a second response");
+        assert_eq!(got, http::RESPONSE, "{}", server.name());
         drop(s);
         running.stop();
     }

@@ -10,6 +10,7 @@
 //! listed in [`servers`].
 
 pub mod client;
+pub mod coro;
 pub mod sync;
 pub mod thread_per_conn;
 pub mod thread_pool;
@@ -26,10 +27,13 @@ use crate::server::{ServeConfig, Server};
 use crate::sys::affinity;
 use crate::{params, Selection};
 
-/// Every echo contestant; the baseline first (`coro-sjlj` once the runtime
-/// lands, `sync` until then).
+/// Every echo contestant; the baseline (`coro-sjlj`) first.
 pub fn servers() -> Vec<&'static dyn Server> {
     vec![
+        &coro::Coro::SJLJ,
+        &coro::Coro::UCONTEXT,
+        &coro::Coro::ASM,
+        &coro::Coro::SJLJ_MT,
         &sync::Sync,
         &thread_per_conn::ThreadPerConn,
         &thread_pool::ThreadPool,

@@ -1,8 +1,9 @@
 //! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
 //! (keep-alive, `connections` connections, pinned to the client CPUs), when
-//! `wrk` is installed; skipped with a note otherwise. The jmpco runtime's
-//! `http_hello` joins as one more [`Server`] in [`servers`].
+//! `wrk` is installed; skipped with a note otherwise. jmpco's runtime
+//! (`coro-sjlj`, the baseline) serves beside tokio.
 
+pub mod jmpco;
 pub mod tokio;
 
 use std::process::{Command, Stdio};
@@ -22,9 +23,14 @@ use crate::{params, Selection};
 pub const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
 
-/// Every http contestant.
+/// Every http contestant; the baseline (`coro-sjlj`) first.
 pub fn servers() -> Vec<&'static dyn Server> {
-    vec![&tokio::Tokio::CURRENT_THREAD, &tokio::Tokio::MULTI_THREAD]
+    vec![
+        &jmpco::Coro::SJLJ,
+        &jmpco::Coro::SJLJ_MT,
+        &tokio::Tokio::CURRENT_THREAD,
+        &tokio::Tokio::MULTI_THREAD,
+    ]
 }
 
 /// The http contestant called `name`.

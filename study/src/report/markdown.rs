@@ -129,9 +129,6 @@ fn claims(study: &Study) -> Vec<Claim> {
                 let _ = write!(text, "; under `{who}` {p99:.0} us");
             }
         }
-        if slow("coro-sjlj").is_none() {
-            text.push_str(" (`coro-sjlj` joins when jmpco's runtime lands)");
-        }
         text.push('.');
         text
     });
@@ -208,7 +205,7 @@ fn claims(study: &Study) -> Vec<Claim> {
                     ". coro-sjlj / tokio = {a:.2}x, coro-sjlj / thread-per-conn = {b:.2}x"
                 );
             }
-            _ => text.push_str(". (coro-sjlj joins when jmpco's runtime lands.)"),
+            _ => text.push('.'),
         }
         Some(text)
     });
