@@ -103,7 +103,10 @@ fn sleep_wakes_within_a_few_ms_of_its_deadline() {
             "median lateness {median:?}"
         );
         // The worst one may be late on a loaded machine; never absurdly.
-        assert!(late[late.len() - 1] < Duration::from_millis(500), "{late:?}");
+        assert!(
+            late[late.len() - 1] < Duration::from_millis(500),
+            "{late:?}"
+        );
     });
 }
 
