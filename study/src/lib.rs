@@ -31,6 +31,7 @@ pub mod report;
 pub mod server;
 pub mod switch;
 pub mod sys;
+pub mod timed;
 
 /// Which contestants to run: all, or those named.
 #[derive(Clone, Debug, Default)]

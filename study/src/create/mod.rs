@@ -11,22 +11,18 @@ pub mod corosensei;
 pub mod jmpco;
 pub mod thread;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::jmpco::Backend;
 use anyhow::Result;
 
 use crate::progress::Progress;
 use crate::record::Record;
-use crate::{params, Selection};
+use crate::timed::Bench;
+use crate::Selection;
 
-/// One contestant of the creation bench.
-pub trait Create {
-    /// The contestant's name in the table and the JSON.
-    fn name(&self) -> &'static str;
-    /// Creates, runs to completion and drops `count` units; returns the time.
-    fn run(&mut self, count: u64) -> Result<Duration>;
-}
+/// One contestant of this bench: [`Timed::run`](crate::timed::Timed::run) creates, runs to completion and drops that many units.
+pub use crate::timed::Timed as Create;
 
 /// Every contestant, the baseline (`sjlj-pooled`) first.
 pub fn contestants() -> Vec<Box<dyn Create>> {
@@ -46,54 +42,22 @@ pub fn contestants() -> Vec<Box<dyn Create>> {
 }
 
 /// The bench's knobs.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Runs per contestant.
-    pub runs: usize,
-    /// Target duration of one run.
-    pub sample_time: Duration,
-}
+pub use crate::timed::Config;
+
+/// The creation bench: at least 10 creations a run, calibrated by trial
+/// runs of two milliseconds.
+pub const BENCH: Bench = Bench {
+    name: "create",
+    metric: "create_ns",
+    count_key: "count",
+    min_count: 10,
+    trial: Duration::from_millis(2),
+    max_count: 1 << 30,
+};
 
 /// Runs the selected contestants.
 pub fn run(config: &Config, select: &Selection, progress: &Progress) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
-    for mut engine in contestants() {
-        let name = engine.name();
-        if !select.wants(name) {
-            continue;
-        }
-        progress.step(&format!("create {name}"));
-        let count = calibrate(engine.as_mut(), config.sample_time)?;
-        let mut samples = Vec::with_capacity(config.runs);
-        for _ in 0..config.runs {
-            let took = engine.run(count)?;
-            samples.push(took.as_nanos() as f64 / count as f64);
-        }
-        records.push(Record::new(
-            "create",
-            name,
-            "create_ns",
-            params! {"count" => count},
-            &samples,
-        ));
-        progress.done();
-    }
-    Ok(records)
-}
-
-/// How many creations make one run last about `target` (at least 10).
-fn calibrate(engine: &mut dyn Create, target: Duration) -> Result<u64> {
-    let mut count: u64 = 10;
-    loop {
-        let start = Instant::now();
-        engine.run(count)?;
-        let took = start.elapsed();
-        if took >= Duration::from_millis(2) || count >= 1 << 30 {
-            let per = took.as_secs_f64() / count as f64;
-            return Ok(((target.as_secs_f64() / per.max(1e-12)) as u64).max(10));
-        }
-        count *= 8;
-    }
+    BENCH.run(contestants(), config, select, progress)
 }
 
 #[cfg(test)]

@@ -21,15 +21,11 @@ use anyhow::Result;
 
 use crate::progress::Progress;
 use crate::record::Record;
-use crate::{params, Selection};
+use crate::timed::Bench;
+use crate::Selection;
 
-/// One contestant of the round-trip bench.
-pub trait RoundTrip {
-    /// The contestant's name in the table and the JSON.
-    fn name(&self) -> &'static str;
-    /// Performs `rounds` round trips and returns how long they took.
-    fn run(&mut self, rounds: u64) -> Result<Duration>;
-}
+/// One contestant of this bench: [`Timed::run`](crate::timed::Timed::run) performs that many round trips.
+pub use crate::timed::Timed as RoundTrip;
 
 /// Every contestant, the baseline (`sjlj`) first.
 pub fn contestants() -> Vec<Box<dyn RoundTrip>> {
@@ -46,54 +42,22 @@ pub fn contestants() -> Vec<Box<dyn RoundTrip>> {
 }
 
 /// The bench's knobs.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Runs per contestant.
-    pub runs: usize,
-    /// Target duration of one run.
-    pub sample_time: Duration,
-}
+pub use crate::timed::Config;
+
+/// The round-trip bench: at least 100 round trips a run, calibrated by
+/// trial runs of a millisecond.
+pub const BENCH: Bench = Bench {
+    name: "switch",
+    metric: "round_trip_ns",
+    count_key: "rounds",
+    min_count: 100,
+    trial: Duration::from_millis(1),
+    max_count: 1 << 34,
+};
 
 /// Runs the selected contestants.
 pub fn run(config: &Config, select: &Selection, progress: &Progress) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
-    for mut engine in contestants() {
-        let name = engine.name();
-        if !select.wants(name) {
-            continue;
-        }
-        progress.step(&format!("switch {name}"));
-        let rounds = calibrate(engine.as_mut(), config.sample_time)?;
-        let mut samples = Vec::with_capacity(config.runs);
-        for _ in 0..config.runs {
-            let took = engine.run(rounds)?;
-            samples.push(took.as_nanos() as f64 / rounds as f64);
-        }
-        records.push(Record::new(
-            "switch",
-            name,
-            "round_trip_ns",
-            params! {"rounds" => rounds},
-            &samples,
-        ));
-        progress.done();
-    }
-    Ok(records)
-}
-
-/// Rounds that make one run last about `target` (at least 100), found by
-/// growing a trial run until it lasts a millisecond or more. The trial runs
-/// double as the warm-up.
-pub fn calibrate(engine: &mut dyn RoundTrip, target: Duration) -> Result<u64> {
-    let mut rounds: u64 = 100;
-    loop {
-        let took = engine.run(rounds)?;
-        if took >= Duration::from_millis(1) || rounds >= 1 << 34 {
-            let per_round = took.as_secs_f64() / rounds as f64;
-            return Ok(((target.as_secs_f64() / per_round.max(1e-12)) as u64).max(100));
-        }
-        rounds *= 8;
-    }
+    BENCH.run(contestants(), config, select, progress)
 }
 
 #[cfg(test)]
