@@ -11,6 +11,7 @@ use std::env;
 /// The C sources of the shim, one backend each plus the raw benchmark loops.
 const SHIM_SOURCES: &[&str] = &[
     "csrc/switch_sjlj.c",
+    "csrc/switch_sjlj_suspend.c",
     "csrc/switch_ucontext.c",
     "csrc/switch_asm.S",
     "csrc/switch_asm_init.c",
@@ -24,7 +25,11 @@ const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
 /// Headers the sources include besides `SHIM_HEADER`: a change must rebuild.
-const SHIM_PRIVATE_HEADERS: &[&str] = &["csrc/switch_asm_layout.h", "csrc/asan_fiber.h"];
+const SHIM_PRIVATE_HEADERS: &[&str] = &[
+    "csrc/switch_asm_layout.h",
+    "csrc/asan_fiber.h",
+    "csrc/switch_sjlj_core.h",
+];
 
 fn main() {
     for path in SHIM_SOURCES

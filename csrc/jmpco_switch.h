@@ -85,6 +85,11 @@ typedef struct jmpco_sjlj_ctx {
 void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
                      jmpco_entry_fn entry);
 void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from, jmpco_sjlj_ctx *to, void *transfer);
+/* The same switch, for the way back from a coroutine to the context that
+ * resumed it: behaves exactly like jmpco_sjlj_switch (either works in
+ * either direction), but the two return through separate jumps, which the
+ * CPU predicts better when each is used for one direction only. */
+void *jmpco_sjlj_suspend(jmpco_sjlj_ctx *from, jmpco_sjlj_ctx *to, void *transfer);
 __attribute__((noreturn)) void jmpco_sjlj_exit(jmpco_sjlj_ctx *to, void *transfer);
 
 /* -------------------------------------------------------------------------
@@ -105,10 +110,13 @@ __attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void 
 
 /* -------------------------------------------------------------------------
  * asm backend (csrc/switch_asm.S, csrc/switch_asm_init.c): a hand-written
- * x86-64 System V switch.  A switch pushes the six callee-saved registers
- * and the MXCSR/x87 control words on the running stack, swaps rsp and pops
- * the other side's; the context itself is just the saved stack pointer.
- * Offsets live in csrc/switch_asm_layout.h.  x86-64 ELF only.
+ * x86-64 System V switch.  A suspended context keeps rbx, rbp and its
+ * resume address on its own stack; the context itself is just the saved
+ * stack pointer.  Besides this C-ABI switch, the Rust side enters the same
+ * code through two entries that are not C ABI (jmpco_asm_resume,
+ * jmpco_asm_suspend: see the essay in switch_asm.S).  MXCSR and the x87
+ * control word are thread state, not switched.  Offsets live in
+ * csrc/switch_asm_layout.h.  x86-64 ELF only.
  * ---------------------------------------------------------------------- */
 #define JMPCO_ASM_CTX_SIZE 32
 
@@ -116,7 +124,7 @@ typedef struct jmpco_asm_ctx {
   _Alignas(JMPCO_CTX_ALIGN) unsigned char opaque[JMPCO_ASM_CTX_SIZE];
 } jmpco_asm_ctx;
 
-/* Writes a 72-byte start frame just below `stack_top`.  The stack is
+/* Writes a 32-byte start frame just below `stack_top`.  The stack is
  * [stack_top - stack_size, stack_top); only AddressSanitizer builds
  * (-DJMPCO_ASAN) use `stack_size`. */
 void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,

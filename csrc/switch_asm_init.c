@@ -2,14 +2,14 @@
  * switch_asm_init.c -- the C half of the asm backend: jmpco_asm_init and
  * the checks that tie csrc/switch_asm_layout.h to real C layouts.
  *
- * jmpco_asm_init writes, just below `stack_top`, a switch frame that looks
- * exactly like one jmpco_asm_switch leaves behind when it suspends a
- * context (see the essay and diagrams in switch_asm.S), except that its
- * return address is jmpco_asm_start_resume and its r12 slot holds `entry`.
- * One more word above it, the zero return address `entry` will see, makes
- * rsp + 8 16-byte aligned at entry.  The first switch into the context thus
- * needs no "fresh?" test: it pops this frame like any other and its `ret`
- * lands in the start stub, which moves transfer to rdi and jumps to entry.
+ * jmpco_asm_init writes, just below `stack_top`, a saved frame that looks
+ * exactly like one a switch leaves behind when it suspends a context (see
+ * the essay and diagrams in switch_asm.S), except that its pc is
+ * jmpco_asm_start_resume and its rbx slot holds `entry`.  One more word
+ * above it, the zero return address `entry` will see, makes rsp + 8
+ * 16-byte aligned at entry.  The first switch into the context thus needs
+ * no "fresh?" test: it pops this frame like any other and lands in the
+ * start stub, which moves transfer to rdi and jumps to entry.
  *
  * The frame is written through `struct asm_fresh_frame`, whose every offset
  * is asserted against the #defines the assembler uses: change one side and
@@ -17,9 +17,9 @@
  *
  * Also here: jmpco_asm_exit, and with JMPCO_ASAN the C jmpco_asm_switch
  * that wraps the assembly (renamed jmpco_asm_switch_raw) in the fiber
- * annotations of csrc/asan_fiber.h.  Under ASan a fresh frame's r12 holds
- * asan_start and r13 the real entry: asan_start finishes the first switch
- * into the new stack, then calls entry.
+ * annotations of csrc/asan_fiber.h.  Under ASan a fresh frame's rbx holds
+ * asan_start and rbp the real entry: it finishes the first
+ * switch into the new stack, then calls entry.
  */
 #include "jmpco_switch.h"
 #include "switch_asm_layout.h"
@@ -42,16 +42,13 @@ struct asm_ctx {
 #endif
 };
 
-/* A switch frame, lowest address first: what ctx->sp points at. */
+/* A saved frame, lowest address first: what ctx->sp points at. */
 struct asm_frame {
-  uint32_t mxcsr;
-  uint16_t x87cw;
-  uint16_t pad;
-  uint64_t r15, r14, r13, r12, rbx, rbp;
-  uint64_t ret; /* return address popped by the switch's final `ret` */
+  uint64_t rbx, rbp;
+  uint64_t pc; /* where the context continues */
 };
 
-/* A fresh context: one switch frame plus entry's zero return address. */
+/* A fresh context: one saved frame plus entry's zero return address. */
 struct asm_fresh_frame {
   struct asm_frame frame;
   uint64_t entry_ra; /* 0: unwinders stop at `entry` */
@@ -64,19 +61,10 @@ _Static_assert(_Alignof(struct asm_ctx) <= JMPCO_CTX_ALIGN,
                "struct asm_ctx needs more than JMPCO_CTX_ALIGN");
 _Static_assert(sizeof(jmpco_asm_ctx) == JMPCO_ASM_CTX_SIZE, "opaque storage size");
 
-_Static_assert(offsetof(struct asm_frame, mxcsr) == JMPCO_ASM_FRAME_MXCSR, "MXCSR slot");
-_Static_assert(offsetof(struct asm_frame, x87cw) == JMPCO_ASM_FRAME_X87CW, "x87 CW slot");
-_Static_assert(offsetof(struct asm_frame, r15) == JMPCO_ASM_FRAME_R15, "r15 slot");
-_Static_assert(offsetof(struct asm_frame, r14) == JMPCO_ASM_FRAME_R14, "r14 slot");
-_Static_assert(offsetof(struct asm_frame, r13) == JMPCO_ASM_FRAME_R13, "r13 slot");
-_Static_assert(offsetof(struct asm_frame, r12) == JMPCO_ASM_FRAME_R12, "r12 slot");
 _Static_assert(offsetof(struct asm_frame, rbx) == JMPCO_ASM_FRAME_RBX, "rbx slot");
 _Static_assert(offsetof(struct asm_frame, rbp) == JMPCO_ASM_FRAME_RBP, "rbp slot");
-_Static_assert(offsetof(struct asm_frame, ret) == JMPCO_ASM_FRAME_RET, "return address slot");
-_Static_assert(sizeof(struct asm_frame) == JMPCO_ASM_FRAME_SIZE, "switch frame size");
-/* The frame is 6 pushes + 1 word + the return address: 16-byte multiple,
- * so a saved rsp is as aligned as the caller's rsp before its call. */
-_Static_assert(JMPCO_ASM_FRAME_SIZE % 16 == 0, "switch frame keeps 16-byte alignment");
+_Static_assert(offsetof(struct asm_frame, pc) == JMPCO_ASM_FRAME_PC, "pc slot");
+_Static_assert(sizeof(struct asm_frame) == JMPCO_ASM_FRAME_SIZE, "saved frame size");
 
 _Static_assert(offsetof(struct asm_fresh_frame, frame) == 0, "fresh frame starts with a frame");
 _Static_assert(offsetof(struct asm_fresh_frame, entry_ra) == JMPCO_ASM_FRESH_ENTRY_RA,
@@ -85,8 +73,6 @@ _Static_assert(sizeof(struct asm_fresh_frame) == JMPCO_ASM_FRESH_SIZE, "fresh fr
 /* rsp at entry = stack_top - 8, so rsp + 8 is 16-byte aligned (psABI). */
 _Static_assert(JMPCO_ASM_FRESH_SIZE - JMPCO_ASM_FRESH_ENTRY_RA == 8,
                "entry's return address is the top word of the stack");
-_Static_assert(JMPCO_ASM_FRESH_ENTRY_SLOT == JMPCO_ASM_FRAME_R12,
-               "init stores entry in r12; the stub jumps through r12");
 
 /* The start stub's resume point (switch_asm.S).  A code address, never
  * called from C: only stored as a return address. */
@@ -101,7 +87,7 @@ static inline struct asm_ctx *asmc(jmpco_asm_ctx *c) {
 void *jmpco_asm_switch_raw(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
 
 /* Where a fresh context starts under ASan: the start stub jumps here with
- * rdi = transfer, rsi = entry (from r13).  Finishes the switch into the new
+ * rdi = transfer, rsi = entry (from rbp).  Finishes the switch into the new
  * stack (no fake stack yet) before any instrumented code of entry runs. */
 __attribute__((noreturn)) static void asan_start(void *transfer, jmpco_entry_fn entry) {
   JMPCO_ASAN_ARRIVE(NULL);
@@ -140,23 +126,17 @@ void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,
                     jmpco_entry_fn entry) {
   struct asm_fresh_frame *f =
       (struct asm_fresh_frame *)(void *)((unsigned char *)stack_top - JMPCO_ASM_FRESH_SIZE);
-  uint16_t x87cw;
-  /* The new context starts with the creating thread's FP control state,
-   * as a new thread or makecontext would. */
-  __asm__("fnstcw %0" : "=m"(x87cw));
   *f = (struct asm_fresh_frame){
       .frame =
           {
-              .mxcsr = __builtin_ia32_stmxcsr(),
-              .x87cw = x87cw,
 #ifdef JMPCO_ASAN
-              .r12 = (uint64_t)(uintptr_t)asan_start,
-              .r13 = (uint64_t)(uintptr_t)entry,
+              .rbx = (uint64_t)(uintptr_t)asan_start,
+              .rbp = (uint64_t)(uintptr_t)entry,
 #else
-              .r12 = (uint64_t)(uintptr_t)entry,
-#endif
+              .rbx = (uint64_t)(uintptr_t)entry,
               .rbp = 0,
-              .ret = (uint64_t)(uintptr_t)jmpco_asm_start_resume,
+#endif
+              .pc = (uint64_t)(uintptr_t)jmpco_asm_start_resume,
           },
       .entry_ra = 0,
   };

@@ -14,28 +14,18 @@
  * the only field is the saved stack pointer of a suspended context. */
 #define JMPCO_ASM_CTX_SP 0
 
-/* The switch frame: what a suspended context keeps on its own stack, as
+/* The saved frame: what a suspended context keeps on its own stack, as
  * byte offsets from the saved stack pointer (ctx->sp) upwards. */
-#define JMPCO_ASM_FRAME_MXCSR 0  /* 32 bits: SSE control/status register   */
-#define JMPCO_ASM_FRAME_X87CW 4  /* 16 bits: x87 control word (+2 pad)     */
-#define JMPCO_ASM_FRAME_R15 8
-#define JMPCO_ASM_FRAME_R14 16
-#define JMPCO_ASM_FRAME_R13 24
-#define JMPCO_ASM_FRAME_R12 32
-#define JMPCO_ASM_FRAME_RBX 40
-#define JMPCO_ASM_FRAME_RBP 48
-#define JMPCO_ASM_FRAME_RET 56   /* where the final `ret` goes             */
-#define JMPCO_ASM_FRAME_SIZE 64  /* ctx->sp + 64 = the CFA: the caller's   */
-                                 /* rsp before its `call` of the switch    */
+#define JMPCO_ASM_FRAME_RBX 0
+#define JMPCO_ASM_FRAME_RBP 8
+#define JMPCO_ASM_FRAME_PC 16    /* where the context continues            */
+#define JMPCO_ASM_FRAME_SIZE 24  /* ctx->sp + 24 = the CFA                 */
 
-/* A fresh context (built by jmpco_asm_init) is one switch frame whose RET
- * slot points at the start stub, plus one more word above it: the zero
- * return address `entry` finds at its rsp.  So a fresh ctx->sp is
+/* A fresh context (built by jmpco_asm_init) is one saved frame whose pc is
+ * the start stub, plus one more word above it: the zero return address
+ * `entry` finds at its rsp.  So a fresh ctx->sp is
  * stack_top - JMPCO_ASM_FRESH_SIZE. */
-#define JMPCO_ASM_FRESH_ENTRY_RA 64 /* offset of the zero return address   */
-#define JMPCO_ASM_FRESH_SIZE 72
-
-/* Which saved register slot carries `entry` into the start stub. */
-#define JMPCO_ASM_FRESH_ENTRY_SLOT JMPCO_ASM_FRAME_R12
+#define JMPCO_ASM_FRESH_ENTRY_RA 24 /* offset of the zero return address   */
+#define JMPCO_ASM_FRESH_SIZE 32
 
 #endif /* JMPCO_SWITCH_ASM_LAYOUT_H */

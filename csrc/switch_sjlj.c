@@ -43,6 +43,27 @@
  * jmpco_sjlj_switch is not a leaf.  Nothing ever runs on a suspended stack,
  * so no signal frame can land on it either.
  *
+ * Returning without a mispredicted `ret`
+ * --------------------------------------
+ * A CPU predicts `ret` from its return stack buffer (RSB), a small stack of
+ * the addresses its `call`s pushed.  A switch breaks that pairing: when
+ * _longjmp lands in the other context's jmpco_sjlj_switch, the newest RSB
+ * entry is glibc's own `call __longjmp` inside _longjmp (not ours to
+ * change), so the landing side's `ret` would be predicted to go there and
+ * mispredict -- twice per round trip, ~15-20 cycles each, more than half of
+ * a raw round trip on this project's test machine.  So jmpco_sjlj_switch,
+ * the one function that returns from a landing, is compiled with GCC's
+ * function_return("thunk-extern"): its `ret` becomes `jmp
+ * __x86_return_thunk`, which pops the return address and jumps to it
+ * through a register.  An indirect jump is predicted from the branch
+ * target buffer and branch history, where the alternation of a resume and
+ * a suspend is easy to learn.  The RSB keeps the stale entries; it is a
+ * ring, so they are overwritten, never an error.  Compilers without the
+ * attribute get a plain `ret`: slower, same behaviour.  With Intel IBT
+ * enforced the register jump would need an ENDBR at every return site, but
+ * Linux enables no user-mode IBT, and the shadow stacks that do exist make
+ * jmpco refuse this backend anyway (src/shadow_stack.rs).
+ *
  * Why -U_FORTIFY_SOURCE (see build.rs): with _FORTIFY_SOURCE, glibc turns
  * longjmp into __longjmp_chk, which aborts with "longjmp causes
  * uninitialized stack frame" whenever the target stack pointer is below the
@@ -59,83 +80,7 @@
  * before calling `entry`, and the exit switch destroys the dying fake stack.
  * Without JMPCO_ASAN none of this is compiled: same code as before.
  */
-/* _setjmp/_longjmp are POSIX, hidden by -std=c11 without this. */
-#define _DEFAULT_SOURCE
-
-#include "jmpco_switch.h"
-
-#include "asan_fiber.h"
-
-#include <setjmp.h>
-#include <stdint.h>
-
-#if !defined(__x86_64__)
-#error "jmpco: the sjlj backend's stack entry is written for x86-64 only (aarch64 is not yet verified)"
-#endif
-
-struct sjlj_ctx {
-  jmp_buf buf;          /* callee-saved registers, filled by _setjmp */
-  void *transfer;       /* set by the switch that continues this context */
-  jmpco_entry_fn entry; /* non-NULL while fresh: the first switch starts it */
-  void *stack_top;      /* where a fresh context's stack begins */
-#ifdef JMPCO_ASAN
-  struct jmpco_stack_bounds bounds; /* own stack, from init or finish */
-  void *fake_stack;                 /* saved by start when leaving */
-#endif
-};
-
-_Static_assert(sizeof(struct sjlj_ctx) <= JMPCO_SJLJ_CTX_SIZE,
-               "struct sjlj_ctx outgrew JMPCO_SJLJ_CTX_SIZE");
-_Static_assert(_Alignof(struct sjlj_ctx) <= JMPCO_CTX_ALIGN,
-               "struct sjlj_ctx needs more than JMPCO_CTX_ALIGN");
-_Static_assert(sizeof(jmpco_sjlj_ctx) == JMPCO_SJLJ_CTX_SIZE, "opaque storage size");
-
-static inline struct sjlj_ctx *sjlj(jmpco_sjlj_ctx *c) {
-  return (struct sjlj_ctx *)(void *)c->opaque;
-}
-
-#ifndef JMPCO_ASAN
-/* Move to `top`, clear the frame pointer, push a zero return address and
- * jump to entry(arg).  Never returns. */
-__attribute__((noreturn, noinline)) static void enter_stack(void *top, jmpco_entry_fn entry,
-                                                            void *arg) {
-  __asm__ volatile("movq %[top], %%rsp\n\t" /* rsp = 16-byte aligned stack top    */
-                   "xorl %%ebp, %%ebp\n\t"  /* rbp = 0: frame-pointer walks stop  */
-                   "pushq $0\n\t"           /* return address 0: unwinders stop;  */
-                                            /* now rsp % 16 == 8, as after a call */
-                   "jmpq *%[entry]\n\t"     /* entry(rdi = arg), never returns    */
-                   :
-                   : [top] "S"(top), [entry] "a"(entry), "D"(arg)
-                   : "memory");
-  __builtin_unreachable();
-}
-#define ENTER_STACK enter_stack
-#else /* JMPCO_ASAN */
-/* Under ASan a fresh stack begins here, not in `entry`: finish the switch
- * (no fake stack yet) before any instrumented code of `entry` runs.
- * enter_stack_asan() leaves rdi = transfer and rsi = entry. */
-__attribute__((noreturn)) static void asan_start(void *transfer, jmpco_entry_fn entry) {
-  JMPCO_ASAN_ARRIVE(NULL);
-  entry(transfer);
-  __builtin_unreachable(); /* entry never returns (contract) */
-}
-
-/* enter_stack() for ASan builds: the same three instructions, but into
- * asan_start(transfer, entry). */
-__attribute__((noreturn, noinline)) static void enter_stack_asan(void *top, jmpco_entry_fn entry,
-                                                                 void *arg) {
-  void (*start)(void *, jmpco_entry_fn) = asan_start;
-  __asm__ volatile("movq %[top], %%rsp\n\t"
-                   "xorl %%ebp, %%ebp\n\t"
-                   "pushq $0\n\t"
-                   "jmpq *%[start]\n\t"
-                   :
-                   : [top] "c"(top), [start] "a"(start), "D"(arg), "S"(entry)
-                   : "memory");
-  __builtin_unreachable();
-}
-#define ENTER_STACK enter_stack_asan
-#endif /* JMPCO_ASAN */
+#include "switch_sjlj_core.h"
 
 void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
                      jmpco_entry_fn entry) {
@@ -152,25 +97,9 @@ void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
 #endif
 }
 
-void *jmpco_sjlj_switch(jmpco_sjlj_ctx *from_, jmpco_sjlj_ctx *to_, void *transfer) {
-  struct sjlj_ctx *from = sjlj(from_);
-  struct sjlj_ctx *to = sjlj(to_);
-  /* `from` is not modified between _setjmp and the _longjmp that returns
-   * here, so it keeps its value (C11 7.13.2.1p3). */
-  if (_setjmp(from->buf) == 0) {
-    from->entry = NULL; /* saved now, so not fresh (it may never have been init'ed) */
-    JMPCO_ASAN_LEAVE(&from->fake_stack, &from->bounds, &to->bounds);
-    if (__builtin_expect(to->entry != NULL, 0)) {
-      jmpco_entry_fn entry = to->entry;
-      to->entry = NULL;
-      ENTER_STACK(to->stack_top, entry, transfer);
-    }
-    to->transfer = transfer;
-    _longjmp(to->buf, 1);
-  }
-  JMPCO_ASAN_ARRIVE(from->fake_stack);
-  return from->transfer;
-}
+JMPCO_SJLJ_RETURN_THUNK
+
+JMPCO_DEFINE_SJLJ_SWITCH(jmpco_sjlj_switch)
 
 void jmpco_sjlj_exit(jmpco_sjlj_ctx *to_, void *transfer) {
   struct sjlj_ctx *to = sjlj(to_);

@@ -38,6 +38,8 @@
 #![doc = include_str!("../examples/fibonacci.rs")]
 #![doc = "```"]
 
+#[cfg(not(feature = "asan"))]
+mod asm_entry;
 mod coroutine;
 #[allow(non_camel_case_types)]
 pub mod ffi;

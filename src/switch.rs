@@ -37,6 +37,8 @@ use std::ffi::c_void;
 use std::io;
 use std::mem::{align_of, size_of};
 
+#[cfg(not(feature = "asan"))]
+use crate::asm_entry;
 use crate::sys;
 
 /// How a coroutine switches stacks. Chosen per coroutine at creation.
@@ -51,9 +53,13 @@ pub enum Backend {
     /// Kept as the baseline the study compares against.
     Ucontext,
     /// The notes' third way: a hand-written x86-64 switch
-    /// (`csrc/switch_asm.S`) that pushes the callee-saved registers and the
-    /// MXCSR/x87 control words and swaps stack pointers. No branch, no
-    /// library call; debuggers unwind through it by its CFI.
+    /// (`csrc/switch_asm.S`) that saves rbx, rbp and the resume address on
+    /// the running stack and swaps stack pointers; the Rust side enters it
+    /// from inline asm that declares the other callee-saved registers
+    /// clobbered, and pairs each resume and suspend like a call and its
+    /// return so the CPU predicts both. No branch, no library call;
+    /// debuggers unwind through it by its CFI. Like [`Backend::Sjlj`], it
+    /// leaves MXCSR and the x87 control word to the thread.
     Asm,
 }
 
@@ -237,6 +243,12 @@ impl Contexts {
     /// and not continued since), on this thread.
     #[inline]
     pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> *mut c_void {
+        #[cfg(not(feature = "asan"))]
+        if self.backend == Backend::Asm {
+            // SAFETY: both are asm contexts carved by `carve`; the own one is
+            // fresh or suspended (the caller's contract).
+            return unsafe { asm_entry::resume(self.caller.cast(), self.own.cast(), transfer) };
+        }
         // SAFETY: forwarded from the caller's contract.
         unsafe { self.switch(self.caller, self.own, transfer) }
     }
@@ -250,7 +262,22 @@ impl Contexts {
     #[inline]
     pub(crate) unsafe fn suspend(&self, transfer: *mut c_void) -> *mut c_void {
         // SAFETY: forwarded from the caller's contract.
-        unsafe { self.switch(self.own, self.caller, transfer) }
+        match self.backend {
+            // SAFETY: as for `switch`: both are sjlj contexts carved by
+            // `carve`, and the caller context is suspended.
+            Backend::Sjlj => unsafe {
+                sys::jmpco_sjlj_suspend(self.own.cast(), self.caller.cast(), transfer)
+            },
+            // SAFETY: both are asm contexts carved by `carve`; we run on the
+            // coroutine's stack and the caller context holds the resumer,
+            // which `resume` saved (or the C switch, under `asan`).
+            #[cfg(not(feature = "asan"))]
+            Backend::Asm => unsafe {
+                asm_entry::suspend(self.own.cast(), self.caller.cast(), transfer)
+            },
+            // SAFETY: forwarded from the caller's contract.
+            _ => unsafe { self.switch(self.own, self.caller, transfer) },
+        }
     }
 
     /// Continues the caller for good, saving nothing: the last switch of a

@@ -1,5 +1,5 @@
-//! gdb understands coroutine stacks: for every backend, a breakpoint in the
-//! switch as a coroutine suspends, and one in a running coroutine, both give
+//! gdb understands coroutine stacks: for every backend, a breakpoint where
+//! the coroutine's suspend enters the switch, and one in a running coroutine, both give
 //! a backtrace through the body's frames that ends cleanly at the coroutine
 //! entry (no "corrupt stack", no wandering into the resumer's frames).
 //!
@@ -138,12 +138,15 @@ fn check_backend(backend: Backend) {
         eprintln!("release build: skipping the gdb checks (they run in `cargo test`)");
         return;
     }
-    let switch = format!("jmpco_{}_switch", backend.name());
-    // 1st hit: main resumes the coroutine; 2nd hit: the coroutine suspends.
-    let suspending = gdb(
-        backend,
-        &[&format!("break {switch}"), "run", "continue", "bt"],
-    );
+    // Where the coroutine's suspend enters the shim. sjlj and asm have an
+    // entry used only to suspend; ucontext has one switch for both ways,
+    // whose 1st hit is main resuming and 2nd the coroutine suspending.
+    let commands: &[&str] = match backend {
+        Backend::Sjlj => &["break jmpco_sjlj_suspend", "run", "bt"],
+        Backend::Asm => &["break jmpco_asm_suspend", "run", "bt"],
+        Backend::Ucontext => &["break jmpco_ucontext_switch", "run", "continue", "bt"],
+    };
+    let suspending = gdb(backend, commands);
     assert_ends_at_entry(&suspending, &format!("{backend}, suspending"));
     assert!(
         suspending.contains("Yielder"),

@@ -127,6 +127,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     /// If the coroutine has finished ([`State::Term`] or [`State::Except`]),
     /// and with the body's own panic. [`try_resume`](Self::try_resume)
     /// reports the first as an error instead.
+    #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         self.try_resume(input)
             .unwrap_or_else(|e| panic!("jmpco: {e}"))
@@ -134,6 +135,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
 
     /// Like [`resume`](Self::resume), but a coroutine that cannot be resumed
     /// is an error, and nothing happens.
+    #[inline(always)]
     pub fn try_resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>, Error> {
         match self.state() {
             State::Ready | State::Hold => {}

@@ -31,6 +31,7 @@ impl<I, Y> Yielder<I, Y> {
     ///
     /// # Panics
     /// If called outside this yielder's own coroutine.
+    #[inline]
     pub fn suspend(&self, value: Y) -> I {
         let header = self.header.as_ptr().cast_const();
         assert!(

@@ -41,6 +41,13 @@ unsafe extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 unsafe extern "C" {
+    pub fn jmpco_sjlj_suspend(
+        from: *mut jmpco_sjlj_ctx,
+        to: *mut jmpco_sjlj_ctx,
+        transfer: *mut ::core::ffi::c_void,
+    ) -> *mut ::core::ffi::c_void;
+}
+unsafe extern "C" {
     pub fn jmpco_sjlj_exit(to: *mut jmpco_sjlj_ctx, transfer: *mut ::core::ffi::c_void) -> !;
 }
 #[repr(C)]
