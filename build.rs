@@ -29,6 +29,7 @@ const SHIM_PRIVATE_HEADERS: &[&str] = &[
     "csrc/switch_asm_layout.h",
     "csrc/asan_fiber.h",
     "csrc/switch_sjlj_core.h",
+    "csrc/switch_asm_entries.h",
 ];
 
 fn main() {

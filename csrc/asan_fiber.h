@@ -73,9 +73,10 @@ extern void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **
 
 /* The bounds of the context the running thread most recently left, for the
  * arriving side to fill; NULL when that context is finished for good.  One
- * per translation unit and thread: a switch and its arrival are always in
- * the same backend file. */
-static _Thread_local struct jmpco_stack_bounds *jmpco_asan_leaving;
+ * per thread, shared by every file that switches (defined in
+ * switch_sjlj.c): a switch may leave in one file and arrive in another, as
+ * sjlj's jmpco_sjlj_switch and jmpco_sjlj_suspend do. */
+extern _Thread_local struct jmpco_stack_bounds *jmpco_asan_leaving;
 
 /* Just before leaving a context that will be continued later: save its fake
  * stack in *fake_save, remember where its bounds go, announce `to`. */

@@ -7,6 +7,7 @@
  * owns nothing, and its stack belongs to the caller.
  */
 #include "jmpco_switch.h"
+#include "switch_asm_entries.h"
 
 struct sjlj_pair {
   jmpco_sjlj_ctx main;
@@ -54,52 +55,8 @@ int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_
   return 0;
 }
 
-/* The asm backend's loop enters the switch the way src/switch.rs does,
- * through the two entries that keep the return stack buffer balanced
- * (see the essay in switch_asm.S): resume by `call`, suspend by pushing
- * the resume address and jumping.  Not C ABI, so the asm statements say
- * what they clobber: every scratch register plus r12-r15.  They step over
- * the 128-byte red zone, which GCC may use in a function it thinks makes
- * no calls. */
-#ifdef JMPCO_ASAN
-/* ASan builds switch through the annotated C-ABI switch only. */
-#define asm_resume jmpco_asm_switch
-#define asm_suspend jmpco_asm_switch
-#else
-void jmpco_asm_resume(void);
-void jmpco_asm_suspend(void);
-
-#define ASM_ENTRY_CLOBBERS                                                                         \
-  "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",     \
-      "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
-      "xmm15", "memory", "cc"
-
-static inline void *asm_resume(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  void *result;
-  __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   "call jmpco_asm_resume\n\t"
-                   "leaq 128(%%rsp), %%rsp"
-                   : "=a"(result), "+D"(from), "+S"(to), "+d"(transfer)
-                   :
-                   : ASM_ENTRY_CLOBBERS);
-  return result;
-}
-
-static inline void *asm_suspend(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  void *result;
-  __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   "leaq 1f(%%rip), %%rax\n\t"
-                   "pushq %%rax\n\t"
-                   "jmp jmpco_asm_suspend\n"
-                   "1:\n\t"
-                   "leaq 128(%%rsp), %%rsp"
-                   : "=a"(result), "+D"(from), "+S"(to), "+d"(transfer)
-                   :
-                   : ASM_ENTRY_CLOBBERS);
-  return result;
-}
-#endif /* JMPCO_ASAN */
-
+/* The asm backend's loop enters the switch the way src/switch.rs does
+ * (see csrc/switch_asm_entries.h). */
 struct asm_pair {
   jmpco_asm_ctx main;
   jmpco_asm_ctx coro;
@@ -108,16 +65,16 @@ struct asm_pair {
 static void asm_body(void *transfer) {
   struct asm_pair *p = transfer;
   for (;;) {
-    asm_suspend(&p->coro, &p->main, NULL);
+    asm_entry_suspend(&p->coro, &p->main, NULL);
   }
 }
 
 int jmpco_bench_asm_round_trips(void *stack_top, size_t stack_size, uint64_t rounds) {
   struct asm_pair p;
   jmpco_asm_init(&p.coro, stack_top, stack_size, asm_body);
-  asm_resume(&p.main, &p.coro, &p); /* first entry: body yields at once */
+  asm_entry_resume(&p.main, &p.coro, &p); /* first entry: body yields at once */
   for (uint64_t i = 0; i < rounds; i++) {
-    asm_resume(&p.main, &p.coro, NULL);
+    asm_entry_resume(&p.main, &p.coro, NULL);
   }
   return 0;
 }

@@ -82,6 +82,12 @@
  */
 #include "switch_sjlj_core.h"
 
+#ifdef JMPCO_ASAN
+/* Declared in asan_fiber.h: the one per-thread record of the context being
+ * left, for every file that switches. */
+__attribute__((visibility("hidden"))) _Thread_local struct jmpco_stack_bounds *jmpco_asan_leaving;
+#endif
+
 void jmpco_sjlj_init(jmpco_sjlj_ctx *ctx, void *stack_top, size_t stack_size,
                      jmpco_entry_fn entry) {
   struct sjlj_ctx *c = sjlj(ctx);

@@ -100,8 +100,9 @@ typedef enum {
      */
     JMPCO_BACKEND_UCONTEXT = 1,
     /**
-     * The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest,
-     * and it keeps the MXCSR/x87 control words per coroutine.
+     * The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest.
+     * Like sjlj it leaves the MXCSR/x87 control words to the thread: a
+     * body that changes the rounding mode restores it before it yields.
      */
     JMPCO_BACKEND_ASM = 2,
 } jmpco_backend;

@@ -8,11 +8,13 @@
 //! ```text
 //!   stack top (page aligned)
 //!   +------------------------+
-//!   | control block (Rust)   |  coroutine::Header, the body's closure
-//!   +------------------------+
+//!   | control block (Rust)   |  coroutine::Header
+//!   +------------------------+  <- Contexts::top (16-byte aligned)
 //!   | caller context         |  saved by resume's switch, continued by suspend
 //!   +------------------------+
 //!   | own context            |  saved by suspend's switch, continued by resume
+//!   +------------------------+
+//!   | the body's closure     |  until the body starts and moves it out
 //!   +------------------------+  <- entry stack top (16-byte aligned)
 //!   | the body's frames      |
 //!   |          ...           |  grows down
@@ -146,16 +148,41 @@ const _: () = {
 pub(crate) type Entry = unsafe extern "C" fn(transfer: *mut c_void);
 
 /// A coroutine's pair of contexts, placed on its stack by [`Contexts::carve`].
+///
+/// Only the address they hang below is stored: the two contexts sit at
+/// fixed offsets under `top` (the coroutine's control block), so the switch
+/// finds them with an address computation on a pointer it already holds,
+/// not with loads. Each switch is a chain of dependent loads (the target's
+/// stack pointer, then the registers it saved); loading the context
+/// pointers from memory too would put one more load on that chain, both
+/// ways, every round trip.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Contexts {
     backend: Backend,
-    /// Where the resumer waits while the coroutine runs.
-    caller: *mut u8,
-    /// Where the coroutine waits while it is suspended.
-    own: *mut u8,
+    /// The 16-byte aligned address the two contexts are carved below.
+    top: *mut u8,
 }
 
 impl Contexts {
+    /// The contexts of `backend` carved just below `top` by an earlier
+    /// [`Contexts::carve`].
+    #[inline(always)]
+    pub(crate) fn below(backend: Backend, top: *mut u8) -> Contexts {
+        Contexts { backend, top }
+    }
+
+    /// Where the resumer waits while the coroutine runs: the upper context.
+    #[inline(always)]
+    fn caller(&self) -> *mut u8 {
+        self.top.wrapping_sub(self.backend.context_size())
+    }
+
+    /// Where the coroutine waits while it is suspended: the lower context.
+    #[inline(always)]
+    fn own(&self) -> *mut u8 {
+        self.top.wrapping_sub(2 * self.backend.context_size())
+    }
+
     /// Carves both contexts from the memory just below `top` and returns them
     /// with the new, 16-byte aligned top for the coroutine's frames.
     ///
@@ -163,22 +190,11 @@ impl Contexts {
     /// `top` must be 16-byte aligned, and the `2 * context_size` bytes below it
     /// must be writable memory that outlives every use of the returned value.
     pub(crate) unsafe fn carve(backend: Backend, top: *mut u8) -> (Contexts, *mut u8) {
-        let size = backend.context_size();
         debug_assert_eq!(top as usize % sys::JMPCO_CTX_ALIGN as usize, 0);
         // Context sizes are multiples of JMPCO_CTX_ALIGN (checked above through
         // the bindgen layout asserts), so both stay aligned.
-        // SAFETY: the caller guarantees 2 * size writable bytes below `top`.
-        let caller = unsafe { top.sub(size) };
-        // SAFETY: as above, still within the 2 * size bytes.
-        let own = unsafe { caller.sub(size) };
-        (
-            Contexts {
-                backend,
-                caller,
-                own,
-            },
-            own,
-        )
+        let contexts = Contexts::below(backend, top);
+        (contexts, contexts.own())
     }
 
     /// Bytes [`Contexts::carve`] takes from the top of the stack.
@@ -204,7 +220,12 @@ impl Contexts {
                 // SAFETY: `own` is a carved, aligned sjlj context; the caller
                 // guarantees the stack below `stack_top` is free.
                 unsafe {
-                    sys::jmpco_sjlj_init(self.own.cast(), stack_top.cast(), stack_size, Some(entry))
+                    sys::jmpco_sjlj_init(
+                        self.own().cast(),
+                        stack_top.cast(),
+                        stack_size,
+                        Some(entry),
+                    )
                 };
                 Ok(())
             }
@@ -212,7 +233,7 @@ impl Contexts {
                 // SAFETY: as above, for a ucontext context.
                 let rc = unsafe {
                     sys::jmpco_ucontext_init(
-                        self.own.cast(),
+                        self.own().cast(),
                         stack_top.cast(),
                         stack_size,
                         Some(entry),
@@ -228,7 +249,12 @@ impl Contexts {
                 // SAFETY: `own` is a carved, aligned asm context; init writes
                 // its start frame just below `stack_top`, which is free.
                 unsafe {
-                    sys::jmpco_asm_init(self.own.cast(), stack_top.cast(), stack_size, Some(entry))
+                    sys::jmpco_asm_init(
+                        self.own().cast(),
+                        stack_top.cast(),
+                        stack_size,
+                        Some(entry),
+                    )
                 };
                 Ok(())
             }
@@ -247,10 +273,10 @@ impl Contexts {
         if self.backend == Backend::Asm {
             // SAFETY: both are asm contexts carved by `carve`; the own one is
             // fresh or suspended (the caller's contract).
-            return unsafe { asm_entry::resume(self.caller.cast(), self.own.cast(), transfer) };
+            return unsafe { asm_entry::resume(self.caller().cast(), self.own().cast(), transfer) };
         }
         // SAFETY: forwarded from the caller's contract.
-        unsafe { self.switch(self.caller, self.own, transfer) }
+        unsafe { self.switch(self.caller(), self.own(), transfer) }
     }
 
     /// Saves the running coroutine in its own context and continues its
@@ -266,17 +292,17 @@ impl Contexts {
             // SAFETY: as for `switch`: both are sjlj contexts carved by
             // `carve`, and the caller context is suspended.
             Backend::Sjlj => unsafe {
-                sys::jmpco_sjlj_suspend(self.own.cast(), self.caller.cast(), transfer)
+                sys::jmpco_sjlj_suspend(self.own().cast(), self.caller().cast(), transfer)
             },
             // SAFETY: both are asm contexts carved by `carve`; we run on the
             // coroutine's stack and the caller context holds the resumer,
             // which `resume` saved (or the C switch, under `asan`).
             #[cfg(not(feature = "asan"))]
             Backend::Asm => unsafe {
-                asm_entry::suspend(self.own.cast(), self.caller.cast(), transfer)
+                asm_entry::suspend(self.own().cast(), self.caller().cast(), transfer)
             },
             // SAFETY: forwarded from the caller's contract.
-            _ => unsafe { self.switch(self.own, self.caller, transfer) },
+            _ => unsafe { self.switch(self.own(), self.caller(), transfer) },
         }
     }
 
@@ -289,11 +315,13 @@ impl Contexts {
     pub(crate) unsafe fn exit(&self, transfer: *mut c_void) -> ! {
         match self.backend {
             // SAFETY: the caller context holds the suspended resumer.
-            Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller.cast(), transfer) },
+            Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller().cast(), transfer) },
             // SAFETY: as above.
-            Backend::Ucontext => unsafe { sys::jmpco_ucontext_exit(self.caller.cast(), transfer) },
+            Backend::Ucontext => unsafe {
+                sys::jmpco_ucontext_exit(self.caller().cast(), transfer)
+            },
             // SAFETY: as above.
-            Backend::Asm => unsafe { sys::jmpco_asm_exit(self.caller.cast(), transfer) },
+            Backend::Asm => unsafe { sys::jmpco_asm_exit(self.caller().cast(), transfer) },
         }
     }
 

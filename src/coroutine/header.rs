@@ -3,9 +3,9 @@
 //!
 //! The [`Header`] is written into the highest bytes of the coroutine's own
 //! stack, so a coroutine costs no heap allocation: the `Coroutine` handle is
-//! a pointer to it plus the [`Stack`] that owns the memory. Below the header
-//! lie the not-yet-started body's closure and the two switch contexts (see
-//! `switch.rs` for the picture).
+//! a pointer to it plus the [`Stack`] that owns the memory. Right below the
+//! header lie the two switch contexts, at fixed offsets from it, and below
+//! them the not-yet-started body's closure (see `switch.rs` for the picture).
 //!
 //! `CURRENT` points at the header of the innermost running coroutine of this
 //! thread (null on the thread's own stack). `resume` sets it before
@@ -39,9 +39,9 @@ thread_local! {
 pub(crate) struct Header {
     pub(crate) id: CoroutineId,
     pub(crate) state: Cell<State>,
-    /// The switch contexts; carved again on reset, since they sit below the
-    /// closure, whose size depends on its type.
-    pub(crate) contexts: Cell<Contexts>,
+    /// The backend whose two contexts sit just below this header (see
+    /// [`Header::contexts`]); fixed for the coroutine's life.
+    backend: Backend,
     /// Where the closure of a `Ready` coroutine lies, and how to drop it
     /// unstarted; `None` once the entry has taken it.
     pub(crate) closure: Cell<Option<PlacedClosure>>,
@@ -60,17 +60,18 @@ impl Header {
         entry: Entry,
         f: F,
     ) -> io::Result<NonNull<Header>> {
+        // 16-byte aligned: the contexts are carved right below it.
         let at = align_down(
             stack.top() as usize - size_of::<Header>(),
-            align_of::<Header>(),
+            align_of::<Header>().max(16),
         );
         // SAFETY: `at` is below the top of a stack this coroutine owns, and
         // nothing runs on the stack yet.
-        let (contexts, closure) = unsafe { place(at, stack, backend, entry, f)? };
+        let closure = unsafe { place(at, stack, backend, entry, f)? };
         let header = Header {
             id: next_id(),
             state: Cell::new(State::Ready),
-            contexts: Cell::new(contexts),
+            backend,
             closure: Cell::new(Some(closure)),
             guard: stack.guard(),
             stack_size: stack.size(),
@@ -98,14 +99,19 @@ impl Header {
     ) -> io::Result<()> {
         // SAFETY: forwarded from the caller: everything below the header is
         // free.
-        let (contexts, closure) =
-            unsafe { place(header.as_ptr() as usize, stack, backend, entry, f)? };
+        let closure = unsafe { place(header.as_ptr() as usize, stack, backend, entry, f)? };
         // SAFETY: the header is initialised and only this thread touches it.
         let h = unsafe { header.as_ref() };
-        h.contexts.set(contexts);
+        debug_assert_eq!(h.backend, backend, "a coroutine keeps its backend");
         h.closure.set(Some(closure));
         h.state.set(State::Ready);
         Ok(())
+    }
+
+    /// The two switch contexts, carved just below this header by `place`.
+    #[inline(always)]
+    pub(crate) fn contexts(&self) -> Contexts {
+        Contexts::below(self.backend, ptr::from_ref(self).cast_mut().cast())
     }
 
     /// Drops the closure of a coroutine that never started, if it has one.
@@ -122,40 +128,48 @@ impl Header {
 /// A closure laid on a stack: where it lies and how to drop it unstarted.
 type PlacedClosure = (*mut u8, unsafe fn(*mut u8));
 
-/// Writes `f` just below `header_at`, carves the contexts below it and makes
-/// them fresh, ready to start `entry` on the rest of the stack.
+/// Carves the contexts just below `header_at`, writes `f` below them and
+/// makes the own context fresh, ready to start `entry` on the rest of the
+/// stack.
 ///
 /// # Safety
-/// `header_at` lies inside `stack`, and the stack below it is unused.
+/// `header_at` lies inside `stack`, is 16-byte aligned, and the stack below
+/// it is unused.
 unsafe fn place<F>(
     header_at: usize,
     stack: &Stack,
     backend: Backend,
     entry: Entry,
     f: F,
-) -> io::Result<(Contexts, PlacedClosure)> {
-    // Keep the contexts 16-byte aligned even below a tiny closure.
+) -> io::Result<PlacedClosure> {
+    let contexts_bottom = header_at.checked_sub(Contexts::footprint(backend));
+    // Keep the entry's stack top 16-byte aligned even below a tiny closure.
     let align = align_of::<F>().max(16);
-    let closure_at = align_down(header_at.wrapping_sub(size_of::<F>()), align);
-    let lowest = closure_at.checked_sub(Contexts::footprint(backend) + MIN_FRAME_SPACE);
-    if closure_at > header_at || lowest.is_none_or(|l| l < stack.bottom() as usize) {
+    let closure_at = contexts_bottom
+        .and_then(|b| b.checked_sub(size_of::<F>()))
+        .map(|c| align_down(c, align));
+    let lowest = closure_at.and_then(|c| c.checked_sub(MIN_FRAME_SPACE));
+    let (Some(closure_at), Some(lowest)) = (closure_at, lowest) else {
+        return Err(too_small(stack.size()));
+    };
+    if lowest < stack.bottom() as usize {
         return Err(too_small(stack.size()));
     }
     // Under Valgrind (`valgrind` feature), what a previous body left below
     // `header_at` is fresh, undefined stack again.
     crate::stack::valgrind::make_undefined(stack.bottom() as usize, header_at);
+    // SAFETY: `header_at` is 16-byte aligned and the footprint below it lies
+    // inside the stack (closure_at is below it, checked above), unused.
+    let (contexts, _) = unsafe { Contexts::carve(backend, header_at as *mut u8) };
     let closure_at = closure_at as *mut u8;
-    // SAFETY: `closure_at` is 16-byte aligned, the footprint below it lies
-    // inside the stack (checked above), and the stack is otherwise unused.
-    let (contexts, entry_top) = unsafe { Contexts::carve(backend, closure_at) };
-    let frame_space = entry_top as usize - stack.bottom() as usize;
-    // SAFETY: the contexts were just carved from this stack, `entry_top` is
-    // the top they returned and the stack below it is free.
-    unsafe { contexts.init(entry_top, frame_space, entry)? };
+    let frame_space = closure_at as usize - stack.bottom() as usize;
+    // SAFETY: the contexts were just carved from this stack; the stack below
+    // `closure_at` (16-byte aligned) is free and becomes the body's.
+    unsafe { contexts.init(closure_at, frame_space, entry)? };
     // SAFETY: `closure_at` is aligned for F and its size_of::<F>() bytes lie
-    // between the contexts and the header, unused.
+    // between the body's stack and the contexts, unused.
     unsafe { closure_at.cast::<F>().write(f) };
-    Ok((contexts, (closure_at, drop_in_place::<F>)))
+    Ok((closure_at, drop_in_place::<F>))
 }
 
 /// The id of the running coroutine: the seed notes' `GetThis`. `None` on a

@@ -49,8 +49,9 @@ pub enum jmpco_backend {
     /// `getcontext`/`makecontext`/`swapcontext`: the baseline, one
     /// `rt_sigprocmask` system call per switch.
     JMPCO_BACKEND_UCONTEXT = 1,
-    /// The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest,
-    /// and it keeps the MXCSR/x87 control words per coroutine.
+    /// The hand-written x86-64 switch (`csrc/switch_asm.S`): the fastest.
+    /// Like sjlj it leaves the MXCSR/x87 control words to the thread: a
+    /// body that changes the rounding mode restores it before it yields.
     JMPCO_BACKEND_ASM = 2,
 }
 

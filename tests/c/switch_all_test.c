@@ -1,5 +1,5 @@
 // switch_all_test.c -- the same scenarios on every backend (sjlj, ucontext,
-// asm): ping-pong, a coroutine resuming another, two interleaved
+// asm, and sjlj and asm switching through all their entries in turn): ping-pong, a coroutine resuming another, two interleaved
 // coroutines, and coroutines that finish with the exit switch and whose
 // stack is reused.  Written for AddressSanitizer runs (tests/c_switch.rs):
 //
@@ -13,6 +13,7 @@
 // runs without ASan too.  A failure prints the file:line and exits 1;
 // success prints one "ok" line per backend and scenario.
 #include "jmpco_switch.h"
+#include "switch_asm_entries.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -62,10 +63,36 @@ static void asm_init(ctx *c, void *top, size_t size, jmpco_entry_fn e) {
 static void *asm_sw(ctx *f, ctx *t, void *x) { return jmpco_asm_switch(&f->asm_, &t->asm_, x); }
 static void asm_exit(ctx *t, void *x) { jmpco_asm_exit(&t->asm_, x); }
 
+/* Any entry of a backend can continue a context any other entry saved:
+ * these switch through all of them in turn, whatever the direction.  For
+ * sjlj, jmpco_sjlj_switch and jmpco_sjlj_suspend; for asm, the C-ABI
+ * switch and the two Rust-side entries (csrc/switch_asm_entries.h). */
+static unsigned mixed_turn;
+
+static void *sjlj_mixed_sw(ctx *f, ctx *t, void *x) {
+  if (mixed_turn++ % 2 == 0) {
+    return jmpco_sjlj_switch(&f->sjlj, &t->sjlj, x);
+  }
+  return jmpco_sjlj_suspend(&f->sjlj, &t->sjlj, x);
+}
+
+static void *asm_mixed_sw(ctx *f, ctx *t, void *x) {
+  switch (mixed_turn++ % 3) {
+  case 0:
+    return jmpco_asm_switch(&f->asm_, &t->asm_, x);
+  case 1:
+    return asm_entry_resume(&f->asm_, &t->asm_, x);
+  default:
+    return asm_entry_suspend(&f->asm_, &t->asm_, x);
+  }
+}
+
 static const struct backend backends[] = {
     {"sjlj", sjlj_init, sjlj_sw, sjlj_exit},
     {"ucontext", uc_init, uc_sw, uc_exit},
     {"asm", asm_init, asm_sw, asm_exit},
+    {"sjlj-mixed-entries", sjlj_init, sjlj_mixed_sw, sjlj_exit},
+    {"asm-mixed-entries", asm_init, asm_mixed_sw, asm_exit},
 };
 
 static const struct backend *B; /* the backend under test */
