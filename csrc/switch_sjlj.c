@@ -12,7 +12,8 @@
  * back to _longjmp).  _longjmp(to->buf) reloads them, which makes the
  * _setjmp that filled `to->buf` -- inside an earlier call of this very
  * function, on the other stack -- return a second time.  So every suspended
- * context is a frame of jmpco_sjlj_switch waiting in `if (_setjmp(...))`.
+ * context is a frame of jmpco_sjlj_switch (or jmpco_sjlj_suspend, its twin
+ * below) waiting in `if (_setjmp(...))`.
  *
  * Not saved: the signal mask (_setjmp, unlike sigsetjmp(env, 1) or
  * swapcontext, makes no rt_sigprocmask call -- that syscall is most of what
@@ -51,14 +52,21 @@
  * entry is glibc's own `call __longjmp` inside _longjmp (not ours to
  * change), so the landing side's `ret` would be predicted to go there and
  * mispredict -- twice per round trip, ~15-20 cycles each, more than half of
- * a raw round trip on this project's test machine.  So jmpco_sjlj_switch,
- * the one function that returns from a landing, is compiled with GCC's
- * function_return("thunk-extern"): its `ret` becomes `jmp
+ * a raw round trip on this project's test machine (~60 ns before, ~30-45
+ * ns after).  So the function that returns from a landing is compiled with
+ * GCC's function_return("thunk-extern"): its `ret` becomes `jmp
  * __x86_return_thunk`, which pops the return address and jumps to it
- * through a register.  An indirect jump is predicted from the branch
- * target buffer and branch history, where the alternation of a resume and
- * a suspend is easy to learn.  The RSB keeps the stale entries; it is a
- * ring, so they are overwritten, never an error.  Compilers without the
+ * through a register, an indirect jump predicted from the branch target
+ * buffer.  And there are two such functions, the same switch compiled
+ * twice (switch_sjlj_core.h): jmpco_sjlj_switch, which resumers call, and
+ * jmpco_sjlj_suspend, which a coroutine calls to go back.  Each has its own
+ * thunk, so each return jump has one steady target (the resumer's call
+ * site, the suspender's); one shared jump would alternate between them,
+ * which the predictor often misses.  Either function works in either
+ * direction: they differ only in which jump their returns take.  (The
+ * price: glibc's own `jmp *` at the end of _longjmp now alternates between
+ * the two landing sites; measured, the split still wins.)  The RSB keeps
+ * the stale entries; it is a ring, so they are overwritten, never an error.  Compilers without the
  * attribute get a plain `ret`: slower, same behaviour.  With Intel IBT
  * enforced the register jump would need an ENDBR at every return site, but
  * Linux enables no user-mode IBT, and the shadow stacks that do exist make

@@ -1,6 +1,6 @@
 //! The loop shared by the `switch` and `create` benches: calibrate each
-//! contestant so one run lasts about `sample_time`, run it `runs` times,
-//! and record nanoseconds per operation.
+//! contestant so one run lasts about `sample_time`, run them all `runs`
+//! times, round-robin, and record nanoseconds per operation.
 
 use std::time::Duration;
 
@@ -45,7 +45,12 @@ pub struct Bench {
 }
 
 impl Bench {
-    /// Runs the selected `engines`.
+    /// Runs the selected `engines`: calibrates each, then makes `runs`
+    /// rounds in which every engine runs once, in turn. Interleaving the
+    /// runs means a machine that changes speed part-way (a busy sibling
+    /// hyperthread, frequency steps) slows every contestant alike, so the
+    /// ratios of one invocation stay fair; back-to-back runs of one engine
+    /// would put the whole slowdown on whoever ran then.
     pub fn run(
         &self,
         engines: Vec<Box<dyn Timed>>,
@@ -53,7 +58,7 @@ impl Bench {
         select: &Selection,
         progress: &Progress,
     ) -> Result<Vec<Record>> {
-        let mut records = Vec::new();
+        let mut chosen = Vec::new();
         for mut engine in engines {
             let name = engine.name();
             if !select.wants(name) {
@@ -61,21 +66,27 @@ impl Bench {
             }
             progress.step(&format!("{} {name}", self.name));
             let count = self.calibrate(engine.as_mut(), config.sample_time)?;
-            let mut samples = Vec::with_capacity(config.runs);
-            for _ in 0..config.runs {
-                let took = engine.run(count)?;
-                samples.push(took.as_nanos() as f64 / count as f64);
-            }
-            records.push(Record::new(
-                self.name,
-                name,
-                self.metric,
-                params! {self.count_key => count},
-                &samples,
-            ));
+            chosen.push((engine, count, Vec::with_capacity(config.runs)));
             progress.done();
         }
-        Ok(records)
+        for _ in 0..config.runs {
+            for (engine, count, samples) in &mut chosen {
+                let took = engine.run(*count)?;
+                samples.push(took.as_nanos() as f64 / *count as f64);
+            }
+        }
+        Ok(chosen
+            .into_iter()
+            .map(|(engine, count, samples)| {
+                Record::new(
+                    self.name,
+                    engine.name(),
+                    self.metric,
+                    params! {self.count_key => count},
+                    &samples,
+                )
+            })
+            .collect())
     }
 
     /// Operations that make one run last about `target` (at least
@@ -91,5 +102,71 @@ impl Bench {
             }
             count *= 8;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// Logs every run with its count; one operation takes 1 µs.
+    struct Logged {
+        name: &'static str,
+        log: Rc<RefCell<Vec<(&'static str, u64)>>>,
+    }
+
+    impl Timed for Logged {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn run(&mut self, n: u64) -> Result<Duration> {
+            self.log.borrow_mut().push((self.name, n));
+            Ok(Duration::from_micros(n))
+        }
+    }
+
+    #[test]
+    fn runs_are_interleaved_round_robin_and_skip_unselected_engines() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let engines: Vec<Box<dyn Timed>> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                Box::new(Logged {
+                    name,
+                    log: Rc::clone(&log),
+                }) as Box<dyn Timed>
+            })
+            .collect();
+        let bench = Bench {
+            name: "test",
+            metric: "ns",
+            count_key: "n",
+            min_count: 100,
+            trial: Duration::from_millis(1),
+            max_count: 1 << 20,
+        };
+        let config = Config {
+            runs: 3,
+            sample_time: Duration::from_millis(2),
+        };
+        let select = Selection::only(vec!["a".into(), "c".into()]);
+        let records = bench
+            .run(engines, &config, &select, &Progress::hidden())
+            .unwrap();
+        // Calibration: trials of 100, 800, 6400 operations until one lasts
+        // 1 ms, so a 2 ms run is 2000 operations. Then the measured runs.
+        let measured: Vec<_> = log
+            .borrow()
+            .iter()
+            .filter(|(_, n)| *n == 2000)
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(measured, ["a", "c", "a", "c", "a", "c"]);
+        let names: Vec<_> = records.iter().map(|r| r.contestant.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
     }
 }

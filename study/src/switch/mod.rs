@@ -8,7 +8,8 @@
 //! against ([`thread`]) — and the peer crate [`corosensei`].
 //!
 //! Each engine is first calibrated so that one run lasts about
-//! `sample_time`, then run `runs` times; the record is ns per round trip.
+//! `sample_time`; then every engine runs once per round, `runs` rounds
+//! (interleaved, see `timed.rs`); the record is ns per round trip.
 
 pub mod corosensei;
 pub mod jmpco;
