@@ -38,6 +38,30 @@ extern "C" {
     fn jmpco_asm_suspend();
 }
 
+/// One `asm!` block entering the switch at `$entry` by `$template`, with
+/// the operands and clobbers both entries share (see the module docs):
+/// from, to and transfer in rdi, rsi and rdx; the other side's transfer
+/// back in rax; r12-r15 and every scratch register clobbered.
+macro_rules! enter_switch {
+    ($($template:literal),+; $entry:path; $from:expr, $to:expr, $transfer:expr) => {{
+        let back: *mut c_void;
+        asm!(
+            $($template),+,
+            entry = sym $entry,
+            in("rdi") $from,
+            in("rsi") $to,
+            in("rdx") $transfer,
+            out("rax") back,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            clobber_abi("C"),
+        );
+        back
+    }};
+}
+
 /// Saves the running context in `from` and continues `to`, handing it
 /// `transfer`. Returns the `transfer` of the [`suspend`] (or exit) that
 /// comes back.
@@ -52,27 +76,11 @@ pub(crate) unsafe fn resume(
     to: *mut jmpco_asm_ctx,
     transfer: *mut c_void,
 ) -> *mut c_void {
-    let back: *mut c_void;
     // SAFETY: the protocol in the module docs and csrc/switch_asm.S: the
     // call returns once another switch continues `from`, with every
     // register the block does not list as clobbered restored (rbx, rbp,
     // rsp). The caller guarantees the contexts are valid.
-    unsafe {
-        asm!(
-            "call {resume}",
-            resume = sym jmpco_asm_resume,
-            in("rdi") from,
-            in("rsi") to,
-            in("rdx") transfer,
-            out("rax") back,
-            out("r12") _,
-            out("r13") _,
-            out("r14") _,
-            out("r15") _,
-            clobber_abi("C"),
-        );
-    }
-    back
+    unsafe { enter_switch!("call {entry}"; jmpco_asm_resume; from, to, transfer) }
 }
 
 /// Saves the running coroutine in `from` and continues its resumer's
@@ -88,28 +96,18 @@ pub(crate) unsafe fn suspend(
     to: *mut jmpco_asm_ctx,
     transfer: *mut c_void,
 ) -> *mut c_void {
-    let back: *mut c_void;
     // SAFETY: as for `resume`: the pushed address (label 2) is this
     // context's resume address; the assembly saves rbx and rbp under it
     // and stores rsp in `from`. Continuing `from` pops all three, so the
     // block ends with rsp as it began.
     unsafe {
-        asm!(
+        enter_switch!(
             "lea rax, [rip + 2f]",
             "push rax",
-            "jmp {suspend}",
-            "2:",
-            suspend = sym jmpco_asm_suspend,
-            in("rdi") from,
-            in("rsi") to,
-            in("rdx") transfer,
-            out("rax") back,
-            out("r12") _,
-            out("r13") _,
-            out("r14") _,
-            out("r15") _,
-            clobber_abi("C"),
-        );
+            "jmp {entry}",
+            "2:";
+            jmpco_asm_suspend;
+            from, to, transfer
+        )
     }
-    back
 }

@@ -3,7 +3,7 @@
 
 mod rt_support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -215,6 +215,38 @@ fn readers_and_writers_of_one_stream_wait_independently() {
             got
         });
         assert_eq!(n, 256 * 4096);
+    });
+}
+
+#[test]
+fn vectored_writes_park_on_a_full_buffer_and_keep_their_order() {
+    watchdog(30, "vectored", || {
+        let rt = runtime(1, Backend::Sjlj);
+        let got = rt.block_on(|| {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            // 600 KB through a socket buffer of ~200 KB: the writer parks.
+            let writer = rt::spawn(move || {
+                let mut a = a;
+                let (head, tail) = (vec![1u8; 300_000], vec![2u8; 300_000]);
+                let (mut h, mut t) = (&head[..], &tail[..]);
+                while !h.is_empty() || !t.is_empty() {
+                    let n = a
+                        .write_vectored(&[IoSlice::new(h), IoSlice::new(t)])
+                        .unwrap();
+                    assert!(n > 0, "a parked write returns data written");
+                    let from_head = n.min(h.len());
+                    h = &h[from_head..];
+                    t = &t[n - from_head..];
+                }
+            }); // drops `a`: the reader sees the end
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).unwrap();
+            writer.join().unwrap();
+            got
+        });
+        assert_eq!(got.len(), 600_000);
+        assert!(got[..300_000].iter().all(|&x| x == 1));
+        assert!(got[300_000..].iter().all(|&x| x == 2));
     });
 }
 

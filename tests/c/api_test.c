@@ -14,31 +14,7 @@
 
 #include "jmpco.h"
 
-static int passed, failed;
-static jmpco_backend backend;
-static const char *backend_name;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            printf("FAIL [%s] %s:%d: %s\n", backend_name, __func__, __LINE__, #cond); \
-        }                                                                              \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                            \
-    do {                                                                                \
-        int rc_ = (expr);                                                               \
-        if (rc_ == (want)) {                                                            \
-            passed++;                                                                   \
-        } else {                                                                        \
-            failed++;                                                                   \
-            printf("FAIL [%s] %s:%d: %s returned %d (%s), want %s\n", backend_name,     \
-                   __func__, __LINE__, #expr, rc_, jmpco_strerror(rc_), #want);         \
-        }                                                                               \
-    } while (0)
+#include "counted_checks.h"
 
 #define AS_PTR(n) ((void *)(uintptr_t)(n))
 #define AS_INT(p) ((uintptr_t)(p))

@@ -21,6 +21,7 @@
 //! the std socket ([`TcpStream::into_std`]) and wrap it there.
 
 pub(crate) mod socket;
+mod stream_io;
 mod tcp;
 mod unix;
 

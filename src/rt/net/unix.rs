@@ -2,13 +2,13 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::marker::PhantomData;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use crate::rt::io::{Interest, Registration};
+use crate::rt::io::Registration;
 
 /// A Unix-domain stream socket whose reads and writes park the task.
 pub struct UnixStream {
@@ -55,49 +55,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        let mut inner = &self.inner;
-        let op = || inner.read(buf);
-        self.reg
-            .io(Interest::READABLE, self.read_timeout.get(), op, |&n| {
-                n > 0 && n < len
-            })
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let len = buf.len();
-        let mut inner = &self.inner;
-        let op = || inner.write(buf);
-        self.reg
-            .io(Interest::WRITABLE, self.write_timeout.get(), op, |&n| {
-                n < len
-            })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+super::stream_io::parking_stream_io!(UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -1,0 +1,39 @@
+/*
+ * counted_checks.h: CHECK and CHECK_RC for the C API tests (api_test.c,
+ * runtime_test.c), which run every test once per backend and keep going
+ * after a failure: each check counts as passed or failed, a failure prints
+ * one line naming the backend, function and line, and main() prints the
+ * totals.  Include after jmpco.h (CHECK_RC names jmpco_strerror).
+ */
+#ifndef JMPCO_TESTS_COUNTED_CHECKS_H
+#define JMPCO_TESTS_COUNTED_CHECKS_H
+
+#include <stdio.h>
+
+static int passed, failed;
+static jmpco_backend backend;
+static const char *backend_name;
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (cond) {                                                                    \
+            passed++;                                                                  \
+        } else {                                                                       \
+            failed++;                                                                  \
+            printf("FAIL [%s] %s:%d: %s\n", backend_name, __func__, __LINE__, #cond); \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                            \
+    do {                                                                                \
+        int rc_ = (expr);                                                               \
+        if (rc_ == (want)) {                                                            \
+            passed++;                                                                   \
+        } else {                                                                        \
+            failed++;                                                                   \
+            printf("FAIL [%s] %s:%d: %s returned %d (%s), want %s\n", backend_name,     \
+                   __func__, __LINE__, #expr, rc_, jmpco_strerror(rc_), #want);         \
+        }                                                                               \
+    } while (0)
+
+#endif /* JMPCO_TESTS_COUNTED_CHECKS_H */
