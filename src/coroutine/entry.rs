@@ -110,7 +110,7 @@ where
     // SAFETY: this runs on the coroutine's own stack while it is the running
     // coroutine, so its caller context holds the suspended resumer; the
     // own context is never continued again (only reset, which re-inits it).
-    unsafe { h.contexts().exit(transfer) }
+    unsafe { Header::contexts(header).exit(transfer) }
 }
 
 /// Reports a broken internal invariant and aborts: unwinding from here would

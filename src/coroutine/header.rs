@@ -108,10 +108,16 @@ impl Header {
         Ok(())
     }
 
-    /// The two switch contexts, carved just below this header by `place`.
+    /// The two switch contexts of the coroutine whose header is `header`,
+    /// carved just below it by `place`. Takes the raw pointer, not `&self`:
+    /// the switch writes the contexts, memory outside the header, so the
+    /// address must carry the stack's provenance, not a reference's.
     #[inline(always)]
-    pub(crate) fn contexts(&self) -> Contexts {
-        Contexts::below(self.backend, ptr::from_ref(self).cast_mut().cast())
+    pub(crate) fn contexts(header: NonNull<Header>) -> Contexts {
+        // SAFETY: `header` points at a live, initialised header (every
+        // caller holds it for a coroutine it owns or runs).
+        let backend = unsafe { header.as_ref() }.backend;
+        Contexts::below(backend, header.as_ptr().cast())
     }
 
     /// Drops the closure of a coroutine that never started, if it has one.

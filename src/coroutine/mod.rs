@@ -229,7 +229,8 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         // SAFETY: Ready means fresh contexts, Hold a suspended own context
         // (the caller's contract); we are on the thread that made them, since
         // Coroutine is not Send.
-        let back = unsafe { h.contexts().resume(ptr::from_mut(&mut incoming).cast()) };
+        let back =
+            unsafe { Header::contexts(self.header).resume(ptr::from_mut(&mut incoming).cast()) };
         header::leave(previous);
         // The state the coroutine set before switching back says what `back`
         // points at, in its suspended frame (the transfer protocol). Each

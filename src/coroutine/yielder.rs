@@ -47,7 +47,8 @@ impl<I, Y> Yielder<I, Y> {
         h.state.set(State::Hold);
         // SAFETY: we are on this coroutine's stack and it is the running one
         // (asserted above), so its caller context holds the resumer.
-        let back = unsafe { h.contexts().suspend(ptr::from_mut(&mut slot).cast()) };
+        let back =
+            unsafe { Header::contexts(self.header).suspend(ptr::from_mut(&mut slot).cast()) };
         // SAFETY: whoever resumed us passed a live Incoming<I> of this
         // coroutine's input type (the transfer protocol).
         let incoming = unsafe { &mut *back.cast::<Incoming<I>>() };
