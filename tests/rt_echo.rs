@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use jmpco::Backend;
-use rt_support::{client, echo_server, pattern, read_n, watchdog};
+use rt_support::{client, echo_server, linger_zero, pattern, read_n, watchdog};
 
 macro_rules! matrix {
     ($($name:ident),* $(,)?) => {
@@ -115,26 +115,6 @@ fn client_reset_mid_stream_does_not_disturb_the_others(b: Backend, w: usize) {
         }
         rt.shutdown(Duration::ZERO);
     });
-}
-
-/// Sets SO_LINGER {on, 0}, so closing sends a reset.
-fn linger_zero(s: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: passes a live linger and its size.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            std::ptr::from_ref(&l).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
 }
 
 fn half_closed_client_gets_all_its_bytes_then_eof(b: Backend, w: usize) {

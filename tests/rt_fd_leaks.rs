@@ -6,13 +6,12 @@
 mod rt_support;
 
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use jmpco::rt::Runtime;
 use jmpco::Backend;
-use rt_support::{client, open_fds, read_n, watchdog};
+use rt_support::{client, linger_zero, open_fds, read_n, watchdog};
 
 #[test]
 fn no_fd_leaks_after_all_clients_leave() {
@@ -56,21 +55,7 @@ fn run(backend: Backend, workers: usize) {
                         1 => {
                             // Reset mid-stream.
                             s.write_all(&[b'a'; 10000]).unwrap();
-                            let l = libc::linger {
-                                l_onoff: 1,
-                                l_linger: 0,
-                            };
-                            // SAFETY: passes a live linger and its size.
-                            let r = unsafe {
-                                libc::setsockopt(
-                                    s.as_raw_fd(),
-                                    libc::SOL_SOCKET,
-                                    libc::SO_LINGER,
-                                    std::ptr::from_ref(&l).cast(),
-                                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                                )
-                            };
-                            assert_eq!(r, 0);
+                            linger_zero(&s);
                         }
                         _ => {
                             s.write_all(&[t, i]).unwrap();

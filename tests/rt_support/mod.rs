@@ -66,6 +66,26 @@ pub fn client(addr: SocketAddr) -> StdStream {
     s
 }
 
+/// Sets SO_LINGER {on, 0}, so closing sends a reset.
+pub fn linger_zero(s: &StdStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: passes a live linger and its size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&l).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
 /// Reads until `n` bytes have arrived (or fails).
 pub fn read_n(s: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
     let mut out = vec![0u8; n];
