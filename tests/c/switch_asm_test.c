@@ -197,6 +197,21 @@ static void cs_entry(void *transfer) {
   }
 }
 
+/* One round of arithmetic over the eight locals a..h, so that all eight
+ * stay live across the switch in many_live_locals; the reference runs the
+ * same rounds without switching. */
+#define MIX_LOCALS()                                                                              \
+  do {                                                                                            \
+    a += b;                                                                                       \
+    b ^= c;                                                                                       \
+    c += d * 3;                                                                                   \
+    d ^= e;                                                                                       \
+    e += f;                                                                                       \
+    f ^= g;                                                                                       \
+    g += h;                                                                                       \
+    h ^= a;                                                                                       \
+  } while (0)
+
 __attribute__((noinline)) static uint64_t many_live_locals(uint64_t seed, int rounds) {
   uint64_t a = seed, b = seed * 3, c = seed ^ 0xdeadbeef, d = seed + 77, e = ~seed,
            f = seed << 7, g = seed * seed, h = seed - 1000;
@@ -204,14 +219,7 @@ __attribute__((noinline)) static uint64_t many_live_locals(uint64_t seed, int ro
   for (int i = 0; i < rounds; i++) {
     jmpco_asm_switch(&cs_main, &cs_coro, NULL);
     CHECK(__builtin_frame_address(0) == frame);
-    a += b;
-    b ^= c;
-    c += d * 3;
-    d ^= e;
-    e += f;
-    f ^= g;
-    g += h;
-    h ^= a;
+    MIX_LOCALS();
   }
   return a ^ b ^ c ^ d ^ e ^ f ^ g ^ h;
 }
@@ -220,14 +228,7 @@ __attribute__((noinline)) static uint64_t many_live_locals_reference(uint64_t se
   uint64_t a = seed, b = seed * 3, c = seed ^ 0xdeadbeef, d = seed + 77, e = ~seed,
            f = seed << 7, g = seed * seed, h = seed - 1000;
   for (int i = 0; i < rounds; i++) {
-    a += b;
-    b ^= c;
-    c += d * 3;
-    d ^= e;
-    e += f;
-    f ^= g;
-    g += h;
-    h ^= a;
+    MIX_LOCALS();
   }
   return a ^ b ^ c ^ d ^ e ^ f ^ g ^ h;
 }
