@@ -269,14 +269,16 @@ impl Contexts {
     /// and not continued since), on this thread.
     #[inline]
     pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> *mut c_void {
-        #[cfg(not(feature = "asan"))]
-        if self.backend == Backend::Asm {
+        match self.backend {
             // SAFETY: both are asm contexts carved by `carve`; the own one is
             // fresh or suspended (the caller's contract).
-            return unsafe { asm_entry::resume(self.caller().cast(), self.own().cast(), transfer) };
+            #[cfg(not(feature = "asan"))]
+            Backend::Asm => unsafe {
+                asm_entry::resume(self.caller().cast(), self.own().cast(), transfer)
+            },
+            // SAFETY: forwarded from the caller's contract.
+            _ => unsafe { self.switch(self.caller(), self.own(), transfer) },
         }
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { self.switch(self.caller(), self.own(), transfer) }
     }
 
     /// Saves the running coroutine in its own context and continues its
@@ -287,7 +289,6 @@ impl Contexts {
     /// the caller context holds a live, suspended resumer.
     #[inline]
     pub(crate) unsafe fn suspend(&self, transfer: *mut c_void) -> *mut c_void {
-        // SAFETY: forwarded from the caller's contract.
         match self.backend {
             // SAFETY: as for `switch`: both are sjlj contexts carved by
             // `carve`, and the caller context is suspended.
@@ -325,6 +326,9 @@ impl Contexts {
         }
     }
 
+    /// The backend's C-ABI switch, for the directions that have no entry
+    /// of their own: sjlj's resume, ucontext both ways, asm under `asan`.
+    ///
     /// # Safety
     /// `to` must be fresh or suspended; `from` and `to` are contexts of
     /// `self.backend` carved by [`Contexts::carve`].

@@ -107,9 +107,10 @@ where
             panicked.as_mut_ptr().cast()
         }
     };
-    // SAFETY: this runs on the coroutine's own stack while it is the running
-    // coroutine, so its caller context holds the suspended resumer; the
-    // own context is never continued again (only reset, which re-inits it).
+    // SAFETY: `header` is this coroutine's live header, and this runs on its
+    // own stack while it is the running coroutine, so its caller context
+    // holds the suspended resumer; the own context is never continued again
+    // (only reset, which re-inits it).
     unsafe { Header::contexts(header).exit(transfer) }
 }
 

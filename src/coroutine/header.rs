@@ -41,7 +41,7 @@ pub(crate) struct Header {
     pub(crate) state: Cell<State>,
     /// The backend whose two contexts sit just below this header (see
     /// [`Header::contexts`]); fixed for the coroutine's life.
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// Where the closure of a `Ready` coroutine lies, and how to drop it
     /// unstarted; `None` once the entry has taken it.
     pub(crate) closure: Cell<Option<PlacedClosure>>,
@@ -93,16 +93,14 @@ impl Header {
     pub(crate) unsafe fn prepare<F>(
         header: NonNull<Header>,
         stack: &Stack,
-        backend: Backend,
         entry: Entry,
         f: F,
     ) -> io::Result<()> {
-        // SAFETY: forwarded from the caller: everything below the header is
-        // free.
-        let closure = unsafe { place(header.as_ptr() as usize, stack, backend, entry, f)? };
         // SAFETY: the header is initialised and only this thread touches it.
         let h = unsafe { header.as_ref() };
-        debug_assert_eq!(h.backend, backend, "a coroutine keeps its backend");
+        // SAFETY: forwarded from the caller: everything below the header is
+        // free.
+        let closure = unsafe { place(header.as_ptr() as usize, stack, h.backend, entry, f)? };
         h.closure.set(Some(closure));
         h.state.set(State::Ready);
         Ok(())
@@ -112,10 +110,12 @@ impl Header {
     /// carved just below it by `place`. Takes the raw pointer, not `&self`:
     /// the switch writes the contexts, memory outside the header, so the
     /// address must carry the stack's provenance, not a reference's.
+    ///
+    /// # Safety
+    /// `header` points at a live header installed by [`Header::install`].
     #[inline(always)]
-    pub(crate) fn contexts(header: NonNull<Header>) -> Contexts {
-        // SAFETY: `header` points at a live, initialised header (every
-        // caller holds it for a coroutine it owns or runs).
+    pub(crate) unsafe fn contexts(header: NonNull<Header>) -> Contexts {
+        // SAFETY: the caller guarantees a live, initialised header.
         let backend = unsafe { header.as_ref() }.backend;
         Contexts::below(backend, header.as_ptr().cast())
     }

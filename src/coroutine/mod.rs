@@ -69,7 +69,6 @@ use crate::switch::Backend;
 pub struct Coroutine<I = (), Y = (), R = ()> {
     header: NonNull<Header>,
     stack: Stack,
-    backend: Backend,
     /// Makes the type neither `Send` nor `Sync`.
     _not_send: PhantomData<NotSend>,
     _types: PhantomData<fn(I) -> (Y, R)>,
@@ -110,7 +109,6 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         Ok(Coroutine {
             header,
             stack,
-            backend,
             _not_send: PhantomData,
             _types: PhantomData,
         })
@@ -166,15 +164,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         }
         // SAFETY: the header sits at the top of self.stack and the body has
         // finished, so no frame on the stack is alive.
-        unsafe {
-            Header::prepare(
-                self.header,
-                &self.stack,
-                self.backend,
-                entry::entry::<F, I, Y, R>,
-                body,
-            )?
-        };
+        unsafe { Header::prepare(self.header, &self.stack, entry::entry::<F, I, Y, R>, body)? };
         Ok(())
     }
 }
@@ -192,7 +182,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// The backend it switches with.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.header().backend
     }
 
     /// Usable bytes of its stack (the control block, the switch contexts and
@@ -226,9 +216,10 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             input,
         };
         let previous = header::enter(self.header.as_ptr());
-        // SAFETY: Ready means fresh contexts, Hold a suspended own context
-        // (the caller's contract); we are on the thread that made them, since
-        // Coroutine is not Send.
+        // SAFETY: `self.header` is this coroutine's live header; Ready means
+        // fresh contexts, Hold a suspended own context (the caller's
+        // contract); we are on the thread that made them, since Coroutine is
+        // not Send.
         let back =
             unsafe { Header::contexts(self.header).resume(ptr::from_mut(&mut incoming).cast()) };
         header::leave(previous);
@@ -324,7 +315,7 @@ impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
         f.debug_struct("Coroutine")
             .field("id", &self.id())
             .field("state", &self.state())
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .field("stack_size", &self.stack_size())
             .finish()
     }

@@ -45,8 +45,9 @@ impl<I, Y> Yielder<I, Y> {
         // it from being dropped here as well.
         let mut slot = ManuallyDrop::new(value);
         h.state.set(State::Hold);
-        // SAFETY: we are on this coroutine's stack and it is the running one
-        // (asserted above), so its caller context holds the resumer.
+        // SAFETY: the header is live (the yielder's coroutine runs); we are on
+        // its stack and it is the running one (asserted above), so its caller
+        // context holds the resumer.
         let back =
             unsafe { Header::contexts(self.header).suspend(ptr::from_mut(&mut slot).cast()) };
         // SAFETY: whoever resumed us passed a live Incoming<I> of this

@@ -3,11 +3,12 @@
 //!
 //! Each operation tries the non-blocking std call and, if it would block,
 //! parks the task until the fd is ready or the stream's timeout passes
-//! (`Registration::io`). The `until` predicates tell `io` whether a result
-//! may have left data behind, so edge-triggered readiness is re-armed: a
-//! read that filled the whole buffer, or a write that the kernel took only
-//! part of. `&T` gets the real impls so one task can read while another
-//! writes; `T` forwards to them.
+//! (`Registration::io`). The `drained` predicates tell `io` when a success
+//! shows the fd drained for now -- a short read (the kernel had no more
+//! data) or a short write (no more room) -- so it clears the readiness bit
+//! and the next call waits for a new edge instead of making a system call
+//! only to get `EAGAIN`. `&T` gets the real impls so one task can read
+//! while another writes; `T` forwards to them.
 
 /// Implements `Read` and `Write` for `&$ty` and `$ty`. `$ty` must have the
 /// fields `reg: Registration`, `inner` (a std stream, `Read + Write` through
