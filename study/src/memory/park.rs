@@ -215,9 +215,18 @@ mod tests {
             Kind::Corosensei,
             Kind::Thread,
         ] {
-            let m = park(kind, 20, 16 * 1024).expect("parked");
-            assert_eq!(m.count, 20);
-            assert!(m.vsz_after >= m.vsz_before, "{kind}: {m:?}");
+            // VSZ is the whole process's, and the harness runs other tests
+            // on other threads, which may unmap memory (a finished thread's
+            // stack) mid-measurement. Parking 20 stacks always maps more, so
+            // a few tries tell that noise from a real failure.
+            let tries: Vec<Measured> = (0..5)
+                .map(|_| park(kind, 20, 16 * 1024).expect("parked"))
+                .collect();
+            assert!(tries.iter().all(|m| m.count == 20), "{kind}: {tries:?}");
+            assert!(
+                tries.iter().any(|m| m.vsz_after >= m.vsz_before),
+                "{kind}: {tries:?}"
+            );
         }
     }
 
