@@ -24,12 +24,16 @@ const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
 /// The one header the Rust side binds to.
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
-/// Headers the sources include besides `SHIM_HEADER`: a change must rebuild.
+/// Files the sources include besides `SHIM_HEADER` (headers and the asm
+/// fragments): a change must rebuild.
 const SHIM_PRIVATE_HEADERS: &[&str] = &[
     "csrc/switch_asm_layout.h",
     "csrc/asan_fiber.h",
     "csrc/switch_sjlj_core.h",
     "csrc/switch_asm_entries.h",
+    "csrc/switch_asm_resume.inc",
+    "csrc/switch_asm_suspend.inc",
+    "csrc/switch_asm_land.inc",
 ];
 
 fn main() {
@@ -62,7 +66,10 @@ fn build_shim() {
         // another stack, which is half of all coroutine switches.
         .flag("-U_FORTIFY_SOURCE")
         // The backends view the opaque context bytes as their own structs.
-        .flag("-fno-strict-aliasing");
+        .flag("-fno-strict-aliasing")
+        // The asm backend's inline entries `.include` their fragments
+        // (csrc/switch_asm_entries.h): the assembler must find them too.
+        .flag(format!("-Wa,-I{}", csrc_dir()));
     if env::var_os("CARGO_FEATURE_VALGRIND").is_some() {
         build.file(VALGRIND_SOURCE);
     }
@@ -80,6 +87,12 @@ fn build_shim() {
         println!("cargo:warning=jmpco: only x86_64 is supported; the C shim will not build");
     }
     build.compile("jmpco_shim");
+}
+
+/// The absolute path of `csrc/`: the assembler runs in another directory.
+fn csrc_dir() -> String {
+    let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    format!("{root}/csrc")
 }
 
 /// Writes bindings for `csrc/jmpco_switch.h` to `$OUT_DIR/bindings.rs`, and to

@@ -110,13 +110,12 @@ __attribute__((noreturn)) void jmpco_ucontext_exit(jmpco_ucontext_ctx *to, void 
 
 /* -------------------------------------------------------------------------
  * asm backend (csrc/switch_asm.S, csrc/switch_asm_init.c): a hand-written
- * x86-64 System V switch.  A suspended context keeps rbx, rbp and its
- * resume address on its own stack; the context itself is just the saved
- * stack pointer.  Besides this C-ABI switch, the Rust side enters the same
- * code through two entries that are not C ABI (jmpco_asm_resume,
- * jmpco_asm_suspend: see the essay in switch_asm.S).  MXCSR and the x87
- * control word are thread state, not switched.  Offsets live in
- * csrc/switch_asm_layout.h.  x86-64 ELF only.
+ * x86-64 System V switch.  A suspended context keeps its resume address,
+ * rbx and rbp on its own stack; the context itself is just the saved stack
+ * pointer.  Besides this C-ABI switch, the Rust side assembles the same
+ * instructions inline (csrc/switch_asm_*.inc: see the essay in
+ * switch_asm.S).  MXCSR and the x87 control word are thread state, not
+ * switched.  Offsets live in csrc/switch_asm_layout.h.  x86-64 ELF only.
  * ---------------------------------------------------------------------- */
 #define JMPCO_ASM_CTX_SIZE 32
 

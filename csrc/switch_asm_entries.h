@@ -1,17 +1,18 @@
 /*
- * switch_asm_entries.h -- the asm backend's two Rust-side entries
- * (jmpco_asm_resume, jmpco_asm_suspend), entered from C exactly the way
- * src/asm_entry.rs enters them: resume by `call`, suspend by pushing the
- * resume address and jumping, so the pair keeps the return stack buffer
- * balanced (see the essay in switch_asm.S).  For the raw C benchmark loop
- * (bench_loop.c) and the C tests; not part of the library's interface.
+ * switch_asm_entries.h -- the asm backend's inline entries for C: the
+ * resume and suspend fragments (switch_asm_resume.inc,
+ * switch_asm_suspend.inc, each followed by switch_asm_land.inc) assembled
+ * into the caller, exactly as src/asm_entry.rs assembles them into Rust.
+ * For the raw C benchmark loop (bench_loop.c) and the C tests; not part of
+ * the library's interface.  Needs the assembler to find the fragments:
+ * compile with -Wa,-I<csrc> (build.rs and tests/c_switch.rs do).
  *
  * Not C ABI, so the asm statements say what they clobber: every scratch
  * register plus r12-r15.  They step over the 128-byte red zone, which GCC
  * may use in a function it thinks makes no calls, and need no alignment
- * (nothing in the entries depends on it).  With JMPCO_ASAN both are the
- * annotated C-ABI switch instead: the raw entries would bypass ASan's
- * fiber annotations.
+ * (nothing in the fragments depends on it).  With JMPCO_ASAN both are the
+ * annotated C-ABI switch instead: the fragments would bypass ASan's fiber
+ * annotations.
  */
 #ifndef JMPCO_SWITCH_ASM_ENTRIES_H
 #define JMPCO_SWITCH_ASM_ENTRIES_H
@@ -23,37 +24,36 @@
 #define asm_entry_resume jmpco_asm_switch
 #define asm_entry_suspend jmpco_asm_switch
 #else
-void jmpco_asm_resume(void);
-void jmpco_asm_suspend(void);
 
 #define ASM_ENTRY_CLOBBERS                                                                         \
-  "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",     \
-      "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
-      "xmm15", "memory", "cc"
+  "rax", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2",      \
+      "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",  \
+      "xmm14", "xmm15", "memory", "cc"
 
+/* Saves the running side in `from` and continues `to` (fresh or
+ * suspended); returns the transfer of whatever continues `from`. */
 static inline void *asm_entry_resume(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  void *result;
   __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   "call jmpco_asm_resume\n\t"
+                   ".include \"switch_asm_resume.inc\"\n\t"
+                   ".include \"switch_asm_land.inc\"\n\t"
                    "leaq 128(%%rsp), %%rsp"
-                   : "=a"(result), "+D"(from), "+S"(to), "+d"(transfer)
+                   : "+D"(from), "+S"(to), "+d"(transfer)
                    :
                    : ASM_ENTRY_CLOBBERS);
-  return result;
+  return transfer;
 }
 
+/* The same with the suspend fragment: its `ret` is predicted when `to`
+ * was saved by a resume's `call`; correct whoever saved it. */
 static inline void *asm_entry_suspend(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  void *result;
   __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   "leaq 1f(%%rip), %%rax\n\t"
-                   "pushq %%rax\n\t"
-                   "jmp jmpco_asm_suspend\n"
-                   "1:\n\t"
+                   ".include \"switch_asm_suspend.inc\"\n\t"
+                   ".include \"switch_asm_land.inc\"\n\t"
                    "leaq 128(%%rsp), %%rsp"
-                   : "=a"(result), "+D"(from), "+S"(to), "+d"(transfer)
+                   : "+S"(from), "+D"(to), "+d"(transfer)
                    :
                    : ASM_ENTRY_CLOBBERS);
-  return result;
+  return transfer;
 }
 #endif /* JMPCO_ASAN */
 

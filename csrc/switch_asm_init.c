@@ -4,12 +4,13 @@
  *
  * jmpco_asm_init writes, just below `stack_top`, a saved frame that looks
  * exactly like one a switch leaves behind when it suspends a context (see
- * the essay and diagrams in switch_asm.S), except that its pc is
- * jmpco_asm_start_resume and its rbx slot holds `entry`.  One more word
- * above it, the zero return address `entry` will see, makes rsp + 8
- * 16-byte aligned at entry.  The first switch into the context thus needs
- * no "fresh?" test: it pops this frame like any other and lands in the
- * start stub, which moves transfer to rdi and jumps to entry.
+ * the essay and diagrams in switch_asm.S), except that its pc is the start
+ * stub's landing jmpco_asm_start_land and its rbx slot holds `entry`.  One
+ * more word above it, the zero return address `entry` will see, makes
+ * rsp + 8 16-byte aligned at entry.  The first switch into the context
+ * thus needs no "fresh?" test: it continues this frame like any other, and
+ * the start stub's landing pops it, moves transfer to rdi and jumps to
+ * entry.
  *
  * The frame is written through `struct asm_fresh_frame`, whose every offset
  * is asserted against the #defines the assembler uses: change one side and
@@ -44,8 +45,8 @@ struct asm_ctx {
 
 /* A saved frame, lowest address first: what ctx->sp points at. */
 struct asm_frame {
+  uint64_t pc; /* where the context continues: a landing */
   uint64_t rbx, rbp;
-  uint64_t pc; /* where the context continues */
 };
 
 /* A fresh context: one saved frame plus entry's zero return address. */
@@ -74,9 +75,9 @@ _Static_assert(sizeof(struct asm_fresh_frame) == JMPCO_ASM_FRESH_SIZE, "fresh fr
 _Static_assert(JMPCO_ASM_FRESH_SIZE - JMPCO_ASM_FRESH_ENTRY_RA == 8,
                "entry's return address is the top word of the stack");
 
-/* The start stub's resume point (switch_asm.S).  A code address, never
- * called from C: only stored as a return address. */
-extern const unsigned char jmpco_asm_start_resume[];
+/* The start stub's landing (switch_asm.S).  A code address, never called
+ * from C: only stored as a saved pc. */
+extern const unsigned char jmpco_asm_start_land[];
 
 static inline struct asm_ctx *asmc(jmpco_asm_ctx *c) {
   return (struct asm_ctx *)(void *)c->opaque;
@@ -129,6 +130,7 @@ void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,
   *f = (struct asm_fresh_frame){
       .frame =
           {
+              .pc = (uint64_t)(uintptr_t)jmpco_asm_start_land,
 #ifdef JMPCO_ASAN
               .rbx = (uint64_t)(uintptr_t)asan_start,
               .rbp = (uint64_t)(uintptr_t)entry,
@@ -136,7 +138,6 @@ void jmpco_asm_init(jmpco_asm_ctx *ctx, void *stack_top, size_t stack_size,
               .rbx = (uint64_t)(uintptr_t)entry,
               .rbp = 0,
 #endif
-              .pc = (uint64_t)(uintptr_t)jmpco_asm_start_resume,
           },
       .entry_ra = 0,
   };

@@ -15,10 +15,14 @@
 #define JMPCO_ASM_CTX_SP 0
 
 /* The saved frame: what a suspended context keeps on its own stack, as
- * byte offsets from the saved stack pointer (ctx->sp) upwards. */
-#define JMPCO_ASM_FRAME_RBX 0
-#define JMPCO_ASM_FRAME_RBP 8
-#define JMPCO_ASM_FRAME_PC 16    /* where the context continues            */
+ * byte offsets from the saved stack pointer (ctx->sp) upwards.  The pc is
+ * lowest, so a resume continues a context with `call *(ctx->sp)` and a
+ * suspend with `ret` from rsp = ctx->sp.  The .inc fragments that Rust
+ * inlines spell these numbers out (they cannot include this file);
+ * switch_asm_init.c asserts them. */
+#define JMPCO_ASM_FRAME_PC 0     /* where the context continues: a landing */
+#define JMPCO_ASM_FRAME_RBX 8
+#define JMPCO_ASM_FRAME_RBP 16
 #define JMPCO_ASM_FRAME_SIZE 24  /* ctx->sp + 24 = the CFA                 */
 
 /* A fresh context (built by jmpco_asm_init) is one saved frame whose pc is

@@ -1,27 +1,31 @@
-//! The Rust side of the asm backend's switch: two `asm!` blocks that enter
-//! `csrc/switch_asm.S` the way its essay requires, so that a resume and the
-//! suspend that answers it pair up like a call and its return.
+//! The Rust side of the asm backend's switch: the resume and suspend
+//! fragments of `csrc/` (`switch_asm_resume.inc`, `switch_asm_suspend.inc`,
+//! each followed by `switch_asm_land.inc`) assembled inline, so that a
+//! round trip costs one `call` and one `ret` and nothing else that jumps
+//! (the essay in `csrc/switch_asm.S` explains the protocol and why).
 //!
-//! - [`resume`] `call`s `jmpco_asm_resume`: the `call` pushes the resumer's
-//!   resume address (and a return-stack-buffer entry); the assembly saves
-//!   rbx, rbp and the stack pointer in `from` and jumps into `to`.
-//! - [`suspend`] pushes its own resume address by hand and `jmp`s to
-//!   `jmpco_asm_suspend`, which saves the same three words and `ret`s into
-//!   the resumer: the return the CPU predicted when the resumer called.
+//! - [`resume`] pushes rbp and rbx, records in the caller context where
+//!   its `call` will push the resume address, and `call`s the coroutine's
+//!   saved pc: a landing that pops the coroutine's rbx and rbp.
+//! - [`suspend`] pushes rbp, rbx and its landing's address, saves its stack
+//!   pointer in the own context and `ret`s into the resumer: the return the
+//!   CPU predicted when the resumer called.
 //!
 //! Invariants the blocks rely on, all stated to the compiler:
-//! - Registers: the assembly preserves only rbx, rbp and rsp. Every scratch
+//! - Registers: the fragments preserve only rbx, rbp and rsp. Every scratch
 //!   register (`clobber_abi("C")`, which includes the vector, x87 and flag
 //!   state) and r12-r15 (`out(..) _`) are clobbered, so the compiler saves
-//!   whatever it has live in them. rax returns the other side's transfer.
+//!   whatever it has live in them. rdx carries the transfer both ways.
 //! - Stack: no `nostack`, so rsp is call-aligned at the block and nothing of
 //!   the function lives in the red zone below it; both blocks push. Each
-//!   block ends with rsp where it began: the pushed resume address is popped
-//!   when the context is continued.
+//!   block ends with rsp where it began: its landing pops the saved frame.
 //! - Memory: no `nomem`/`readonly`: the other side reads and writes
 //!   anything while this one is suspended.
 //! - Direction flag clear and MXCSR/x87 control words untouched (thread
 //!   state, see the essay).
+//! - No CFI inside the blocks: at their boundaries the function's own CFI
+//!   holds; a debugger stopped on one of their instructions may show a
+//!   wrong caller.
 //!
 //! Not used with the `asan` feature: ASan needs its fiber annotations around
 //! every switch, which only the C-ABI `jmpco_asm_switch` wrapper makes.
@@ -31,40 +35,37 @@ use std::ffi::c_void;
 
 use crate::sys::jmpco_asm_ctx;
 
-extern "C" {
-    // Not C-ABI functions: labels in csrc/switch_asm.S with their own entry
-    // protocol, named here only as `sym` operands, never called from Rust.
-    fn jmpco_asm_resume();
-    fn jmpco_asm_suspend();
-}
-
-/// One `asm!` block entering the switch at `$entry` by `$template`, with
-/// the operands and clobbers both entries share (see the module docs):
-/// from, to and transfer in rdi, rsi and rdx; the other side's transfer
-/// back in rax; r12-r15 and every scratch register clobbered.
+/// One `asm!` block of `$fragment` and the landing, with the operands and
+/// clobbers both entries share (see the module docs): the contexts in
+/// `$from_reg` and `$to_reg`, the transfer in rdx both ways, r12-r15 and
+/// every scratch register clobbered. Evaluates to the transfer that came
+/// back and rax, which a suspend leaves 0.
 macro_rules! enter_switch {
-    ($($template:literal),+; $entry:path; $from:expr, $to:expr, $transfer:expr) => {{
+    ($fragment:literal; $from_reg:tt = $from:expr, $to_reg:tt = $to:expr, $transfer:expr) => {{
         let back: *mut c_void;
+        let rax: usize;
         asm!(
-            $($template),+,
-            entry = sym $entry,
-            in("rdi") $from,
-            in("rsi") $to,
-            in("rdx") $transfer,
-            out("rax") back,
+            include_str!(concat!("../csrc/", $fragment)),
+            include_str!("../csrc/switch_asm_land.inc"),
+            in($from_reg) $from,
+            in($to_reg) $to,
+            inout("rdx") $transfer => back,
+            lateout("rax") rax,
             out("r12") _,
             out("r13") _,
             out("r14") _,
             out("r15") _,
             clobber_abi("C"),
+            options(att_syntax),
         );
-        back
+        (back, rax)
     }};
 }
 
 /// Saves the running context in `from` and continues `to`, handing it
 /// `transfer`. Returns the `transfer` of the [`suspend`] (or exit) that
-/// comes back.
+/// comes back, and whether it was a [`suspend`] (else the C-ABI switch,
+/// as the exit uses).
 ///
 /// # Safety
 /// `from` and `to` are asm contexts carved for this thread's coroutine;
@@ -75,12 +76,14 @@ pub(crate) unsafe fn resume(
     from: *mut jmpco_asm_ctx,
     to: *mut jmpco_asm_ctx,
     transfer: *mut c_void,
-) -> *mut c_void {
+) -> (*mut c_void, bool) {
     // SAFETY: the protocol in the module docs and csrc/switch_asm.S: the
-    // call returns once another switch continues `from`, with every
-    // register the block does not list as clobbered restored (rbx, rbp,
-    // rsp). The caller guarantees the contexts are valid.
-    unsafe { enter_switch!("call {entry}"; jmpco_asm_resume; from, to, transfer) }
+    // block ends once another switch continues `from`, with every register
+    // it does not list as clobbered restored (rbx, rbp, rsp). The caller
+    // guarantees the contexts are valid.
+    let (back, rax) =
+        unsafe { enter_switch!("switch_asm_resume.inc"; "rdi" = from, "rsi" = to, transfer) };
+    (back, rax == 0)
 }
 
 /// Saves the running coroutine in `from` and continues its resumer's
@@ -96,18 +99,9 @@ pub(crate) unsafe fn suspend(
     to: *mut jmpco_asm_ctx,
     transfer: *mut c_void,
 ) -> *mut c_void {
-    // SAFETY: as for `resume`: the pushed address (label 2) is this
-    // context's resume address; the assembly saves rbx and rbp under it
-    // and stores rsp in `from`. Continuing `from` pops all three, so the
-    // block ends with rsp as it began.
-    unsafe {
-        enter_switch!(
-            "lea rax, [rip + 2f]",
-            "push rax",
-            "jmp {entry}",
-            "2:";
-            jmpco_asm_suspend;
-            from, to, transfer
-        )
-    }
+    // SAFETY: as for `resume`: the block saves rbp, rbx and its landing's
+    // address on this stack and stores rsp in `from`; continuing `from`
+    // lands after them and pops them, so the block ends with rsp as it
+    // began.
+    unsafe { enter_switch!("switch_asm_suspend.inc"; "rsi" = from, "rdi" = to, transfer).0 }
 }

@@ -143,7 +143,12 @@ impl Drop for AltStack {
 extern "C" fn handle_fault(sig: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some((id, size)) = guard_hit(addr) {
+    // SAFETY: and a valid ucontext_t for SA_SIGINFO handlers: the interrupted
+    // thread's registers.
+    let sp =
+        unsafe { (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RSP as usize] }
+            as usize;
+    if let Some((id, size)) = guard_hit(addr, sp) {
         report_overflow(id, size);
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };

@@ -262,23 +262,29 @@ impl Contexts {
     }
 
     /// Saves the running context as the caller's and continues the
-    /// coroutine. Returns the `transfer` of the switch that comes back.
+    /// coroutine. Returns the `transfer` of the switch that comes back, and
+    /// `true` if that switch was certainly a suspend (`false`: ask the
+    /// state; only the asm backend can tell).
     ///
     /// # Safety
     /// The own context must be fresh or suspended (saved by [`Contexts::suspend`]
     /// and not continued since), on this thread.
     #[inline]
-    pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> *mut c_void {
-        match self.backend {
-            // SAFETY: both are asm contexts carved by `carve`; the own one is
-            // fresh or suspended (the caller's contract).
-            #[cfg(not(feature = "asan"))]
-            Backend::Asm => unsafe {
-                asm_entry::resume(self.caller().cast(), self.own().cast(), transfer)
-            },
-            // SAFETY: forwarded from the caller's contract.
-            _ => unsafe { self.switch(self.caller(), self.own(), transfer) },
+    pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> (*mut c_void, bool) {
+        // asm first and on its own: the test falls through into its inline
+        // switch, and the offsets are constants.
+        #[cfg(not(feature = "asan"))]
+        if self.backend == Backend::Asm {
+            let asm = Contexts::below(Backend::Asm, self.top);
+            // SAFETY: both are asm contexts carved by `carve`; the own one
+            // is fresh or suspended (the caller's contract).
+            return unsafe { asm_entry::resume(asm.caller().cast(), asm.own().cast(), transfer) };
         }
+        // SAFETY: forwarded from the caller's contract.
+        (
+            unsafe { self.switch(self.caller(), self.own(), transfer) },
+            false,
+        )
     }
 
     /// Saves the running coroutine in its own context and continues its
@@ -289,22 +295,23 @@ impl Contexts {
     /// the caller context holds a live, suspended resumer.
     #[inline]
     pub(crate) unsafe fn suspend(&self, transfer: *mut c_void) -> *mut c_void {
-        match self.backend {
-            // SAFETY: as for `switch`: both are sjlj contexts carved by
-            // `carve`, and the caller context is suspended.
-            Backend::Sjlj => unsafe {
-                sys::jmpco_sjlj_suspend(self.own().cast(), self.caller().cast(), transfer)
-            },
+        #[cfg(not(feature = "asan"))]
+        if self.backend == Backend::Asm {
+            let asm = Contexts::below(Backend::Asm, self.top);
             // SAFETY: both are asm contexts carved by `carve`; we run on the
             // coroutine's stack and the caller context holds the resumer,
-            // which `resume` saved (or the C switch, under `asan`).
-            #[cfg(not(feature = "asan"))]
-            Backend::Asm => unsafe {
-                asm_entry::suspend(self.own().cast(), self.caller().cast(), transfer)
-            },
-            // SAFETY: forwarded from the caller's contract.
-            _ => unsafe { self.switch(self.own(), self.caller(), transfer) },
+            // which `resume` saved.
+            return unsafe { asm_entry::suspend(asm.own().cast(), asm.caller().cast(), transfer) };
         }
+        if self.backend == Backend::Sjlj {
+            // SAFETY: as for `switch`: both are sjlj contexts carved by
+            // `carve`, and the caller context is suspended.
+            return unsafe {
+                sys::jmpco_sjlj_suspend(self.own().cast(), self.caller().cast(), transfer)
+            };
+        }
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { self.switch(self.own(), self.caller(), transfer) }
     }
 
     /// Continues the caller for good, saving nothing: the last switch of a

@@ -42,6 +42,8 @@ fn compile_with(main_file: &str, flags: &[&str], name: &str) -> PathBuf {
         ])
         .arg("-I")
         .arg(root().join("csrc"))
+        // The inline asm entries `.include` their fragments from csrc/.
+        .arg(format!("-Wa,-I{}", root().join("csrc").display()))
         .args(&sources)
         .arg(root().join(main_file))
         .arg("-o")

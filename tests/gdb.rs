@@ -143,7 +143,8 @@ fn check_backend(backend: Backend) {
     // whose 1st hit is main resuming and 2nd the coroutine suspending.
     let commands: &[&str] = match backend {
         Backend::Sjlj => &["break jmpco_sjlj_suspend", "run", "bt"],
-        Backend::Asm => &["break jmpco_asm_suspend", "run", "bt"],
+        // asm suspends inline: break in the Rust function that holds it.
+        Backend::Asm => &["break jmpco::switch::Contexts::suspend", "run", "bt"],
         Backend::Ucontext => &["break jmpco_ucontext_switch", "run", "continue", "bt"],
     };
     let suspending = gdb(backend, commands);

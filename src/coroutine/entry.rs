@@ -5,19 +5,26 @@
 //! Every switch carries one pointer (`transfer`). It always points at a
 //! value on the *sender's* stack, which stays alive because the sender is
 //! suspended until the receiver switches back. The receiver moves the value
-//! out before it can switch again: with `ptr::read` from a slot the sender
-//! will never drop (`ManuallyDrop`/`MaybeUninit`), or with `Option::take`
-//! for the input.
+//! out with `ptr::read` before it can switch again, from a slot the sender
+//! will never drop (`ManuallyDrop`/`MaybeUninit`).
 //!
-//! * Resumer to coroutine: an [`Incoming<I>`]: the coroutine's header (so
-//!   the entry finds its closure) and `Some(input)`, or `None` to ask a
-//!   suspended coroutine to unwind (used when a `Hold` coroutine is dropped).
-//! * Coroutine to resumer: the coroutine first sets its state, which says
-//!   what the pointer is: `Hold` a `Y`, `Term` an `R` (or null when it
-//!   finished by being cancelled), `Except` a [`Payload`] (the body's panic).
+//! * Resumer to a fresh coroutine: a [`Start<I>`]: the coroutine's header
+//!   (so the entry finds its closure) and the first input.
+//! * Resumer to a suspended coroutine: the input `I` itself, or null to ask
+//!   it to unwind (used when a `Hold` coroutine is dropped).
+//! * Coroutine to resumer: a `Y` when it suspended; when it finished, it set
+//!   its state first, which says what the pointer is: `Term` an `R` (or
+//!   null when it finished by being cancelled), `Except` a [`Payload`] (the
+//!   body's panic).
 //!
-//! The resumer sets the state to `Exec` and `CURRENT` to the coroutine
-//! before switching in, and restores `CURRENT` after switching back.
+//! Only the resumer writes the state around a switch: `Exec` before it
+//! switches in, and `Hold` when the coroutine comes back still `Exec` (it
+//! suspended; the asm switch also says so in a register). The coroutine
+//! writes the state only as it finishes. No thread-local names the running
+//! coroutine either (`header.rs` finds it from the stack pointer). So a
+//! suspend and a resume exchange nothing through memory but the switch's
+//! own frames and the values themselves: no flag written on one stack and
+//! read on the other, which a round trip of a few nanoseconds cannot afford.
 //!
 //! # Unwinding
 //! Panics never cross the C frames of a switch: [`entry`] wraps the body in
@@ -27,8 +34,7 @@
 
 use std::any::Any;
 use std::ffi::c_void;
-use std::marker::PhantomData;
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
@@ -39,11 +45,12 @@ use super::yielder::Yielder;
 /// A panic's payload, as `catch_unwind` gives it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
-/// What a resume hands to the coroutine; lives on the resumer's stack.
-pub(crate) struct Incoming<I> {
+/// What the first resume hands to the coroutine; lives on the resumer's
+/// stack.
+pub(crate) struct Start<I> {
     pub(crate) header: NonNull<Header>,
-    /// `None`: unwind instead of continuing.
-    pub(crate) input: Option<I>,
+    /// Moved out by the entry; the resumer never drops it.
+    pub(crate) input: ManuallyDrop<I>,
 }
 
 /// The unwinding payload that cancels a suspended coroutine. Private, so no
@@ -55,15 +62,18 @@ pub(crate) struct Cancel;
 ///
 /// # Safety
 /// Called only by the C shim on a fresh coroutine stack, with `transfer`
-/// pointing at a live `Incoming<I>` whose header holds an unread `F` placed
+/// pointing at a live `Start<I>` whose header holds an unread `F` placed
 /// by `Header::install`/`prepare`.
 pub(crate) unsafe extern "C" fn entry<F, I, Y, R>(transfer: *mut c_void)
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
-    // SAFETY: the resumer passed a live Incoming<I> (this function's contract).
-    let incoming = unsafe { &mut *transfer.cast::<Incoming<I>>() };
-    let header = incoming.header;
+    // SAFETY: the resumer passed a live Start<I> (this function's
+    // contract); its input is read exactly once, here.
+    let (header, input) = unsafe {
+        let start = transfer.cast::<Start<I>>();
+        ((*start).header, ManuallyDrop::take(&mut (*start).input))
+    };
     // SAFETY: the header outlives the coroutine's run: the Coroutine owning
     // the stack is borrowed by the resume that switched here.
     let h = unsafe { header.as_ref() };
@@ -74,15 +84,8 @@ where
     // SAFETY: `closure` held the location of an unread F (contract); taking
     // it out of the header makes this the only read.
     let body = unsafe { ptr::read(closure_at.cast::<F>()) };
-    // A never-started coroutine is dropped without being resumed, so the
-    // first input is always Some; None would only mean a bug.
-    let Some(input) = incoming.input.take() else {
-        fatal("a coroutine was cancelled before it started")
-    };
-    let yielder = Yielder {
-        header,
-        _types: PhantomData,
-    };
+    // SAFETY: as above: the header is live.
+    let yielder = unsafe { Yielder::new(header) };
     let outcome = panic::catch_unwind(AssertUnwindSafe(move || body(&yielder, input)));
 
     // Everything with a destructor is dropped, or moved into a slot the

@@ -7,12 +7,14 @@
 //! header lie the two switch contexts, at fixed offsets from it, and below
 //! them the not-yet-started body's closure (see `switch.rs` for the picture).
 //!
-//! `CURRENT` points at the header of the innermost running coroutine of this
-//! thread (null on the thread's own stack). `resume` sets it before
-//! switching in and restores the previous value after switching back, so it
-//! always names the coroutine whose stack the CPU is on. It answers
-//! [`current`](crate::current) and tells the stack-overflow handler whose
-//! guard page was hit.
+//! The running coroutine is found from the stack pointer, not recorded on
+//! every switch: code runs on a coroutine's stack exactly while that
+//! coroutine is the innermost running one, so the stack that holds rsp
+//! names it, and its header sits at a fixed offset below that stack's top
+//! ([`header_at`]). The stack registry (`stack/registry.rs`) says which
+//! stack holds an address. That answers [`current`](crate::current) and
+//! tells the stack-overflow handler whose guard page was hit; a thread-local
+//! written by every resume would cost the switch about a third of its time.
 
 use std::cell::Cell;
 use std::io;
@@ -30,13 +32,14 @@ use crate::switch::{Backend, Contexts, Entry};
 /// the contexts are carved from the stack.
 const MIN_FRAME_SPACE: usize = 1024;
 
-thread_local! {
-    /// The innermost running coroutine of this thread, or null.
-    static CURRENT: Cell<*const Header> = const { Cell::new(ptr::null()) };
-}
+/// Marks a header written by [`Header::install`], so an address lookup that
+/// lands on a stack no coroutine ever used finds no coroutine.
+const MAGIC: u64 = u64::from_le_bytes(*b"jmpco\0hd");
 
 /// A coroutine's control block; lives at the top of its stack.
 pub(crate) struct Header {
+    /// [`MAGIC`], from `install` on.
+    magic: u64,
     pub(crate) id: CoroutineId,
     pub(crate) state: Cell<State>,
     /// The backend whose two contexts sit just below this header (see
@@ -45,8 +48,8 @@ pub(crate) struct Header {
     /// Where the closure of a `Ready` coroutine lies, and how to drop it
     /// unstarted; `None` once the entry has taken it.
     pub(crate) closure: Cell<Option<PlacedClosure>>,
-    /// The guard region below the stack, for the overflow handler.
-    guard: Range<usize>,
+    /// Lowest usable byte of the stack.
+    bottom: usize,
     /// Usable bytes of the whole stack, for the overflow message.
     stack_size: usize,
 }
@@ -60,20 +63,17 @@ impl Header {
         entry: Entry,
         f: F,
     ) -> io::Result<NonNull<Header>> {
-        // 16-byte aligned: the contexts are carved right below it.
-        let at = align_down(
-            stack.top() as usize - size_of::<Header>(),
-            align_of::<Header>().max(16),
-        );
+        let at = header_at(stack.top() as usize);
         // SAFETY: `at` is below the top of a stack this coroutine owns, and
         // nothing runs on the stack yet.
         let closure = unsafe { place(at, stack, backend, entry, f)? };
         let header = Header {
+            magic: MAGIC,
             id: next_id(),
             state: Cell::new(State::Ready),
             backend,
             closure: Cell::new(Some(closure)),
-            guard: stack.guard(),
+            bottom: stack.bottom() as usize,
             stack_size: stack.size(),
         };
         let at = at as *mut Header;
@@ -118,6 +118,12 @@ impl Header {
         // SAFETY: the caller guarantees a live, initialised header.
         let backend = unsafe { header.as_ref() }.backend;
         Contexts::below(backend, header.as_ptr().cast())
+    }
+
+    /// The usable stack below (and including) this header: the guard's end
+    /// up to the header.
+    pub(crate) fn stack(&self) -> Range<usize> {
+        self.bottom..ptr::from_ref(self) as usize
     }
 
     /// Drops the closure of a coroutine that never started, if it has one.
@@ -190,40 +196,64 @@ unsafe fn place<F>(
 /// assert_eq!(inside, Some(co.id()));
 /// ```
 pub fn current() -> Option<CoroutineId> {
-    let header = CURRENT.with(Cell::get);
-    // SAFETY: a non-null CURRENT points at the header of a running coroutine,
-    // whose stack is alive until it stops running.
-    unsafe { header.as_ref() }.map(|h| h.id)
+    let (stack, in_guard) = crate::stack::stack_of(stack_pointer())?;
+    if in_guard {
+        return None;
+    }
+    // SAFETY: rsp lies in this stack, so its memory is mapped, and code runs
+    // on it: it is the stack of the innermost running coroutine (or of a raw
+    // switch test, which `installed` tells apart).
+    unsafe { installed(stack.end) }.map(|(id, _)| CoroutineId(id))
 }
 
-/// Makes `header` the running coroutine and returns the one it replaces.
-#[inline]
-pub(crate) fn enter(header: *const Header) -> *const Header {
-    CURRENT.with(|c| c.replace(header))
+/// If a fault at `addr`, taken with the stack pointer at `sp`, is a stack
+/// overflow: `addr` lies in the guard page of the jmpco stack `sp` is on
+/// (or has run into). Then the id and stack size of the coroutine on that
+/// stack. Called from the SIGSEGV handler: the registry lookup and the header
+/// reads are lock- and allocation-free.
+pub(crate) fn guard_hit(addr: usize, sp: usize) -> Option<(u64, usize)> {
+    let (stack, in_guard) = crate::stack::stack_of(addr)?;
+    let (sp_stack, _) = crate::stack::stack_of(sp)?;
+    if !in_guard || sp_stack != stack {
+        return None;
+    }
+    // SAFETY: the registry holds only mapped stacks, and the code that
+    // overflowed into this guard runs on the stack above it.
+    unsafe { installed(stack.end) }.map(|(id, size)| (id.get(), size))
 }
 
-/// Restores the running coroutine `enter` replaced.
-#[inline]
-pub(crate) fn leave(previous: *const Header) {
-    CURRENT.with(|c| c.set(previous));
+/// The address of the header of the coroutine whose stack ends at `top`.
+/// 16-byte aligned: the contexts are carved right below it.
+fn header_at(top: usize) -> usize {
+    align_down(top - size_of::<Header>(), align_of::<Header>().max(16))
 }
 
-/// Whether `header` is this thread's running coroutine.
-#[inline]
-pub(crate) fn is_running(header: *const Header) -> bool {
-    CURRENT.with(Cell::get) == header
+/// The id and stack size in the header below `top`, if `install` wrote one
+/// there.
+///
+/// # Safety
+/// `[top - size_of::<Header>() - 16, top)` is mapped, readable memory.
+unsafe fn installed(top: usize) -> Option<(NonZeroU64, usize)> {
+    let h = header_at(top) as *const Header;
+    // SAFETY: mapped (the caller); raw field reads, since the bytes need not
+    // be a Header: only a matching magic says they are.
+    unsafe {
+        if ptr::addr_of!((*h).magic).read_volatile() != MAGIC {
+            return None;
+        }
+        Some(((*h).id.0, (*h).stack_size))
+    }
 }
 
-/// If `addr` lies in the guard region of this thread's running coroutine,
-/// its id and stack size. Called from the SIGSEGV handler: it only reads a
-/// const-initialised thread local and the header, which is async-signal-safe.
-pub(crate) fn guard_hit(addr: usize) -> Option<(u64, usize)> {
-    let header = CURRENT.try_with(Cell::get).ok()?;
-    // SAFETY: as in `current`.
-    let h = unsafe { header.as_ref() }?;
-    h.guard
-        .contains(&addr)
-        .then(|| (h.id.as_u64(), h.stack_size))
+/// The running code's stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads rsp into a register; touches no memory, stack or flags.
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
 }
 
 fn next_id() -> CoroutineId {

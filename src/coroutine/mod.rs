@@ -18,13 +18,15 @@ mod header;
 mod state;
 mod yielder;
 
+use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::{self, NonNull};
 
 pub use builder::Builder;
-use entry::{fatal, Incoming, Payload};
+use entry::{fatal, Payload, Start};
 pub use header::current;
 pub(crate) use header::guard_hit;
 use header::Header;
@@ -32,7 +34,7 @@ pub use state::{CoroutineId, CoroutineResult, Error, State};
 pub use yielder::Yielder;
 
 use crate::stack::Stack;
-use crate::switch::Backend;
+use crate::switch::{Backend, Contexts};
 
 /// A stackful coroutine taking `I` on every resume, yielding `Y` and finally
 /// returning `R`: the seed notes' `Coroutine` class.
@@ -68,6 +70,10 @@ use crate::switch::Backend;
 /// ```
 pub struct Coroutine<I = (), Y = (), R = ()> {
     header: NonNull<Header>,
+    /// The header's two switch contexts, found once: the backend never
+    /// changes, so `resume` need not load it through the header, and in a
+    /// loop over one coroutine the compiler keeps it in a register.
+    contexts: Contexts,
     stack: Stack,
     /// Makes the type neither `Send` nor `Sync`.
     _not_send: PhantomData<NotSend>,
@@ -108,6 +114,8 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         let header = Header::install(&stack, backend, entry::entry::<F, I, Y, R>, body)?;
         Ok(Coroutine {
             header,
+            // SAFETY: `install` just wrote a live header there.
+            contexts: unsafe { Header::contexts(header) },
             stack,
             _not_send: PhantomData,
             _types: PhantomData,
@@ -135,14 +143,27 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     /// is an error, and nothing happens.
     #[inline(always)]
     pub fn try_resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>, Error> {
-        match self.state() {
-            State::Ready | State::Hold => {}
-            State::Exec => return Err(Error::Running),
-            finished => return Err(Error::Finished(finished)),
-        }
-        // SAFETY: the state is Ready or Hold, so the own context is fresh or
-        // suspended.
-        match unsafe { self.switch_in(Some(input)) } {
+        let state = self.state();
+        // The coroutine moves the input out with ptr::read; ManuallyDrop
+        // keeps it from being dropped here as well.
+        let mut input = ManuallyDrop::new(input);
+        let outcome = if state == State::Hold {
+            // SAFETY: Hold: the own context is suspended, and a suspended
+            // coroutine takes its input as a plain I (the transfer protocol).
+            unsafe { self.switch_in(ptr::from_mut(&mut input).cast()) }
+        } else if state == State::Ready {
+            let mut start = Start {
+                header: self.header,
+                input,
+            };
+            // SAFETY: Ready: the own context is fresh, and the entry takes a
+            // Start (the transfer protocol).
+            unsafe { self.switch_in(ptr::from_mut(&mut start).cast()) }
+        } else {
+            drop(ManuallyDrop::into_inner(input));
+            return Err(refusal(state));
+        };
+        match outcome {
             Outcome::Yielded(y) => Ok(CoroutineResult::Yield(y)),
             Outcome::Returned(r) => Ok(CoroutineResult::Return(r)),
             Outcome::Panicked(payload) => panic::resume_unwind(payload),
@@ -202,33 +223,29 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         unsafe { self.header.as_ref() }
     }
 
-    /// Switches into the coroutine with `input` (`None`: unwind it) and
-    /// decodes what comes back by the transfer protocol (`entry.rs`).
+    /// Switches into the coroutine with `transfer` and decodes what comes
+    /// back by the transfer protocol (`entry.rs`).
     ///
     /// # Safety
-    /// The state must be `Ready` or `Hold`, and `None` is only for `Hold`.
+    /// The state must be `Ready` or `Hold`, and `transfer` what that state
+    /// takes: a `Start<I>` for `Ready`; for `Hold`, an `I` or null (unwind).
     #[inline(always)]
-    unsafe fn switch_in(&mut self, input: Option<I>) -> Outcome<Y, R> {
+    unsafe fn switch_in(&mut self, transfer: *mut c_void) -> Outcome<Y, R> {
         let h = self.header();
         h.state.set(State::Exec);
-        let mut incoming = Incoming {
-            header: self.header,
-            input,
-        };
-        let previous = header::enter(self.header.as_ptr());
-        // SAFETY: `self.header` is this coroutine's live header; Ready means
-        // fresh contexts, Hold a suspended own context (the caller's
+        // SAFETY: `self.contexts` are this coroutine's live contexts; Ready
+        // means fresh ones, Hold a suspended own context (the caller's
         // contract); we are on the thread that made them, since Coroutine is
         // not Send.
-        let back =
-            unsafe { Header::contexts(self.header).resume(ptr::from_mut(&mut incoming).cast()) };
-        header::leave(previous);
-        // The state the coroutine set before switching back says what `back`
-        // points at, in its suspended frame (the transfer protocol). Each
-        // value is read out exactly once; the sender never drops it.
+        let (back, suspended) = unsafe { self.contexts.resume(transfer) };
+        // Still Exec: it suspended, and `back` points at a Y in its frame.
+        // Otherwise it finished and set the state that says what `back` is.
+        // (The asm switch can say "suspended" without the load.) Each value
+        // is read out exactly once; the sender never drops it.
         let state = h.state.get();
-        if state == State::Hold {
-            // SAFETY: Hold: a Y in a ManuallyDrop slot.
+        if suspended || state == State::Exec {
+            h.state.set(State::Hold);
+            // SAFETY: a Y in a ManuallyDrop slot.
             return Outcome::Yielded(unsafe { back.cast::<Y>().read() });
         }
         match state {
@@ -237,7 +254,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             State::Term => Outcome::Returned(unsafe { back.cast::<R>().read() }),
             // SAFETY: Except: a Payload in a MaybeUninit slot.
             State::Except => Outcome::Panicked(unsafe { back.cast::<Payload>().read() }),
-            _ => fatal("a coroutine switched back without a state"),
+            _ => fatal("a coroutine switched back in a state it cannot set"),
         }
     }
 
@@ -267,8 +284,9 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// Unwinds a suspended coroutine's stack so its locals are dropped.
     fn cancel(&mut self) {
         loop {
-            // SAFETY: the loop only runs while the state is Hold.
-            match unsafe { self.switch_in(None) } {
+            // SAFETY: the loop only runs while the state is Hold, which
+            // takes null as "unwind".
+            match unsafe { self.switch_in(ptr::null_mut()) } {
                 Outcome::Cancelled => return,
                 // The body caught the unwinding and returned anyway.
                 Outcome::Returned(value) => return drop(value),
@@ -284,6 +302,16 @@ impl<I, Y, R> Coroutine<I, Y, R> {
                 }
             }
         }
+    }
+}
+
+/// Why a coroutine in `state` (not `Ready` or `Hold`) cannot be resumed.
+/// Out of line: keeps the refusal's code off `resume`'s straight path.
+#[cold]
+fn refusal(state: State) -> Error {
+    match state {
+        State::Exec => Error::Running,
+        finished => Error::Finished(finished),
     }
 }
 

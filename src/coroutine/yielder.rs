@@ -5,22 +5,72 @@ use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::{self, NonNull};
 
-use super::entry::{Cancel, Incoming};
+use super::entry::Cancel;
 use super::header::{self, Header};
-use super::state::{CoroutineId, State};
+use super::state::CoroutineId;
+use crate::switch::Contexts;
 
 /// Given to a coroutine's body; [`suspend`](Yielder::suspend) hands a value
 /// to the resumer and waits for the next input.
 ///
-/// Neither `Send` nor `Sync`, and only valid inside its own coroutine:
-/// calling `suspend` from anywhere else (a nested coroutine the body made,
-/// say) panics.
+/// # Only inside its own coroutine
+/// A `suspend` must run on its coroutine's stack, while that coroutine is the
+/// innermost running one: anywhere else it would save the wrong stack as the
+/// coroutine. Safe code cannot call it anywhere else, so `suspend` does not
+/// pay for a check (debug builds still make one):
+/// - the body gets `&Yielder` for the body's own run only, and everything a
+///   coroutine can carry out of it or into another coroutine is `'static`
+///   (bodies, inputs, yields, results, panic payloads), so a nested
+///   coroutine's body cannot hold its parent's yielder;
+/// - a `Yielder` is neither `Send` nor `Sync`, so no other thread can use
+///   it either.
+///
+/// ```compile_fail
+/// use jmpco::{Coroutine, Yielder};
+/// // A nested coroutine cannot capture its parent's yielder...
+/// let _outer: Coroutine = Coroutine::new(|y: &Yielder<(), ()>, ()| {
+///     let mut inner: Coroutine = Coroutine::new(move |_, ()| y.suspend(()));
+///     inner.resume(());
+/// });
+/// ```
+///
+/// ```compile_fail
+/// use jmpco::{Coroutine, Yielder};
+/// // ...and another thread cannot use it.
+/// let _co: Coroutine = Coroutine::new(|y: &Yielder<(), ()>, ()| {
+///     std::thread::scope(|s| {
+///         s.spawn(|| y.suspend(()));
+///     });
+/// });
+/// ```
 pub struct Yielder<I, Y> {
     pub(crate) header: NonNull<Header>,
+    /// The coroutine's switch contexts (see `Coroutine`'s field): immutable,
+    /// so a body that suspends in a loop finds them in a register.
+    pub(crate) contexts: Contexts,
+    /// Bytes of the coroutine's stack below its header: `suspend` runs with
+    /// rsp in `[header - span, header)` exactly when this yielder's
+    /// coroutine is the running one.
+    pub(crate) span: usize,
     pub(crate) _types: PhantomData<fn(Y) -> I>,
 }
 
 impl<I, Y> Yielder<I, Y> {
+    /// The yielder of the coroutine whose header is `header`.
+    ///
+    /// # Safety
+    /// `header` is a live header installed by `Header::install`.
+    pub(crate) unsafe fn new(header: NonNull<Header>) -> Self {
+        // SAFETY: the caller guarantees a live header.
+        let (contexts, stack) = unsafe { (Header::contexts(header), header.as_ref().stack()) };
+        Yielder {
+            header,
+            contexts,
+            span: stack.end - stack.start,
+            _types: PhantomData,
+        }
+    }
+
     /// Suspends the coroutine (state `Hold`), making the pending `resume`
     /// return `CoroutineResult::Yield(value)`; returns the input of the next
     /// `resume`.
@@ -29,34 +79,36 @@ impl<I, Y> Yielder<I, Y> {
     /// return: it unwinds the body's stack so its destructors run. A body
     /// that catches that unwinding should let it continue.
     ///
-    /// # Panics
-    /// If called outside this yielder's own coroutine.
+    /// Only ever runs inside this yielder's own coroutine (see the type's
+    /// docs for why safe code cannot do otherwise); debug builds check it.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        let header = self.header.as_ptr().cast_const();
-        assert!(
-            header::is_running(header),
-            "jmpco: Yielder::suspend called outside its own coroutine"
-        );
-        // SAFETY: this coroutine is running, so its header (at the top of its
-        // live stack) is valid.
-        let h = unsafe { self.header.as_ref() };
         // The resumer moves the value out with ptr::read; ManuallyDrop keeps
         // it from being dropped here as well.
         let mut slot = ManuallyDrop::new(value);
-        h.state.set(State::Hold);
-        // SAFETY: the header is live (the yielder's coroutine runs); we are on
-        // its stack and it is the running one (asserted above), so its caller
-        // context holds the resumer.
-        let back =
-            unsafe { Header::contexts(self.header).suspend(ptr::from_mut(&mut slot).cast()) };
-        // SAFETY: whoever resumed us passed a live Incoming<I> of this
-        // coroutine's input type (the transfer protocol).
-        let incoming = unsafe { &mut *back.cast::<Incoming<I>>() };
-        match incoming.input.take() {
-            Some(input) => input,
-            None => panic::resume_unwind(Box::new(Cancel)),
+        // Code runs on a coroutine's stack only while that coroutine is the
+        // innermost running one, so "this frame lies on our stack" is "we
+        // are the running coroutine". Debug builds only: the checks cost an
+        // asm round trip a tenth of its time, and the type system already
+        // rules the misuse out (the type's docs).
+        if cfg!(debug_assertions) {
+            let below_header =
+                (self.header.as_ptr() as usize).wrapping_sub(header::stack_pointer());
+            if below_header > self.span {
+                outside_its_coroutine();
+            }
         }
+        // SAFETY: the header is live (the yielder's coroutine runs); we are on
+        // its stack and it is the running one (the type's docs), so its
+        // caller context holds the resumer. The resumer sets the state to `Hold`
+        // once we are back on its side (the transfer protocol).
+        let back = unsafe { self.contexts.suspend(ptr::from_mut(&mut slot).cast()) };
+        if back.is_null() {
+            panic::resume_unwind(Box::new(Cancel));
+        }
+        // SAFETY: a non-null transfer into a suspended coroutine points at
+        // the resumer's input, an I it never drops (the transfer protocol).
+        unsafe { back.cast::<I>().read() }
     }
 
     /// The id of the coroutine this yielder suspends.
@@ -64,6 +116,15 @@ impl<I, Y> Yielder<I, Y> {
         // SAFETY: a Yielder only exists while its coroutine's stack is alive.
         unsafe { self.header.as_ref() }.id
     }
+}
+
+/// The panic of a `suspend` outside its coroutine (debug builds); out of
+/// line to keep the check at one comparison.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn outside_its_coroutine() -> ! {
+    panic!("jmpco: Yielder::suspend called outside its own coroutine")
 }
 
 impl<I, Y> std::fmt::Debug for Yielder<I, Y> {

@@ -54,11 +54,22 @@
 //!   to the OS (`MADV_DONTNEED`). See `pool.rs`.
 //! * [`Stack::fresh`] is the exception: a mapping of its own, unmapped on drop, never pooled.
 //!
+//! # Finding a stack from an address
+//!
+//! Every slab and fresh stack is recorded in a lock-free table (`registry.rs`) when it is
+//! mapped (a fresh stack is forgotten before it is unmapped), so any address can be traced to
+//! the slot that holds it. `jmpco::current()` traces the stack pointer to the running
+//! coroutine, and the overflow handler a faulting address to the guard it hit, without the
+//! switch writing a thread-local on every resume.
+//!
 //! Only this module calls `mmap`, `munmap`, `mprotect` and `madvise` (all in `slab.rs`).
 
 mod pool;
+mod registry;
 mod slab;
 pub(crate) mod valgrind;
+
+pub(crate) use registry::stack_of;
 
 use std::fmt;
 use std::io;
@@ -88,8 +99,9 @@ pub struct Stack {
     bottom: usize,
     /// Usable pages.
     pages: usize,
-    /// A mapping of its own (unmap on drop) rather than a pooled slot.
-    fresh: bool,
+    /// A mapping of its own (unmap on drop) rather than a pooled slot, with
+    /// its record in the registry.
+    fresh: Option<registry::Recorded>,
     /// The range as registered with Valgrind (`valgrind` feature; else empty).
     _valgrind: valgrind::Registration,
 }
@@ -112,7 +124,7 @@ impl Stack {
     pub fn pooled(size: usize) -> io::Result<Stack> {
         let pages = round_pages(size)?;
         let bottom = pool::take(pages)?;
-        Ok(Stack::owning(bottom, pages, false))
+        Ok(Stack::owning(bottom, pages, None))
     }
 
     /// A stack in a mapping of its own (mmap + guard), unmapped on drop; never pooled.
@@ -126,16 +138,19 @@ impl Stack {
         // Cannot overflow: round_pages checked that (pages + 1) * page fits in an isize.
         let len = (pages + 1) * page;
         let base = slab::map(len).map_err(|e| slab::map_error(len, e))?;
-        if let Err(e) = slab::install_guard(base, page) {
-            // SAFETY: we just mapped [base, base + len) and nothing else has seen it.
-            unsafe { slab::unmap(base, len) };
-            return Err(e);
+        let recorded = slab::install_guard(base, page).and_then(|()| registry::add(base, len, 1));
+        match recorded {
+            Ok(recorded) => Ok(Stack::owning(base + page, pages, Some(recorded))),
+            Err(e) => {
+                // SAFETY: we just mapped [base, base + len) and nothing else has seen it.
+                unsafe { slab::unmap(base, len) };
+                Err(e)
+            }
         }
-        Ok(Stack::owning(base + page, pages, true))
     }
 
     #[inline]
-    fn owning(bottom: usize, pages: usize, fresh: bool) -> Stack {
+    fn owning(bottom: usize, pages: usize, fresh: Option<registry::Recorded>) -> Stack {
         Stack {
             bottom,
             pages,
@@ -172,7 +187,8 @@ impl Stack {
 impl Drop for Stack {
     #[inline]
     fn drop(&mut self) {
-        if self.fresh {
+        if let Some(recorded) = self.fresh.take() {
+            registry::remove(recorded);
             let page = slab::page_size();
             // SAFETY: a fresh stack owns its whole mapping [guard start, top), made by
             // `Stack::fresh`; being dropped, nothing runs on it any more.
@@ -189,7 +205,7 @@ impl fmt::Debug for Stack {
             .field("bottom", &self.bottom())
             .field("top", &self.top())
             .field("size", &self.size())
-            .field("fresh", &self.fresh)
+            .field("fresh", &self.fresh.is_some())
             .finish()
     }
 }

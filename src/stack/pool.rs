@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::{Mutex, MutexGuard};
 
-use super::slab;
+use super::{registry, slab};
 
 /// Most free stacks of one class a thread keeps for itself.
 pub(crate) const LOCAL_CAP: usize = 256;
@@ -135,6 +135,11 @@ impl GlobalClass {
             let len = slots * slot;
             match slab::map(len) {
                 Ok(addr) => {
+                    if let Err(e) = registry::add(addr, slot, slots) {
+                        // SAFETY: just mapped, and nothing else has seen it.
+                        unsafe { slab::unmap(addr, len) };
+                        return Err(e);
+                    }
                     self.cursor = addr;
                     self.left = slots;
                     self.next_slots = (self.next_slots * 2).min(MAX_SLAB_SLOTS);

@@ -1,7 +1,7 @@
 // bench_round_trips.c -- raw C round-trip timing of the three backends,
 // through the same loops the Rust benchmarks call (csrc/bench_loop.c).
 //
-//   gcc -O2 -Wall -Wextra -Werror -Icsrc csrc/*.c csrc/*.S tests/c/bench_round_trips.c
+//   gcc -O2 -Wall -Wextra -Werror -Icsrc -Wa,-Icsrc csrc/*.c csrc/*.S tests/c/bench_round_trips.c
 //       -o /tmp/bench_round_trips
 //   taskset -c 1 /tmp/bench_round_trips            # all backends: median of 5 x 10M
 //   /tmp/bench_round_trips asm 1000000             # one backend, one run (for callgrind)

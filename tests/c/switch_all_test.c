@@ -10,7 +10,8 @@
 // so every body keeps address-taken locals alive across its switches: with
 // detect_stack_use_after_return those live on ASan's per-fiber fake stacks,
 // which is what the fiber annotations (csrc/asan_fiber.h) keep apart.  It
-// runs without ASan too.  A failure prints the file:line and exits 1;
+// runs without ASan too (then add -Wa,-Icsrc: the asm backend's inline
+// entries .include their fragments).  A failure prints the file:line and exits 1;
 // success prints one "ok" line per backend and scenario.
 #include "jmpco_switch.h"
 #include "switch_asm_entries.h"

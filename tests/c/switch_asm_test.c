@@ -2,7 +2,7 @@
 // no Rust API over it yet).  Build and run, at both optimisation levels:
 //
 //   for o in -O2 -O0; do
-//     gcc $o -g -Wall -Wextra -Werror -Icsrc csrc/*.c csrc/*.S tests/c/switch_asm_test.c
+//     gcc $o -g -Wall -Wextra -Werror -Icsrc -Wa,-Icsrc csrc/*.c csrc/*.S tests/c/switch_asm_test.c
 //         -o /tmp/switch_asm_test && /tmp/switch_asm_test || break
 //   done
 //
