@@ -125,8 +125,8 @@
  * corosensei's switch does not either (Rust code assumes the default
  * environment: LLVM compiles it for round-to-nearest).  This backend
  * did, at first: stmxcsr/fnstcw/ldmxcsr/fldcw cost ~5 ns of a then ~9 ns
- * round trip on this project's AMD EPYC VM (ldmxcsr and fldcw are microcoded and
- * serialising), more than the whole switch.  So jmpco treats both as
+ * round trip on this project's AMD EPYC VM (ldmxcsr and fldcw are
+ * microcoded and serialising), more than the whole switch.  So jmpco treats both as
  * thread state for every backend but ucontext: a body that changes the
  * rounding mode, FTZ/DAZ or the exception masks must restore them before
  * it suspends or returns (fesetenv around the code that needs them).
@@ -137,8 +137,9 @@
  * jmpco_asm_switch describes its frame at every instruction: after its
  * pushes the CFA is rsp + 56 with r12-r15, rbx and rbp at fixed offsets;
  * at its landing, where rsp may still be on the leaver's stack, the CFA is
- * rcx + 64 (rcx = its own saved sp), and each pop restores a register.  jmpco_asm_start: `.cfi_undefined
- * rip` marks it outermost, so an unwinder stops there.  Inside a running
+ * rcx + 64 (rcx = its own saved sp), and each pop restores a register.
+ * jmpco_asm_start: `.cfi_undefined rip` marks it outermost, so an unwinder
+ * stops there.  Inside a running
  * coroutine, unwinding goes body -> ... -> entry and stops: entry's return
  * address is 0 and its saved rbp is 0.  The inline fragments carry no CFI
  * (an asm! block cannot know whether its function's CFA is rsp- or
