@@ -30,29 +30,28 @@
       "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",  \
       "xmm14", "xmm15", "memory", "cc"
 
+/* One inline entry: `fragment` and the landing, with the context `from`
+ * in register `from_reg` and `to` in `to_reg` ("D" rdi, "S" rsi). */
+#define ASM_ENTRY(fragment, from_reg, to_reg, from, to, transfer)                                  \
+  __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"                                                   \
+                   ".include \"" fragment "\"\n\t"                                                 \
+                   ".include \"switch_asm_land.inc\"\n\t"                                         \
+                   "leaq 128(%%rsp), %%rsp"                                                        \
+                   : "+" from_reg(from), "+" to_reg(to), "+d"(transfer)                            \
+                   :                                                                               \
+                   : ASM_ENTRY_CLOBBERS)
+
 /* Saves the running side in `from` and continues `to` (fresh or
  * suspended); returns the transfer of whatever continues `from`. */
 static inline void *asm_entry_resume(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   ".include \"switch_asm_resume.inc\"\n\t"
-                   ".include \"switch_asm_land.inc\"\n\t"
-                   "leaq 128(%%rsp), %%rsp"
-                   : "+D"(from), "+S"(to), "+d"(transfer)
-                   :
-                   : ASM_ENTRY_CLOBBERS);
+  ASM_ENTRY("switch_asm_resume.inc", "D", "S", from, to, transfer);
   return transfer;
 }
 
 /* The same with the suspend fragment: its `ret` is predicted when `to`
  * was saved by a resume's `call`; correct whoever saved it. */
 static inline void *asm_entry_suspend(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer) {
-  __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
-                   ".include \"switch_asm_suspend.inc\"\n\t"
-                   ".include \"switch_asm_land.inc\"\n\t"
-                   "leaq 128(%%rsp), %%rsp"
-                   : "+S"(from), "+D"(to), "+d"(transfer)
-                   :
-                   : ASM_ENTRY_CLOBBERS);
+  ASM_ENTRY("switch_asm_suspend.inc", "S", "D", from, to, transfer);
   return transfer;
 }
 #endif /* JMPCO_ASAN */
