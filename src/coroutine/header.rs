@@ -20,7 +20,6 @@ use std::cell::Cell;
 use std::io;
 use std::mem::{align_of, size_of};
 use std::num::NonZeroU64;
-use std::ops::Range;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,10 +47,6 @@ pub(crate) struct Header {
     /// Where the closure of a `Ready` coroutine lies, and how to drop it
     /// unstarted; `None` once the entry has taken it.
     pub(crate) closure: Cell<Option<PlacedClosure>>,
-    /// Lowest usable byte of the stack.
-    bottom: usize,
-    /// Usable bytes of the whole stack, for the overflow message.
-    stack_size: usize,
 }
 
 impl Header {
@@ -73,8 +68,6 @@ impl Header {
             state: Cell::new(State::Ready),
             backend,
             closure: Cell::new(Some(closure)),
-            bottom: stack.bottom() as usize,
-            stack_size: stack.size(),
         };
         let at = at as *mut Header;
         // SAFETY: `at` is aligned for Header, the bytes up to the stack top
@@ -118,12 +111,6 @@ impl Header {
         // SAFETY: the caller guarantees a live, initialised header.
         let backend = unsafe { header.as_ref() }.backend;
         Contexts::below(backend, header.as_ptr().cast())
-    }
-
-    /// The usable stack below (and including) this header: the guard's end
-    /// up to the header.
-    pub(crate) fn stack(&self) -> Range<usize> {
-        self.bottom..ptr::from_ref(self) as usize
     }
 
     /// Drops the closure of a coroutine that never started, if it has one.
@@ -196,6 +183,12 @@ unsafe fn place<F>(
 /// assert_eq!(inside, Some(co.id()));
 /// ```
 pub fn current() -> Option<CoroutineId> {
+    // SAFETY: `running` only returns live headers.
+    running().map(|h| unsafe { h.as_ref() }.id)
+}
+
+/// The header of the coroutine the CPU is running on, if any.
+pub(crate) fn running() -> Option<NonNull<Header>> {
     let (stack, in_guard) = crate::stack::stack_of(stack_pointer())?;
     if in_guard {
         return None;
@@ -203,14 +196,14 @@ pub fn current() -> Option<CoroutineId> {
     // SAFETY: rsp lies in this stack, so its memory is mapped, and code runs
     // on it: it is the stack of the innermost running coroutine (or of a raw
     // switch test, which `installed` tells apart).
-    unsafe { installed(stack.end) }.map(|(id, _)| CoroutineId(id))
+    unsafe { installed(stack.end) }
 }
 
 /// If a fault at `addr`, taken with the stack pointer at `sp`, is a stack
 /// overflow: `addr` lies in the guard page of the jmpco stack `sp` is on
-/// (or has run into). Then the id and stack size of the coroutine on that
+/// (or has run into). Then the id and usable size of the coroutine on that
 /// stack. Called from the SIGSEGV handler: the registry lookup and the header
-/// reads are lock- and allocation-free.
+/// read are lock- and allocation-free.
 pub(crate) fn guard_hit(addr: usize, sp: usize) -> Option<(u64, usize)> {
     let (stack, in_guard) = crate::stack::stack_of(addr)?;
     let (sp_stack, _) = crate::stack::stack_of(sp)?;
@@ -219,7 +212,9 @@ pub(crate) fn guard_hit(addr: usize, sp: usize) -> Option<(u64, usize)> {
     }
     // SAFETY: the registry holds only mapped stacks, and the code that
     // overflowed into this guard runs on the stack above it.
-    unsafe { installed(stack.end) }.map(|(id, size)| (id.get(), size))
+    let h = unsafe { installed(stack.end) }?;
+    // SAFETY: `installed` only returns live headers.
+    Some((unsafe { h.as_ref() }.id.as_u64(), stack.end - stack.start))
 }
 
 /// The address of the header of the coroutine whose stack ends at `top`.
@@ -228,26 +223,22 @@ fn header_at(top: usize) -> usize {
     align_down(top - size_of::<Header>(), align_of::<Header>().max(16))
 }
 
-/// The id and stack size in the header below `top`, if `install` wrote one
-/// there.
+/// The header below `top`, if `install` wrote one there.
 ///
 /// # Safety
 /// `[top - size_of::<Header>() - 16, top)` is mapped, readable memory.
-unsafe fn installed(top: usize) -> Option<(NonZeroU64, usize)> {
-    let h = header_at(top) as *const Header;
-    // SAFETY: mapped (the caller); raw field reads, since the bytes need not
+unsafe fn installed(top: usize) -> Option<NonNull<Header>> {
+    let h = header_at(top) as *mut Header;
+    // SAFETY: mapped (the caller); a raw field read, since the bytes need not
     // be a Header: only a matching magic says they are.
-    unsafe {
-        if ptr::addr_of!((*h).magic).read_volatile() != MAGIC {
-            return None;
-        }
-        Some(((*h).id.0, (*h).stack_size))
-    }
+    let magic = unsafe { ptr::addr_of!((*h).magic).read_volatile() };
+    // `header_at` of a stack top is never null.
+    (magic == MAGIC).then(|| NonNull::new(h)).flatten()
 }
 
 /// The running code's stack pointer.
 #[inline(always)]
-pub(crate) fn stack_pointer() -> usize {
+fn stack_pointer() -> usize {
     let sp: usize;
     // SAFETY: reads rsp into a register; touches no memory, stack or flags.
     unsafe {

@@ -48,10 +48,6 @@ pub struct Yielder<I, Y> {
     /// The coroutine's switch contexts (see `Coroutine`'s field): immutable,
     /// so a body that suspends in a loop finds them in a register.
     pub(crate) contexts: Contexts,
-    /// Bytes of the coroutine's stack below its header: `suspend` runs with
-    /// rsp in `[header - span, header)` exactly when this yielder's
-    /// coroutine is the running one.
-    pub(crate) span: usize,
     pub(crate) _types: PhantomData<fn(Y) -> I>,
 }
 
@@ -61,12 +57,10 @@ impl<I, Y> Yielder<I, Y> {
     /// # Safety
     /// `header` is a live header installed by `Header::install`.
     pub(crate) unsafe fn new(header: NonNull<Header>) -> Self {
-        // SAFETY: the caller guarantees a live header.
-        let (contexts, stack) = unsafe { (Header::contexts(header), header.as_ref().stack()) };
         Yielder {
             header,
-            contexts,
-            span: stack.end - stack.start,
+            // SAFETY: the caller guarantees a live header.
+            contexts: unsafe { Header::contexts(header) },
             _types: PhantomData,
         }
     }
@@ -86,17 +80,11 @@ impl<I, Y> Yielder<I, Y> {
         // The resumer moves the value out with ptr::read; ManuallyDrop keeps
         // it from being dropped here as well.
         let mut slot = ManuallyDrop::new(value);
-        // Code runs on a coroutine's stack only while that coroutine is the
-        // innermost running one, so "this frame lies on our stack" is "we
-        // are the running coroutine". Debug builds only: the checks cost an
-        // asm round trip a tenth of its time, and the type system already
-        // rules the misuse out (the type's docs).
-        if cfg!(debug_assertions) {
-            let below_header =
-                (self.header.as_ptr() as usize).wrapping_sub(header::stack_pointer());
-            if below_header > self.span {
-                outside_its_coroutine();
-            }
+        // Debug builds only: the check costs an asm round trip a tenth of its
+        // time, and the type system already rules the misuse out (the type's
+        // docs).
+        if cfg!(debug_assertions) && header::running() != Some(self.header) {
+            outside_its_coroutine();
         }
         // SAFETY: the header is live (the yielder's coroutine runs); we are on
         // its stack and it is the running one (the type's docs), so its
@@ -118,8 +106,7 @@ impl<I, Y> Yielder<I, Y> {
     }
 }
 
-/// The panic of a `suspend` outside its coroutine (debug builds); out of
-/// line to keep the check at one comparison.
+/// The panic of a `suspend` outside its coroutine (debug builds).
 #[cold]
 #[inline(never)]
 #[track_caller]
