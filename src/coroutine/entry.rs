@@ -12,19 +12,25 @@
 //!   (so the entry finds its closure) and the first input.
 //! * Resumer to a suspended coroutine: the input `I` itself, or null to ask
 //!   it to unwind (used when a `Hold` coroutine is dropped).
-//! * Coroutine to resumer: a `Y` when it suspended; when it finished, it set
-//!   its state first, which says what the pointer is: `Term` an `R` (or
-//!   null when it finished by being cancelled), `Except` a [`Payload`] (the
-//!   body's panic).
+//! * Coroutine to resumer: a `Y` when it suspended; when it finished, it
+//!   said so first in the header's `body_state`, which also says what the
+//!   pointer is: `Term` an `R` (or null when it finished by being
+//!   cancelled), `Except` a [`Payload`] (the body's panic).
 //!
-//! Only the resumer writes the state around a switch: `Exec` before it
-//! switches in, and `Hold` when the coroutine comes back still `Exec` (it
-//! suspended; the asm switch also says so in a register). The coroutine
-//! writes the state only as it finishes. No thread-local names the running
-//! coroutine either (`header.rs` finds it from the stack pointer). So a
-//! suspend and a resume exchange nothing through memory but the switch's
-//! own frames and the values themselves: no flag written on one stack and
-//! read on the other, which a round trip of a few nanoseconds cannot afford.
+//! The state [`Coroutine::state`](crate::Coroutine::state) reports is the
+//! owner's record, a field of the `Coroutine`, which only the resumer
+//! writes, after a switch comes back. The header's `body_state` is the
+//! coroutine's side: the first resume sets it to `Exec`, and it stays so
+//! until the entry sets `Term` or `Except` before its last switch. So a
+//! switch that comes back with `body_state` still `Exec` was a suspend (the
+//! asm switch says so in a register, without the load), and a suspend of a
+//! `Hold` coroutine writes no state at all: in a loop of resumes the
+//! compiler keeps the owner's `Hold` in a register. No thread-local names
+//! the running coroutine either (`header.rs` finds it from the stack
+//! pointer). So a suspend and a resume exchange nothing through memory but
+//! the switch's own frames and the values themselves: no flag written on
+//! one stack and read on the other, which a round trip of a few
+//! nanoseconds cannot afford.
 //!
 //! # Unwinding
 //! Panics never cross the C frames of a switch: [`entry`] wraps the body in
@@ -96,17 +102,17 @@ where
     let transfer: *mut c_void = match outcome {
         Ok(value) => {
             returned.write(value);
-            h.state.set(State::Term);
+            h.body_state.set(State::Term);
             returned.as_mut_ptr().cast()
         }
         Err(payload) if payload.is::<Cancel>() => {
             drop(payload);
-            h.state.set(State::Term);
+            h.body_state.set(State::Term);
             ptr::null_mut()
         }
         Err(payload) => {
             panicked.write(payload);
-            h.state.set(State::Except);
+            h.body_state.set(State::Except);
             panicked.as_mut_ptr().cast()
         }
     };
@@ -114,7 +120,7 @@ where
     // own stack while it is the running coroutine, so its caller context
     // holds the suspended resumer; the own context is never continued again
     // (only reset, which re-inits it).
-    unsafe { Header::contexts(header).exit(transfer) }
+    unsafe { Header::contexts(header, h.backend).exit(transfer) }
 }
 
 /// Reports a broken internal invariant and aborts: unwinding from here would

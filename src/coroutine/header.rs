@@ -40,7 +40,13 @@ pub(crate) struct Header {
     /// [`MAGIC`], from `install` on.
     magic: u64,
     pub(crate) id: CoroutineId,
-    pub(crate) state: Cell<State>,
+    /// The body's side of the state, the one thing the coroutine tells its
+    /// resumer through memory: `Ready` until the first resume switches in,
+    /// `Exec` from then on (running or suspended alike), and `Term` or
+    /// `Except` once the body has ended, set by the entry just before its
+    /// last switch. The state `Coroutine::state` reports is the owner's own
+    /// record, derived from this after each switch (see `entry.rs`).
+    pub(crate) body_state: Cell<State>,
     /// The backend whose two contexts sit just below this header (see
     /// [`Header::contexts`]); fixed for the coroutine's life.
     pub(crate) backend: Backend,
@@ -65,7 +71,7 @@ impl Header {
         let header = Header {
             magic: MAGIC,
             id: next_id(),
-            state: Cell::new(State::Ready),
+            body_state: Cell::new(State::Ready),
             backend,
             closure: Cell::new(Some(closure)),
         };
@@ -95,21 +101,18 @@ impl Header {
         // free.
         let closure = unsafe { place(header.as_ptr() as usize, stack, h.backend, entry, f)? };
         h.closure.set(Some(closure));
-        h.state.set(State::Ready);
+        h.body_state.set(State::Ready);
         Ok(())
     }
 
-    /// The two switch contexts of the coroutine whose header is `header`,
-    /// carved just below it by `place`. Takes the raw pointer, not `&self`:
-    /// the switch writes the contexts, memory outside the header, so the
-    /// address must carry the stack's provenance, not a reference's.
-    ///
-    /// # Safety
-    /// `header` points at a live header installed by [`Header::install`].
+    /// The two switch contexts of the coroutine whose header is `header`
+    /// and backend `backend`, carved just below the header by `place`. Takes
+    /// the raw pointer, not `&self`: the switch writes the contexts, memory
+    /// outside the header, so the address must carry the stack's
+    /// provenance, not a reference's. Only computes an address; using the
+    /// contexts is what needs a live header of that backend.
     #[inline(always)]
-    pub(crate) unsafe fn contexts(header: NonNull<Header>) -> Contexts {
-        // SAFETY: the caller guarantees a live, initialised header.
-        let backend = unsafe { header.as_ref() }.backend;
+    pub(crate) fn contexts(header: NonNull<Header>, backend: Backend) -> Contexts {
         Contexts::below(backend, header.as_ptr().cast())
     }
 

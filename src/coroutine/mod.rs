@@ -70,10 +70,19 @@ use crate::switch::{Backend, Contexts};
 /// ```
 pub struct Coroutine<I = (), Y = (), R = ()> {
     header: NonNull<Header>,
-    /// The header's two switch contexts, found once: the backend never
-    /// changes, so `resume` need not load it through the header, and in a
-    /// loop over one coroutine the compiler keeps it in a register.
-    contexts: Contexts,
+    /// A copy of the header's backend, which never changes: `resume` need
+    /// not load it through the header, and in a loop over one coroutine the
+    /// compiler tests it once. The contexts are computed from `header` and
+    /// this (see [`Coroutine::contexts`]), not stored: then the compiler
+    /// sees that one register, the header's address, locates the state and
+    /// both contexts.
+    backend: Backend,
+    /// Where the coroutine is in its life, as its owner sees it: the value
+    /// [`Coroutine::state`] reports. Only the owner writes it, around each
+    /// switch, from what came back (see the transfer protocol in
+    /// `entry.rs`); kept here rather than in the header so that a loop of
+    /// resumes finds it in a register.
+    state: State,
     stack: Stack,
     /// Makes the type neither `Send` nor `Sync`.
     _not_send: PhantomData<NotSend>,
@@ -114,8 +123,8 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         let header = Header::install(&stack, backend, entry::entry::<F, I, Y, R>, body)?;
         Ok(Coroutine {
             header,
-            // SAFETY: `install` just wrote a live header there.
-            contexts: unsafe { Header::contexts(header) },
+            backend,
+            state: State::Ready,
             stack,
             _not_send: PhantomData,
             _types: PhantomData,
@@ -143,7 +152,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     /// is an error, and nothing happens.
     #[inline(always)]
     pub fn try_resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>, Error> {
-        let state = self.state();
+        let state = self.state;
         // The coroutine moves the input out with ptr::read; ManuallyDrop
         // keeps it from being dropped here as well.
         let mut input = ManuallyDrop::new(input);
@@ -152,6 +161,8 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             // coroutine takes its input as a plain I (the transfer protocol).
             unsafe { self.switch_in(ptr::from_mut(&mut input).cast()) }
         } else if state == State::Ready {
+            // From here until it finishes, the body's side says `Exec`.
+            self.header().body_state.set(State::Exec);
             let mut start = Start {
                 header: self.header,
                 input,
@@ -186,14 +197,18 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         // SAFETY: the header sits at the top of self.stack and the body has
         // finished, so no frame on the stack is alive.
         unsafe { Header::prepare(self.header, &self.stack, entry::entry::<F, I, Y, R>, body)? };
+        self.state = State::Ready;
         Ok(())
     }
 }
 
 impl<I, Y, R> Coroutine<I, Y, R> {
-    /// Where the coroutine is in its life.
+    /// Where the coroutine is in its life. Never [`State::Exec`] here:
+    /// while the coroutine runs, the `resume` that runs it borrows this
+    /// handle, so nobody can ask. (The C API, whose handles can be asked
+    /// from inside, reports `JMPCO_EXEC` itself.)
     pub fn state(&self) -> State {
-        self.header().state.get()
+        self.state
     }
 
     /// The coroutine's process-unique id; [`current`] returns it inside.
@@ -218,42 +233,63 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         self.stack.bottom()
     }
 
+    /// The header's two switch contexts.
+    #[inline(always)]
+    fn contexts(&self) -> Contexts {
+        Header::contexts(self.header, self.backend)
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: the header lives at the top of self.stack, which we own.
         unsafe { self.header.as_ref() }
     }
 
-    /// Switches into the coroutine with `transfer` and decodes what comes
-    /// back by the transfer protocol (`entry.rs`).
+    /// Switches into the coroutine with `transfer`, decodes what comes
+    /// back by the transfer protocol (`entry.rs`) and records the new state.
     ///
     /// # Safety
     /// The state must be `Ready` or `Hold`, and `transfer` what that state
     /// takes: a `Start<I>` for `Ready`; for `Hold`, an `I` or null (unwind).
     #[inline(always)]
     unsafe fn switch_in(&mut self, transfer: *mut c_void) -> Outcome<Y, R> {
-        let h = self.header();
-        h.state.set(State::Exec);
-        // SAFETY: `self.contexts` are this coroutine's live contexts; Ready
+        // SAFETY: `self.contexts()` are this coroutine's live contexts; Ready
         // means fresh ones, Hold a suspended own context (the caller's
         // contract); we are on the thread that made them, since Coroutine is
         // not Send.
-        let (back, suspended) = unsafe { self.contexts.resume(transfer) };
-        // Still Exec: it suspended, and `back` points at a Y in its frame.
-        // Otherwise it finished and set the state that says what `back` is.
-        // (The asm switch can say "suspended" without the load.) Each value
-        // is read out exactly once; the sender never drops it.
-        let state = h.state.get();
-        if suspended || state == State::Exec {
-            h.state.set(State::Hold);
-            // SAFETY: a Y in a ManuallyDrop slot.
-            return Outcome::Yielded(unsafe { back.cast::<Y>().read() });
-        }
-        match state {
-            State::Term if back.is_null() => Outcome::Cancelled,
-            // SAFETY: Term with a pointer: an R in a MaybeUninit slot.
-            State::Term => Outcome::Returned(unsafe { back.cast::<R>().read() }),
-            // SAFETY: Except: a Payload in a MaybeUninit slot.
-            State::Except => Outcome::Panicked(unsafe { back.cast::<Payload>().read() }),
+        let (back, suspended) = unsafe { self.contexts().resume(transfer) };
+        // The body's side still says `Exec`: it suspended, and `back` points
+        // at a Y in its frame. Otherwise it finished and said how, which
+        // also says what `back` is. (The asm switch can say "suspended"
+        // without the load.) Each value is read out exactly once; the sender
+        // never drops it.
+        let finished = if suspended {
+            State::Exec
+        } else {
+            self.header().body_state.get()
+        };
+        match finished {
+            State::Exec => {
+                // A suspend of a `Hold` coroutine leaves it `Hold`: no store.
+                if self.state != State::Hold {
+                    self.state = State::Hold;
+                }
+                // SAFETY: a Y in a ManuallyDrop slot.
+                Outcome::Yielded(unsafe { back.cast::<Y>().read() })
+            }
+            State::Term => {
+                self.state = State::Term;
+                if back.is_null() {
+                    Outcome::Cancelled
+                } else {
+                    // SAFETY: Term with a pointer: an R in a MaybeUninit slot.
+                    Outcome::Returned(unsafe { back.cast::<R>().read() })
+                }
+            }
+            State::Except => {
+                self.state = State::Except;
+                // SAFETY: Except: a Payload in a MaybeUninit slot.
+                Outcome::Panicked(unsafe { back.cast::<Payload>().read() })
+            }
             _ => fatal("a coroutine switched back in a state it cannot set"),
         }
     }
@@ -272,11 +308,11 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// destructor must run before the memory is reused (pinned data, a guard
     /// another party waits on): such values are leaked, and their memory is
     /// handed to the next coroutine that takes the stack.
-    pub(crate) unsafe fn abandon(self) {
-        if self.state() == State::Hold {
+    pub(crate) unsafe fn abandon(mut self) {
+        if self.state == State::Hold {
             // Nothing on the stack will run again: as far as `Drop` is
             // concerned the body is over, so it just returns the stack.
-            self.header().state.set(State::Term);
+            self.state = State::Term;
         }
         drop(self);
     }
@@ -329,9 +365,8 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
             State::Ready => self.header().drop_unstarted_closure(),
             State::Hold => self.cancel(),
             State::Term | State::Except => {}
-            // Only reachable by freeing a running coroutine through raw
-            // pointers; its stack is in use, so freeing it would be UB.
-            State::Exec => fatal("a running coroutine was dropped"),
+            // The owner never records `Exec` (see `state`).
+            State::Exec => fatal("a coroutine's owner recorded it as running"),
         }
         // The stack (with the header on it) goes back to the pool as
         // `self.stack` drops.

@@ -98,7 +98,9 @@ pub enum Error {
     /// `resume` of a coroutine whose body has ended (`Term` or `Except`).
     Finished(State),
     /// `resume` of a coroutine that is running: itself, or an ancestor of
-    /// the current coroutine.
+    /// the current coroutine. Safe Rust cannot get there (the running
+    /// coroutine's handle is borrowed by the `resume` that runs it); the C
+    /// API, which can, refuses it as `JMPCO_EBUSY`.
     Running,
     /// `reset` of a coroutine whose body has not ended.
     NotFinished(State),

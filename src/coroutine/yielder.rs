@@ -8,7 +8,7 @@ use std::ptr::{self, NonNull};
 use super::entry::Cancel;
 use super::header::{self, Header};
 use super::state::CoroutineId;
-use crate::switch::Contexts;
+use crate::switch::Backend;
 
 /// Given to a coroutine's body; [`suspend`](Yielder::suspend) hands a value
 /// to the resumer and waits for the next input.
@@ -45,9 +45,10 @@ use crate::switch::Contexts;
 /// ```
 pub struct Yielder<I, Y> {
     pub(crate) header: NonNull<Header>,
-    /// The coroutine's switch contexts (see `Coroutine`'s field): immutable,
-    /// so a body that suspends in a loop finds them in a register.
-    pub(crate) contexts: Contexts,
+    /// The header's backend (see `Coroutine`'s field): a body that suspends
+    /// in a loop tests it once, and finds both contexts from the header's
+    /// address.
+    pub(crate) backend: Backend,
     pub(crate) _types: PhantomData<fn(Y) -> I>,
 }
 
@@ -60,7 +61,7 @@ impl<I, Y> Yielder<I, Y> {
         Yielder {
             header,
             // SAFETY: the caller guarantees a live header.
-            contexts: unsafe { Header::contexts(header) },
+            backend: unsafe { header.as_ref() }.backend,
             _types: PhantomData,
         }
     }
@@ -86,11 +87,12 @@ impl<I, Y> Yielder<I, Y> {
         if cfg!(debug_assertions) && header::running() != Some(self.header) {
             outside_its_coroutine();
         }
+        let contexts = Header::contexts(self.header, self.backend);
         // SAFETY: the header is live (the yielder's coroutine runs); we are on
         // its stack and it is the running one (the type's docs), so its
-        // caller context holds the resumer. The resumer sets the state to `Hold`
-        // once we are back on its side (the transfer protocol).
-        let back = unsafe { self.contexts.suspend(ptr::from_mut(&mut slot).cast()) };
+        // caller context holds the resumer. The resumer records `Hold` once
+        // we are back on its side (the transfer protocol).
+        let back = unsafe { contexts.suspend(ptr::from_mut(&mut slot).cast()) };
         if back.is_null() {
             panic::resume_unwind(Box::new(Cancel));
         }
