@@ -73,6 +73,11 @@
  *    ~3.5 of ~9 ns).  So the suspend also says "it was me" in a register:
  *    eax = 0 at the resumer's landing, where jmpco_asm_switch (and so the
  *    exit) leaves rax non-zero, and the resumer need not load a state.
+ *    The Rust side keeps to the same rule: the owner records the state in
+ *    the Coroutine, and a suspend of a Hold coroutine writes no state at
+ *    all (src/coroutine/entry.rs).  Storing Exec and Hold into the header
+ *    around every switch, and loading it back, kept jmpco's API round trip
+ *    at 1.32x corosensei's; without them it measures 1.00x.
  *
  * The psABI rules this relies on (System V AMD64 psABI, 3.2)
  * ----------------------------------------------------------
