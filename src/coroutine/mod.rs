@@ -74,12 +74,11 @@ pub struct Coroutine<I = (), Y = (), R = ()> {
     /// not load it through the header, and in a loop over one coroutine the
     /// compiler tests it once. The contexts are computed from `header` and
     /// this (see [`Coroutine::contexts`]), not stored: then the compiler
-    /// sees that one register, the header's address, locates the state and
-    /// both contexts.
+    /// sees that one register, the header's address, locates both.
     backend: Backend,
     /// Where the coroutine is in its life, as its owner sees it: the value
-    /// [`Coroutine::state`] reports. Only the owner writes it, around each
-    /// switch, from what came back (see the transfer protocol in
+    /// [`Coroutine::state`] reports. Only the owner writes it, after a
+    /// switch comes back, from what came back (see the transfer protocol in
     /// `entry.rs`); kept here rather than in the header so that a loop of
     /// resumes finds it in a register.
     state: State,
@@ -262,12 +261,12 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         // also says what `back` is. (The asm switch can say "suspended"
         // without the load.) Each value is read out exactly once; the sender
         // never drops it.
-        let finished = if suspended {
+        let body_state = if suspended {
             State::Exec
         } else {
             self.header().body_state.get()
         };
-        match finished {
+        match body_state {
             State::Exec => {
                 // A suspend of a `Hold` coroutine leaves it `Hold`: no store.
                 if self.state != State::Hold {
