@@ -217,7 +217,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// The backend it switches with.
     pub fn backend(&self) -> Backend {
-        self.header().backend
+        self.backend
     }
 
     /// Usable bytes of its stack (the control block, the switch contexts and

@@ -14,23 +14,19 @@ use std::num::NonZeroU64;
 ///     |                v   v
 ///     +--- reset ---- Term  Except
 /// ```
-///
-/// The discriminants put the two resumable states first, so the check at
-/// the top of every `resume` is one comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum State {
     /// Created (or reset) and not yet started; the first `resume` starts it.
-    Ready = 0,
+    Ready,
     /// Running: it is the current coroutine or an ancestor of it.
-    Exec = 2,
+    Exec,
     /// Suspended in `Yielder::suspend`, waiting for the next `resume`.
-    Hold = 1,
+    Hold,
     /// Its body returned; only `reset` can run it again.
-    Term = 3,
+    Term,
     /// Its body panicked; the panic went to the resumer. Only `reset` can
     /// run it again.
-    Except = 4,
+    Except,
 }
 
 impl State {
