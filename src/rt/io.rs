@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use super::scheduler::{current_task, Scheduler};
 use super::slab::Key;
 use super::syscall::syscall;
+use super::timer::deadline_after;
 
 /// Which direction of an fd to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +63,7 @@ impl BitOr for Interest {
 /// jmpco type of this worker already holds (`EEXIST`), and must not be
 /// closed while a task waits on it.
 pub fn wait_fd(fd: RawFd, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(deadline_after);
     // Level semantics: an fd that is ready now needs no registration.
     if poll_now(fd, interest)? {
         return Ok(());
@@ -201,7 +202,7 @@ impl Registration {
                 }
             }
             if deadline.is_none() {
-                deadline = timeout.map(|t| Some(Instant::now() + t)).or(Some(None));
+                deadline = Some(timeout.and_then(deadline_after));
             }
             self.wait(interest, deadline.flatten())?;
         }
@@ -256,7 +257,7 @@ impl Registration {
     /// readiness bit is set (no `EAGAIN` seen since the last edge), else
     /// until the next edge or `timeout` (`TimedOut`).
     pub(crate) fn ready(&self, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(deadline_after);
         let Some((sched, task)) = current_task() else {
             return poll_fd(self.fd, interest, deadline);
         };

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::remote::Remote;
 use super::scheduler::{current_task, Config, Scheduler};
+use super::timer::deadline_after;
 use super::Interest;
 use crate::Backend;
 
@@ -147,7 +148,7 @@ pub(crate) fn wait_fd_in_task(
 /// Parks the calling task for at least `duration`; zero yields: the
 /// other ready tasks run first.
 pub(crate) fn sleep_in_task(duration: Duration) -> Result<(), WaitError> {
-    let deadline = Instant::now() + duration;
+    let deadline = deadline_after(duration);
     let Some((sched, _)) = current_task() else {
         return Err(WaitError::NotTask);
     };
@@ -162,8 +163,8 @@ pub(crate) fn sleep_in_task(duration: Duration) -> Result<(), WaitError> {
         let _ = sched.yield_now(); // Err: being cancelled, must not wait
         return Ok(());
     }
-    while Instant::now() < deadline {
-        if sched.park(Some(deadline)).is_err() {
+    while deadline.is_none_or(|d| Instant::now() < d) {
+        if sched.park(deadline).is_err() {
             break; // being cancelled: must not wait
         }
     }

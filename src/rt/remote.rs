@@ -32,8 +32,9 @@ pub(crate) enum Message {
     Spawn(Box<dyn FnOnce() + Send>),
     /// Wake this task if it is parked.
     Wake(Key),
-    /// Stop accepting; cancel what is left at the deadline.
-    Shutdown(Instant),
+    /// Stop accepting; cancel what is left at the deadline (`None`: wait
+    /// for every task to end by itself).
+    Shutdown(Option<Instant>),
 }
 
 /// A worker's mailbox and the eventfd that wakes it.

@@ -14,6 +14,7 @@ use super::net::{socket, TcpListener, TcpStream};
 use super::remote::{Message, Remote};
 use super::scheduler::{CancelCount, Config, Scheduler};
 use super::task::{self, spawn_on};
+use super::timer::deadline_after;
 use crate::stack::DEFAULT_STACK_SIZE;
 use crate::Backend;
 
@@ -77,7 +78,7 @@ impl Builder {
         let mut threads = Vec::new();
         let shutdown_all = |remotes: &[Arc<Remote>], threads: Vec<thread::JoinHandle<()>>| {
             for r in remotes {
-                r.send(Message::Shutdown(Instant::now()));
+                r.send(Message::Shutdown(Some(Instant::now())));
             }
             for t in threads {
                 let _ = t.join();
@@ -298,13 +299,15 @@ impl Runtime {
     /// are cancelled, closing the listeners), lets live tasks run until
     /// `grace` has passed (they can see [`task::shutdown_requested`]), then
     /// cancels the rest (their stacks unwind, so their sockets close).
-    /// Returns when every worker thread has exited.
+    /// A grace too large for an `Instant` (`Duration::MAX`) has no deadline:
+    /// shutdown then waits for every task to end by itself. Returns when
+    /// every worker thread has exited.
     pub fn shutdown(mut self, grace: Duration) -> ShutdownReport {
         self.stop(grace)
     }
 
     fn stop(&mut self, grace: Duration) -> ShutdownReport {
-        let deadline = Instant::now() + grace;
+        let deadline = deadline_after(grace);
         for r in &self.handle.shared.remotes {
             r.send(Message::Shutdown(deadline));
         }

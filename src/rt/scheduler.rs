@@ -163,8 +163,9 @@ pub(crate) struct Scheduler {
     fd_waits: RefCell<HashMap<RawFd, (Key, usize)>>,
     /// The task being resumed (or cancelled).
     current: Cell<Option<Key>>,
-    /// Set when shutdown begins: the deadline for the remaining tasks.
-    shutdown: Cell<Option<Instant>>,
+    /// Set when shutdown begins: the deadline for the remaining tasks
+    /// (`Some(None)`: no deadline, they may take forever).
+    shutdown: Cell<Option<Option<Instant>>>,
     cancelled: CancelCount,
 }
 
@@ -653,7 +654,7 @@ impl Scheduler {
                 if self.task_count() == 0 {
                     return Ok(());
                 }
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     self.cancel_all();
                     return Ok(());
                 }
@@ -661,7 +662,7 @@ impl Scheduler {
             // 3. Wait for I/O, no longer than the next timer.
             let timeout = if self.ready.borrow().is_empty() {
                 let next = self.timers.borrow().next_deadline();
-                let next = match (next, self.shutdown.get()) {
+                let next = match (next, self.shutdown.get().flatten()) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
@@ -733,7 +734,7 @@ impl Scheduler {
     }
 
     /// Stops accepting (cancels service tasks) and sets the deadline.
-    fn begin_shutdown(&self, deadline: Instant) {
+    fn begin_shutdown(&self, deadline: Option<Instant>) {
         if self.shutdown.get().is_some() {
             return;
         }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::timer::deadline_after;
+
 use super::join::{self, JoinHandle};
 use super::scheduler::{current_task, Scheduler};
 
@@ -40,14 +42,15 @@ where
 }
 
 /// Parks the task for `duration` (at least; the wake-up comes within about
-/// a millisecond of the deadline on an idle worker). Outside a task, sleeps
+/// a millisecond of the deadline on an idle worker). A duration too large
+/// for an `Instant` (`Duration::MAX`) parks forever. Outside a task, sleeps
 /// the thread.
 pub fn sleep(duration: Duration) {
-    let deadline = Instant::now() + duration;
+    let deadline = deadline_after(duration);
     match current_task() {
         Some((sched, _)) => {
-            while Instant::now() < deadline {
-                if sched.park(Some(deadline)).is_err() {
+            while deadline.is_none_or(|d| Instant::now() < d) {
+                if sched.park(deadline).is_err() {
                     return; // cancelled: unwinding must not wait
                 }
             }

@@ -12,9 +12,17 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::slab::Key;
+
+/// The instant `timeout` from now, or `None` (never) when no `Instant` can
+/// represent it: every user-given duration becomes a deadline through
+/// here, so a huge one (`Duration::MAX`) means "forever", as it does for
+/// `std::thread::sleep`, and no arithmetic on it can overflow.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
 
 /// Deadlines of parked tasks.
 pub(crate) struct Timers {
@@ -97,7 +105,6 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn expire_fires_in_deadline_order_and_compact_drops_stale_entries() {
@@ -123,5 +130,15 @@ mod tests {
         t.compact(|key, _| key.index == 3);
         assert_eq!(t.heap_len(), 1);
         assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn huge_timeouts_mean_never_and_small_ones_a_deadline() {
+        assert_eq!(deadline_after(Duration::MAX), None);
+        assert_eq!(deadline_after(Duration::new(u64::MAX, 0)), None);
+        let before = Instant::now();
+        let d = deadline_after(Duration::from_millis(5)).expect("a deadline");
+        assert!(d >= before + Duration::from_millis(5));
+        assert!(deadline_after(Duration::ZERO).is_some_and(|d| d >= before));
     }
 }
