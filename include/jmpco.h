@@ -78,6 +78,14 @@
 #define JMPCO_ETIMEDOUT -6
 
 /**
+ * A runtime wait was refused because the calling task is ending: it is a
+ * task of the Rust API that is being cancelled (or unwinding a panic),
+ * and C code it called waited. Every later wait of that task returns it
+ * too; return to the caller.
+ */
+#define JMPCO_ECANCELED -7
+
+/**
  * The smallest stack `jmpco_create` gives a coroutine: smaller
  * `stack_size` requests are rounded up to it. It leaves room for the
  * library's own frames on the coroutine's stack (the yield path, and the
@@ -394,10 +402,12 @@ int jmpco_run(void);
  * Returns `JMPCO_OK` when the fd is ready; `JMPCO_ETIMEDOUT` when the
  * timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
  * `events` is not a non-empty combination of the two flags, `timeout_ms`
- * is below -1, or the fd cannot be waited for (epoll refuses it);
- * `JMPCO_ENOTCORO` if the caller is not a coroutine started by
- * `jmpco_spawn` (a thread's own stack, a `jmpco_create` coroutine, even
- * one resumed by a spawned coroutine).
+ * is below -1, or the fd cannot be waited for (epoll refuses it, or it
+ * was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
+ * coroutine started by `jmpco_spawn` (a thread's own stack, a
+ * `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+ * `JMPCO_ECANCELED` if the caller is a task of the Rust API (C code it
+ * called) that is being cancelled: return to it.
  */
 int jmpco_wait_fd(int fd, int events, int timeout_ms);
 
@@ -408,7 +418,8 @@ int jmpco_wait_fd(int fd, int events, int timeout_ms);
  * of the deadline on an idle thread, later on a busy one.
  *
  * Returns `JMPCO_OK`; `JMPCO_ENOTCORO` if the caller is not a coroutine
- * started by `jmpco_spawn` (as for `jmpco_wait_fd`).
+ * started by `jmpco_spawn` (as for `jmpco_wait_fd`); `JMPCO_ECANCELED` as
+ * for `jmpco_wait_fd`.
  */
 int jmpco_sleep_ms(unsigned int ms);
 

@@ -37,8 +37,15 @@ matrix!(
     panic_becomes_except_and_resurfaces,
     drop_while_suspended_runs_destructors,
     drop_unstarted_drops_closure_without_running_it,
-    drop_after_body_catches_cancel_and_suspends_again,
+    drop_after_body_catches_cancel_and_suspends_again_leaks_its_stack,
+    suspended_again_with_a_panicking_value_never_hands_its_live_stack_on,
+    body_that_keeps_swallowing_its_cancellation_is_leaked_not_hung,
+    cancel_payload_reraised_elsewhere_is_an_ordinary_panic,
     destructor_panic_during_cancel_surfaces_from_drop,
+    destructor_panic_while_unwinding_a_cancel_aborts_the_process,
+    suspend_while_unwinding_a_panic_aborts_instead_of_leaking_the_unwind,
+    suspend_is_allowed_in_a_coroutine_resumed_by_an_unwinding_resumer,
+    panic_out_of_an_unstarted_closure_drop_surfaces_and_frees_the_stack,
     drop_while_thread_is_panicking_still_unwinds_coroutine,
     resume_after_term_is_an_error,
     resume_after_except_is_an_error,
@@ -229,7 +236,7 @@ fn drop_unstarted_drops_closure_without_running_it(backend: Backend) {
     assert_eq!(drops.dropped(), 1);
 }
 
-fn drop_after_body_catches_cancel_and_suspends_again(backend: Backend) {
+fn drop_after_body_catches_cancel_and_suspends_again_leaks_its_stack(backend: Backend) {
     let drops = DropCounter::new();
     let d = drops.clone();
     let mut co = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
@@ -239,8 +246,120 @@ fn drop_after_body_catches_cancel_and_suspends_again(backend: Backend) {
         y.suspend(());
     });
     co.resume(());
+    let bottom = co.stack_bottom();
     drop(co);
-    assert_eq!(drops.dropped(), 1);
+    // Not asked twice: its frames (and `_kept`) stay where they are, and the
+    // stack is never handed to another coroutine.
+    assert_eq!(drops.dropped(), 0);
+    let next = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ());
+    assert_ne!(next.stack_bottom(), bottom, "a live stack was reused");
+}
+
+/// Issue: a body caught its cancellation and suspended again, yielding a
+/// value whose destructor panics; the panic unwound out of `drop` and the
+/// stack went back to the pool with the body's frames alive.
+fn suspended_again_with_a_panicking_value_never_hands_its_live_stack_on(backend: Backend) {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the yielded value's destructor");
+        }
+    }
+    const PATTERN: [u8; 512] = [0x5a; 512];
+    let local_at = Rc::new(Cell::new(0usize));
+    let at = local_at.clone();
+    let mut co = build(backend, move |y: &jmpco::Yielder<(), PanicOnDrop>, ()| {
+        // A local on the coroutine's stack that something could borrow.
+        let local = std::hint::black_box(PATTERN);
+        at.set(local.as_ptr() as usize);
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(PanicOnDrop)));
+        y.suspend(PanicOnDrop);
+        std::hint::black_box(&local);
+    });
+    let first = co.resume(()).as_yield().expect("first suspend");
+    std::mem::forget(first);
+    let bottom = co.stack_bottom();
+    let caught = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
+    let payload = caught.expect_err("the value's panic comes out of drop");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the yielded value's destructor")
+    );
+    // Other coroutines run and scribble over their stacks: none gets that one.
+    for _ in 0..8 {
+        let mut other = build(backend, |_: &jmpco::Yielder<(), ()>, ()| {
+            std::hint::black_box([0xa5u8; 2048]);
+        });
+        assert_ne!(other.stack_bottom(), bottom, "a live stack was reused");
+        other.resume(());
+    }
+    // SAFETY: the leaked stack stays mapped and nothing else uses it; the
+    // address is that of a live 512-byte local on it.
+    let still = unsafe { std::slice::from_raw_parts(local_at.get() as *const u8, 512) };
+    assert_eq!(
+        still,
+        &PATTERN[..],
+        "the leaked stack's frames were overwritten"
+    );
+}
+
+/// Issue: `loop { let _ = catch_unwind(|| y.suspend(())); }` made `drop` hang.
+fn body_that_keeps_swallowing_its_cancellation_is_leaked_not_hung(backend: Backend) {
+    let scenario = format!("swallow-{}", backend.name());
+    if child::is(&scenario) {
+        let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| loop {
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(())));
+        });
+        co.resume(());
+        eprintln!("child: coroutine {} is dropped", co.id());
+        drop(co);
+        eprintln!("child: drop returned");
+        return;
+    }
+    let out = child::run(
+        &format!(
+            "{}::body_that_keeps_swallowing_its_cancellation_is_leaked_not_hung",
+            backend.name()
+        ),
+        &scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let id = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("child: coroutine ")?
+                .strip_suffix(" is dropped")
+        })
+        .expect("the child printed its coroutine id");
+    let report = format!("jmpco: coroutine {id} suspended again instead of unwinding");
+    assert_eq!(out.stderr.matches(&report).count(), 1, "{out:?}");
+    assert!(out.stderr.contains("child: drop returned"), "{out:?}");
+}
+
+/// Issue: a body kept its cancellation payload and another coroutine
+/// re-raised it; the process aborted with an internal error.
+fn cancel_payload_reraised_elsewhere_is_an_ordinary_panic(backend: Backend) {
+    type Payload = Box<dyn std::any::Any + Send>;
+    let kept: Rc<Cell<Option<Payload>>> = Rc::new(Cell::new(None));
+    let k = kept.clone();
+    let mut thief = build(backend, move |y: &jmpco::Yielder<(), ()>, ()| {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(()))) {
+            k.set(Some(payload));
+        }
+    });
+    thief.resume(());
+    drop(thief);
+    let payload = kept.take().expect("the body caught its cancellation");
+    let mut raiser = build(backend, move |_: &jmpco::Yielder<(), ()>, ()| {
+        panic::resume_unwind(payload)
+    });
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| raiser.resume(())));
+    assert!(
+        caught.is_err(),
+        "the re-raised payload resurfaces in the resumer"
+    );
+    assert_eq!(raiser.state(), State::Except);
 }
 
 fn destructor_panic_during_cancel_surfaces_from_drop(backend: Backend) {
@@ -277,6 +396,134 @@ fn destructor_panic_during_cancel_surfaces_from_drop(backend: Backend) {
     assert_eq!(
         payload.downcast_ref::<&str>(),
         Some(&"panicked while cancelled")
+    );
+}
+
+/// A destructor that panics while the cancellation unwinds is a panic
+/// during unwinding: Rust aborts, and `drop` cannot report it.
+fn destructor_panic_while_unwinding_a_cancel_aborts_the_process(backend: Backend) {
+    let scenario = format!("cancel-dtor-panic-{}", backend.name());
+    if child::is(&scenario) {
+        struct AlwaysPanics;
+        impl Drop for AlwaysPanics {
+            fn drop(&mut self) {
+                panic!("destructor panicked during the cancel");
+            }
+        }
+        let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| {
+            let _guard = AlwaysPanics;
+            y.suspend(());
+        });
+        co.resume(());
+        drop(co);
+        unreachable!("the destructor's panic during unwinding aborts");
+    }
+    let out = child::run(
+        &format!(
+            "{}::destructor_panic_while_unwinding_a_cancel_aborts_the_process",
+            backend.name()
+        ),
+        &scenario,
+    );
+    assert_eq!(out.signal, Some(libc::SIGABRT), "{out:?}");
+    assert!(
+        out.stderr.contains("destructor panicked during the cancel"),
+        "{out:?}"
+    );
+}
+
+/// Issue: a destructor run by the body's panic suspended; the resumer (and
+/// everything after it) saw `std::thread::panicking()` for a panic not its
+/// own. Now the suspend itself panics, during unwinding: the process aborts
+/// with a message naming the coroutine.
+fn suspend_while_unwinding_a_panic_aborts_instead_of_leaking_the_unwind(backend: Backend) {
+    let scenario = format!("suspend-unwinding-{}", backend.name());
+    if child::is(&scenario) {
+        struct SuspendsOnDrop<'a>(&'a jmpco::Yielder<(), ()>);
+        impl Drop for SuspendsOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.suspend(());
+            }
+        }
+        let mut co = build(backend, |y: &jmpco::Yielder<(), ()>, ()| {
+            let _guard = SuspendsOnDrop(y);
+            panic!("the body's own panic");
+        });
+        eprintln!("child: coroutine {} starts", co.id());
+        let _ = co.resume(());
+        eprintln!(
+            "child: resumer sees panicking() = {}",
+            std::thread::panicking()
+        );
+        unreachable!("the suspend while unwinding aborts");
+    }
+    let out = child::run(
+        &format!(
+            "{}::suspend_while_unwinding_a_panic_aborts_instead_of_leaking_the_unwind",
+            backend.name()
+        ),
+        &scenario,
+    );
+    assert_eq!(out.signal, Some(libc::SIGABRT), "{out:?}");
+    let id = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("child: coroutine ")?.strip_suffix(" starts"))
+        .expect("the child printed its coroutine id");
+    let expected = format!("jmpco: coroutine {id} cannot suspend while it unwinds");
+    assert!(out.stderr.contains(&expected), "{out:?}");
+    assert!(!out.stderr.contains("resumer sees"), "{out:?}");
+}
+
+/// The unwind a suspend may not carry is the body's own: a coroutine
+/// resumed from a destructor of an unwinding resumer works as usual, and the
+/// resumer's unwind continues afterwards.
+fn suspend_is_allowed_in_a_coroutine_resumed_by_an_unwinding_resumer(backend: Backend) {
+    struct ResumesOnDrop(Coroutine<(), u32, ()>, Rc<Cell<Vec<u32>>>);
+    impl Drop for ResumesOnDrop {
+        fn drop(&mut self) {
+            let mut seen = self.1.take();
+            while let CoroutineResult::Yield(v) = self.0.resume(()) {
+                seen.push(v);
+            }
+            self.1.set(seen);
+        }
+    }
+    let seen = Rc::new(Cell::new(Vec::new()));
+    let generator = build(backend, |y: &jmpco::Yielder<(), u32>, ()| {
+        assert!(std::thread::panicking(), "the resumer is unwinding");
+        y.suspend(1);
+        y.suspend(2);
+    });
+    let s = seen.clone();
+    let result = panic::catch_unwind(AssertUnwindSafe(move || {
+        let _guard = ResumesOnDrop(generator, s);
+        panic!("the resumer's panic");
+    }));
+    assert!(result.is_err());
+    assert!(!std::thread::panicking(), "no unwind is left behind");
+    assert_eq!(seen.take(), [1, 2]);
+}
+
+/// A capture of an unstarted closure whose destructor panics: the panic
+/// continues from `drop`, and the stack (with no frame on it) is reused.
+fn panic_out_of_an_unstarted_closure_drop_surfaces_and_frees_the_stack(backend: Backend) {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("a capture's destructor");
+        }
+    }
+    let capture = PanicOnDrop;
+    let co = build(backend, move |_: &jmpco::Yielder<(), ()>, ()| drop(capture));
+    let bottom = co.stack_bottom();
+    let caught = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
+    assert!(caught.is_err());
+    let next = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ());
+    assert_eq!(
+        next.stack_bottom(),
+        bottom,
+        "the free stack went back to the pool"
     );
 }
 

@@ -36,7 +36,10 @@
 //! Panics never cross the C frames of a switch: [`entry`] wraps the body in
 //! `catch_unwind`, and the frame below it has a zero return address. A
 //! cancel is a `resume_unwind` with the private [`Cancel`] payload, raised by
-//! `suspend` and recognised here.
+//! `suspend` when the owner resumes it with null. The entry counts a finish
+//! by that payload as a cancellation only if the owner did ask (the header's
+//! `cancelling`): a body can keep the payload it caught and another
+//! coroutine can re-raise it, and there it is an ordinary panic (`Except`).
 
 use std::any::Any;
 use std::ffi::c_void;
@@ -63,6 +66,17 @@ pub(crate) struct Start<I> {
 /// body can fake or name it; a body that catches every panic sees it as an
 /// opaque payload and should let it continue (`resume_unwind`).
 pub(crate) struct Cancel;
+
+/// Whether `payload`, caught on the running coroutine's stack, is that
+/// coroutine's own cancellation: the private payload, while its owner is
+/// cancelling it. For code that must stop an unwinding at a boundary it
+/// cannot cross (the C API's waits) and report it there instead.
+pub(crate) fn is_cancellation(payload: &Payload) -> bool {
+    payload.is::<Cancel>()
+        && super::header::running()
+            // SAFETY: `running` only returns live headers.
+            .is_some_and(|h| unsafe { h.as_ref() }.cancelling.get())
+}
 
 /// The first Rust frame on a coroutine stack, for a body of type `F`.
 ///
@@ -105,7 +119,7 @@ where
             h.body_state.set(State::Term);
             returned.as_mut_ptr().cast()
         }
-        Err(payload) if payload.is::<Cancel>() => {
+        Err(payload) if payload.is::<Cancel>() && h.cancelling.get() => {
             drop(payload);
             h.body_state.set(State::Term);
             ptr::null_mut()
@@ -121,6 +135,17 @@ where
     // holds the suspended resumer; the own context is never continued again
     // (only reset, which re-inits it).
     unsafe { Header::contexts(header, h.backend).exit(transfer) }
+}
+
+/// A panic payload's message, if it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string payload)"
+    }
 }
 
 /// Reports a broken internal invariant and aborts: unwinding from here would

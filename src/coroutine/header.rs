@@ -53,6 +53,18 @@ pub(crate) struct Header {
     /// Where the closure of a `Ready` coroutine lies, and how to drop it
     /// unstarted; `None` once the entry has taken it.
     pub(crate) closure: Cell<Option<PlacedClosure>>,
+    /// Set by the owner just before it resumes the coroutine to unwind it
+    /// (`Coroutine::cancel`), and never cleared: this run of the body is
+    /// being cancelled. The entry counts a finish by the private cancel
+    /// payload as a cancellation only then; anywhere else that payload is
+    /// an ordinary panic. Read and written only off the switch's fast path.
+    pub(crate) cancelling: Cell<bool>,
+    /// Whether the resume that is running the coroutine was made while the
+    /// resumer's thread was unwinding a panic of its own. Written by the
+    /// resumer around the switch only in that case; read by a suspend only
+    /// when the thread is panicking, to tell the resumer's unwind from the
+    /// body's own (see `Yielder::suspend`).
+    pub(crate) resumer_unwinding: Cell<bool>,
 }
 
 impl Header {
@@ -74,6 +86,8 @@ impl Header {
             body_state: Cell::new(State::Ready),
             backend,
             closure: Cell::new(Some(closure)),
+            cancelling: Cell::new(false),
+            resumer_unwinding: Cell::new(false),
         };
         let at = at as *mut Header;
         // SAFETY: `at` is aligned for Header, the bytes up to the stack top
@@ -102,6 +116,7 @@ impl Header {
         let closure = unsafe { place(header.as_ptr() as usize, stack, h.backend, entry, f)? };
         h.closure.set(Some(closure));
         h.body_state.set(State::Ready);
+        h.cancelling.set(false);
         Ok(())
     }
 

@@ -11,6 +11,9 @@
 //! the resumer's frame is suspended and the `Coroutine` is mutably borrowed
 //! by `resume`, so neither can go away under it. When a suspended coroutine
 //! is dropped its stack is unwound first, so the body's locals are dropped.
+//! A stack goes back to the pool only once no frame lives on it: the body
+//! never started, or it finished. A body that will not finish when it is
+//! cancelled keeps its stack for ever (see [`Coroutine`]'s drop).
 
 mod builder;
 mod entry;
@@ -22,11 +25,12 @@ use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
 pub use builder::Builder;
-use entry::{fatal, Payload, Start};
+use entry::{fatal, Start};
+pub(crate) use entry::{is_cancellation, panic_message, Payload};
 pub use header::current;
 pub(crate) use header::guard_hit;
 use header::Header;
@@ -82,7 +86,10 @@ pub struct Coroutine<I = (), Y = (), R = ()> {
     /// `entry.rs`); kept here rather than in the header so that a loop of
     /// resumes finds it in a register.
     state: State,
-    stack: Stack,
+    /// Dropped (returned to the pool) by `Drop` only when no frame lives on
+    /// it; a stack whose body refused to finish is leaked instead, and so
+    /// is one whose drop was cut short by a panic the body raised.
+    stack: ManuallyDrop<Stack>,
     /// Makes the type neither `Send` nor `Sync`.
     _not_send: PhantomData<NotSend>,
     _types: PhantomData<fn(I) -> (Y, R)>,
@@ -124,7 +131,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             header,
             backend,
             state: State::Ready,
-            stack,
+            stack: ManuallyDrop::new(stack),
             _not_send: PhantomData,
             _types: PhantomData,
         })
@@ -251,11 +258,22 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// takes: a `Start<I>` for `Ready`; for `Hold`, an `I` or null (unwind).
     #[inline(always)]
     unsafe fn switch_in(&mut self, transfer: *mut c_void) -> Outcome<Y, R> {
+        // A resumer that is unwinding says so, so that a suspend can tell
+        // its unwind from the body's own (`Yielder::suspend`). One relaxed
+        // load of std's global panic count each way on the fast path; read
+        // again after the switch rather than kept across it, which would
+        // cost a spill.
+        if std::thread::panicking() {
+            self.header().resumer_unwinding.set(true);
+        }
         // SAFETY: `self.contexts()` are this coroutine's live contexts; Ready
         // means fresh ones, Hold a suspended own context (the caller's
         // contract); we are on the thread that made them, since Coroutine is
         // not Send.
         let (back, suspended) = unsafe { self.contexts().resume(transfer) };
+        if std::thread::panicking() {
+            self.header().resumer_unwinding.set(false);
+        }
         // The body's side still says `Exec`: it suspended, and `back` points
         // at a Y in its frame. Otherwise it finished and said how, which
         // also says what `back` is. (The asm switch can say "suspended"
@@ -316,27 +334,16 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         drop(self);
     }
 
-    /// Unwinds a suspended coroutine's stack so its locals are dropped.
-    fn cancel(&mut self) {
-        loop {
-            // SAFETY: the loop only runs while the state is Hold, which
-            // takes null as "unwind".
-            match unsafe { self.switch_in(ptr::null_mut()) } {
-                Outcome::Cancelled => return,
-                // The body caught the unwinding and returned anyway.
-                Outcome::Returned(value) => return drop(value),
-                // The body caught it and suspended again: ask again.
-                Outcome::Yielded(value) => drop(value),
-                // A destructor panicked while unwinding: report it, unless
-                // this thread is already unwinding (that would abort).
-                Outcome::Panicked(payload) => {
-                    if !std::thread::panicking() {
-                        panic::resume_unwind(payload);
-                    }
-                    return;
-                }
-            }
-        }
+    /// Asks a suspended (`Hold`) coroutine, once, to unwind its stack so its
+    /// locals are dropped, and returns what came back. Afterwards the state
+    /// says whether the body finished (`Term`, `Except`) or suspended again
+    /// instead (`Hold`: it caught the unwinding and will not be asked
+    /// again).
+    fn cancel(&mut self) -> Outcome<Y, R> {
+        self.header().cancelling.set(true);
+        // SAFETY: the state is Hold (the caller's contract), which takes
+        // null as "unwind".
+        unsafe { self.switch_in(ptr::null_mut()) }
     }
 }
 
@@ -358,18 +365,98 @@ enum Outcome<Y, R> {
     Cancelled,
 }
 
+/// Dropping a coroutine ends it and frees its stack:
+///
+/// * `Ready` (never started): its closure is dropped, unrun.
+/// * `Term`, `Except`: nothing is left to run.
+/// * `Hold` (suspended): it is *cancelled*: resumed once so that the pending
+///   [`Yielder::suspend`] unwinds the body's stack with a private payload,
+///   running every destructor on it; the entry catches the payload, and the
+///   coroutine ends `Term`.
+///
+/// The stack goes back to the pool only if no frame lives on it any more.
+/// What the body does with the unwinding decides the rest:
+///
+/// * It lets the unwinding run (the normal case): nothing more happens.
+/// * It catches it and returns: the value is dropped.
+/// * It catches it and panics: that panic continues from `drop` (or, if
+///   the thread is already unwinding, where a second panic would abort, it
+///   is printed to stderr instead).
+/// * It catches it and suspends again: it is not asked twice. Its stack
+///   is leaked, never reused or unmapped (its frames are alive, and may be
+///   borrowed), one line on stderr names the coroutine, and the value it
+///   yielded is dropped.
+/// * A destructor on its stack panics while it unwinds: that is a panic
+///   during unwinding, so Rust aborts the process ("panic in a destructor
+///   during cleanup"), as it would without coroutines.
+/// * A destructor on its stack tries to suspend while it unwinds: see the
+///   panics of [`Yielder::suspend`].
+///
+/// The same holds for a panic out of a dropped value: the unstarted
+/// closure's captures, the value returned or yielded while cancelling. It
+/// continues from `drop` once the stack has been dealt with.
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {
     fn drop(&mut self) {
-        match self.state() {
-            State::Ready => self.header().drop_unstarted_closure(),
-            State::Hold => self.cancel(),
-            State::Term | State::Except => {}
+        let left = match self.state() {
+            State::Ready => {
+                let header = self.header();
+                match panic::catch_unwind(AssertUnwindSafe(|| header.drop_unstarted_closure())) {
+                    Ok(()) => None,
+                    Err(payload) => Some(Outcome::Panicked(payload)),
+                }
+            }
+            State::Hold => Some(self.cancel()),
+            State::Term | State::Except => None,
             // The owner never records `Exec` (see `state`).
             State::Exec => fatal("a coroutine's owner recorded it as running"),
+        };
+        if self.state == State::Hold {
+            refused_to_finish(self.id(), self.stack.size());
+        } else {
+            // SAFETY: the body never started or has finished, so no frame
+            // lives on the stack; `self.stack` is not used again.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
         }
-        // The stack (with the header on it) goes back to the pool as
-        // `self.stack` drops.
+        match left {
+            None | Some(Outcome::Cancelled) => {}
+            Some(Outcome::Yielded(value)) => dispose(self.id(), value),
+            Some(Outcome::Returned(value)) => dispose(self.id(), value),
+            Some(Outcome::Panicked(payload)) => surface(self.id(), payload),
+        }
     }
+}
+
+/// A body that caught its cancellation suspended again: its stack stays
+/// out of the pool for good.
+#[cold]
+fn refused_to_finish(id: CoroutineId, stack_size: usize) {
+    eprintln!(
+        "jmpco: coroutine {id} suspended again instead of unwinding when it was dropped; \
+         its {stack_size}-byte stack is leaked (never reused). A body that catches its \
+         cancellation must return or let it continue"
+    );
+}
+
+/// Drops a value the dropped coroutine left behind; a panic of its
+/// destructor is [`surface`]d.
+fn dispose<T>(id: CoroutineId, value: T) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        surface(id, payload);
+    }
+}
+
+/// Continues a panic that arose while coroutine `id` was dropped, unless the
+/// thread is already unwinding: a second unwind would abort the process, so
+/// it is printed instead.
+#[cold]
+fn surface(id: CoroutineId, payload: Payload) {
+    if !std::thread::panicking() {
+        panic::resume_unwind(payload);
+    }
+    eprintln!(
+        "jmpco: coroutine {id} panicked while it was dropped during another panic: {}",
+        panic_message(payload.as_ref())
+    );
 }
 
 impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {

@@ -72,12 +72,28 @@ impl<I, Y> Yielder<I, Y> {
     ///
     /// If the coroutine is dropped while suspended here, this does not
     /// return: it unwinds the body's stack so its destructors run. A body
-    /// that catches that unwinding should let it continue.
+    /// that catches that unwinding should let it continue; one that
+    /// suspends again instead is never resumed, and its stack is leaked
+    /// (see `Coroutine`'s drop).
+    ///
+    /// # Panics
+    /// If the coroutine is unwinding (a destructor run by a panic of the
+    /// body, or by its cancellation, called this): a suspended unwind would
+    /// leave the thread's panic state to whatever runs next, so every other
+    /// coroutine and the resumer would see `std::thread::panicking()`. As
+    /// for any panic raised while unwinding, the process then aborts unless
+    /// the destructor catches it. (A coroutine resumed *by* a resumer that
+    /// is itself unwinding may suspend as usual: that unwind is the
+    /// resumer's.)
     ///
     /// Only ever runs inside this yielder's own coroutine (see the type's
     /// docs for why safe code cannot do otherwise); debug builds check it.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
+        // One relaxed load of std's global panic count on the fast path.
+        if std::thread::panicking() && self.unwinding() {
+            suspended_while_unwinding(self.id());
+        }
         // The resumer moves the value out with ptr::read; ManuallyDrop keeps
         // it from being dropped here as well.
         let mut slot = ManuallyDrop::new(value);
@@ -106,6 +122,27 @@ impl<I, Y> Yielder<I, Y> {
         // SAFETY: a Yielder only exists while its coroutine's stack is alive.
         unsafe { self.header.as_ref() }.id
     }
+
+    /// Whether the coroutine is unwinding, its own panic or its own
+    /// cancellation, so that it must not suspend: the thread is panicking,
+    /// and not (only) because the resumer is. Called on the coroutine's own
+    /// stack.
+    pub(crate) fn unwinding(&self) -> bool {
+        // SAFETY: a Yielder only exists while its coroutine's stack is alive.
+        let h = unsafe { self.header.as_ref() };
+        std::thread::panicking() && (h.cancelling.get() || !h.resumer_unwinding.get())
+    }
+}
+
+/// The panic of a `suspend` while its coroutine unwinds.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn suspended_while_unwinding(id: CoroutineId) -> ! {
+    panic!(
+        "jmpco: coroutine {id} cannot suspend while it unwinds (a destructor run by its panic \
+         or its cancellation tried to): the unwind must finish first"
+    )
 }
 
 /// The panic of a `suspend` outside its coroutine (debug builds).

@@ -59,8 +59,8 @@ pub use runtime::{
     JMPCO_WRITABLE,
 };
 pub use types::{
-    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_EDONE, JMPCO_EINVAL,
-    JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
+    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EDONE,
+    JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
 
 /// Runs an export's body; a panic out of it aborts the process with a

@@ -5,13 +5,14 @@
 //! them), so they are written for C programmers.
 
 use std::ffi::{c_int, c_uint, c_void};
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use super::coro::read_options;
 use super::guard;
 use super::types::{
-    jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO,
-    JMPCO_ETIMEDOUT, JMPCO_OK,
+    jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
+    JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
 use crate::rt::local::{self, RunError, WaitError};
 use crate::rt::Interest;
@@ -142,10 +143,12 @@ pub extern "C" fn jmpco_run() -> c_int {
 /// Returns `JMPCO_OK` when the fd is ready; `JMPCO_ETIMEDOUT` when the
 /// timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
 /// `events` is not a non-empty combination of the two flags, `timeout_ms`
-/// is below -1, or the fd cannot be waited for (epoll refuses it);
-/// `JMPCO_ENOTCORO` if the caller is not a coroutine started by
-/// `jmpco_spawn` (a thread's own stack, a `jmpco_create` coroutine, even
-/// one resumed by a spawned coroutine).
+/// is below -1, or the fd cannot be waited for (epoll refuses it, or it
+/// was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
+/// coroutine started by `jmpco_spawn` (a thread's own stack, a
+/// `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+/// `JMPCO_ECANCELED` if the caller is a task of the Rust API (C code it
+/// called) that is being cancelled: return to it.
 #[no_mangle]
 pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> c_int {
     guard("jmpco_wait_fd", || {
@@ -166,12 +169,7 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
         if !local::in_task() {
             return JMPCO_ENOTCORO;
         }
-        match local::wait_fd_in_task(fd, interest, timeout) {
-            Ok(()) => JMPCO_OK,
-            Err(WaitError::TimedOut) => JMPCO_ETIMEDOUT,
-            Err(WaitError::NotTask) => JMPCO_ENOTCORO,
-            Err(WaitError::Refused) => JMPCO_EINVAL,
-        }
+        stop_cancellation(|| wait_status(local::wait_fd_in_task(fd, interest, timeout)))
     })
 }
 
@@ -181,15 +179,39 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
 /// of the deadline on an idle thread, later on a busy one.
 ///
 /// Returns `JMPCO_OK`; `JMPCO_ENOTCORO` if the caller is not a coroutine
-/// started by `jmpco_spawn` (as for `jmpco_wait_fd`).
+/// started by `jmpco_spawn` (as for `jmpco_wait_fd`); `JMPCO_ECANCELED` as
+/// for `jmpco_wait_fd`.
 #[no_mangle]
 pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
     guard("jmpco_sleep_ms", || {
-        match local::sleep_in_task(Duration::from_millis(u64::from(ms))) {
-            Ok(()) => JMPCO_OK,
-            Err(_) => JMPCO_ENOTCORO,
-        }
+        stop_cancellation(|| wait_status(local::sleep_in_task(Duration::from_millis(ms.into()))))
     })
+}
+
+fn wait_status(result: Result<(), WaitError>) -> c_int {
+    match result {
+        Ok(()) => JMPCO_OK,
+        Err(WaitError::TimedOut) => JMPCO_ETIMEDOUT,
+        Err(WaitError::NotTask) => JMPCO_ENOTCORO,
+        Err(WaitError::Refused) => JMPCO_EINVAL,
+        Err(WaitError::Cancelled) => JMPCO_ECANCELED,
+    }
+}
+
+/// Runs a wait that parks the calling task. A task of the Rust API that is
+/// cancelled while it is parked there unwinds from its park point; that
+/// unwinding cannot cross the C frames between this export and the Rust
+/// code that called into C, so it stops here, and the wait returns
+/// `JMPCO_ECANCELED`. The task stays marked as cancelled: its later waits
+/// are refused too, so the C code returns to its Rust caller, which ends
+/// the task. (C bodies spawned with `jmpco_spawn` are never unwound: they
+/// are abandoned instead.) Any other panic goes on to `guard`.
+fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+    match panic::catch_unwind(AssertUnwindSafe(wait)) {
+        Ok(status) => status,
+        Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,
+        Err(payload) => panic::resume_unwind(payload),
+    }
 }
 
 /// Whether `fd` names an open file description (`fcntl(F_GETFD)`).

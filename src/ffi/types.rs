@@ -24,6 +24,11 @@ pub const JMPCO_EBUSY: c_int = -4;
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
+/// A runtime wait was refused because the calling task is ending: it is a
+/// task of the Rust API that is being cancelled (or unwinding a panic),
+/// and C code it called waited. Every later wait of that task returns it
+/// too; return to the caller.
+pub const JMPCO_ECANCELED: c_int = -7;
 
 /// The smallest stack `jmpco_create` gives a coroutine: smaller
 /// `stack_size` requests are rounded up to it. It leaves room for the
@@ -139,6 +144,7 @@ pub(crate) fn message(code: c_int) -> *const c_char {
         JMPCO_EBUSY => c"the coroutine is running (itself or an ancestor of the caller)",
         JMPCO_ENOTCORO => c"called outside a coroutine of the C API (or of the wrong kind)",
         JMPCO_ETIMEDOUT => c"timed out",
+        JMPCO_ECANCELED => c"the calling task is being cancelled",
         _ => c"unknown jmpco error code",
     };
     text.as_ptr()

@@ -107,13 +107,25 @@ impl Selector {
 
     /// Registers `fd` for both directions, edge-triggered.
     pub(crate) fn add(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, token)
+    }
+
+    /// Re-arms `fd`'s registration with the same interest and `token`
+    /// (`ENOENT` if this epoll does not hold the file open at `fd`: it was
+    /// closed since, even if the number is in use again). An edge-triggered
+    /// re-arm may report the current readiness as a new event.
+    pub(crate) fn modify(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, fd, token)
+    }
+
+    fn control(&self, op: libc::c_int, fd: RawFd, token: Token) -> io::Result<()> {
         let bits = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         let mut event = libc::epoll_event {
             events: bits as u32,
             u64: token.0,
         };
         // SAFETY: `event` is a valid epoll_event for the duration of the call.
-        syscall!(epoll_ctl(self.ep, libc::EPOLL_CTL_ADD, fd, &mut event)).map(drop)
+        syscall!(epoll_ctl(self.ep, op, fd, &mut event)).map(drop)
     }
 
     /// Removes `fd`'s registration.

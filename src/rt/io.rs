@@ -7,16 +7,23 @@
 //! the scheduler's docs for why no wake-up can be lost). Outside any task
 //! (a plain thread, or a coroutine the task created itself) the same call
 //! waits with `poll(2)` instead, blocking that thread: the types work
-//! everywhere, and only tasks get the cheap wait.
+//! everywhere, and only tasks get the cheap wait. The readiness bits are
+//! the task's knowledge: outside it every call asks the kernel, and a call
+//! made on a worker outside its task (in a coroutine nested in a task) sets
+//! the bits again afterwards, since it may have left data or room behind
+//! that no new edge will announce.
+//!
+//! Nothing on these frames owns anything across a park (the scheduler is
+//! lent by `with_task`; keys and `Copy` values otherwise), so a C task
+//! parked in [`wait_fd`] can be abandoned without a leak.
 
 use std::cell::Cell;
 use std::io;
 use std::ops::BitOr;
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::scheduler::{current_task, Scheduler};
+use super::scheduler::{with_scheduler, with_task, Scheduler};
 use super::slab::Key;
 use super::syscall::syscall;
 use super::timer::deadline_after;
@@ -68,25 +75,14 @@ pub fn wait_fd(fd: RawFd, interest: Interest, timeout: Option<Duration>) -> io::
     if poll_now(fd, interest)? {
         return Ok(());
     }
-    match current_task() {
-        Some((sched, task)) => {
-            // Hold no `Rc` across the suspension: see `wait_in_task`.
-            let sched: *const Scheduler = Rc::as_ptr(&sched);
-            // SAFETY: this thread's scheduler, whose loop is running (we
-            // are in one of its tasks), and `CURRENT` keeps it alive for as
-            // long as the loop runs, which covers this call.
-            wait_in_task(unsafe { &*sched }, task, fd, interest, deadline)
-        }
+    with_task(|task| match task {
+        Some((sched, task)) => wait_in_task(sched, task, fd, interest, deadline),
         None => poll_fd(fd, interest, deadline),
-    }
+    })
 }
 
 /// [`wait_fd`]'s wait inside the current task `task` of `sched`, for an fd
 /// that `poll` just found not ready.
-///
-/// Nothing on this frame needs dropping across the suspension (a plain
-/// reference, keys, `Copy` values), so a C task parked here can be
-/// abandoned rather than unwound.
 fn wait_in_task(
     sched: &Scheduler,
     task: Key,
@@ -101,7 +97,7 @@ fn wait_in_task(
     // task has parked. So clearing the bit loses nothing.
     sched.clear_ready(key, interest);
     let result = sched.wait_ready(key, task, interest, deadline);
-    sched.release_fd(fd);
+    sched.release_fd(key);
     result
 }
 
@@ -174,13 +170,28 @@ impl Registration {
     ///
     /// `drained(&value)` tells from a success that the fd is now drained
     /// for `interest` (a short read or write on a stream socket: the kernel
-    /// had no more data, or no more room). The readiness bit is then cleared
-    /// at once, and the next call waits for a new edge instead of making a
-    /// system call only to get `EAGAIN`; any data or room that comes after
-    /// the call raises a new edge, so nothing is missed (mio and tokio rely
-    /// on the same rule for epoll).
+    /// had no more data, or no more room). Inside a task the readiness bit
+    /// is then cleared at once, and the next call waits for a new edge
+    /// instead of making a system call only to get `EAGAIN`; any data or
+    /// room that comes after the call raises a new edge, so nothing is
+    /// missed (mio and tokio rely on the same rule for epoll).
     pub(crate) fn io<T>(
         &self,
+        interest: Interest,
+        timeout: Option<Duration>,
+        op: impl FnMut() -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
+    ) -> io::Result<T> {
+        with_task(|task| match task {
+            Some((sched, task)) => self.io_in_task(sched, task, interest, timeout, op, drained),
+            None => self.outside_task(interest, || blocking_io(self.fd, interest, timeout, op)),
+        })
+    }
+
+    fn io_in_task<T>(
+        &self,
+        sched: &Scheduler,
+        task: Key,
         interest: Interest,
         timeout: Option<Duration>,
         mut op: impl FnMut() -> io::Result<T>,
@@ -188,11 +199,11 @@ impl Registration {
     ) -> io::Result<T> {
         let mut deadline = None;
         loop {
-            if !self.known_unready(interest) {
+            if !self.known_unready(sched, interest) {
                 match op() {
                     Ok(v) => {
                         if drained(&v) {
-                            self.clear(interest);
+                            self.clear(sched, interest);
                         }
                         return Ok(v);
                     }
@@ -201,54 +212,75 @@ impl Registration {
                     Err(e) => return Err(e),
                 }
             }
-            if deadline.is_none() {
-                deadline = Some(timeout.and_then(deadline_after));
-            }
-            self.wait(interest, deadline.flatten())?;
+            let deadline = *deadline.get_or_insert_with(|| timeout.and_then(deadline_after));
+            let key = self.key(sched)?;
+            sched.clear_ready(key, interest);
+            sched.wait_ready(key, task, interest, deadline)?;
         }
     }
 
-    /// Runs `op` once (`WouldBlock` without a system call if the fd is
-    /// known to be drained); a `WouldBlock`, or a success `drained` calls
-    /// final, clears the readiness bit, so a later [`ready`](Self::ready)
-    /// waits for a new edge.
+    /// Runs `op` once (`WouldBlock` without a system call if, inside a
+    /// task, the fd is known to be drained); a `WouldBlock`, or a success
+    /// `drained` calls final, clears the readiness bit, so a later
+    /// [`ready`](Self::ready) waits for a new edge.
     pub(crate) fn try_io<T>(
         &self,
         interest: Interest,
         op: impl FnOnce() -> io::Result<T>,
         drained: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
-        if self.known_unready(interest) {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
+        with_task(|task| {
+            let Some((sched, _)) = task else {
+                return self.outside_task(interest, op);
+            };
+            if self.known_unready(sched, interest) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let result = op();
+            let clear = match &result {
+                Ok(v) => drained(v),
+                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            };
+            if clear {
+                self.clear(sched, interest);
+            }
+            result
+        })
+    }
+
+    /// Runs `op` for a caller outside the task (see the module docs): if
+    /// the fd is registered with this thread's running scheduler, the bits
+    /// for `interest` are set afterwards.
+    fn outside_task<T>(&self, interest: Interest, op: impl FnOnce() -> T) -> T {
         let result = op();
-        let clear = match &result {
-            Ok(v) => drained(v),
-            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-        };
-        if clear {
-            self.clear(interest);
-        }
+        with_scheduler(|sched| {
+            if let Some(sched) = sched {
+                if let Some(key) = self.key_with(sched) {
+                    sched.mark_ready(key, interest);
+                }
+            }
+        });
         result
     }
 
-    /// The scheduler this fd is registered with, if it is this thread's.
-    fn here(&self) -> Option<(Rc<Scheduler>, Key)> {
-        let (id, key) = self.reg.get()?;
-        let sched = Scheduler::current()?;
-        (sched.id() == id).then_some((sched, key))
+    /// Our key with `sched`, if the fd is registered there.
+    fn key_with(&self, sched: &Scheduler) -> Option<Key> {
+        match self.reg.get() {
+            Some((id, key)) if id == sched.id() => Some(key),
+            _ => None,
+        }
     }
 
-    /// Registered here and its bit for `interest` is clear: a call would
-    /// get `EAGAIN`.
-    fn known_unready(&self, interest: Interest) -> bool {
-        self.here()
-            .is_some_and(|(sched, key)| sched.is_ready(key, interest) == Some(false))
+    /// Registered with `sched` and its bit for `interest` is clear: a call
+    /// would get `EAGAIN`.
+    fn known_unready(&self, sched: &Scheduler, interest: Interest) -> bool {
+        self.key_with(sched)
+            .is_some_and(|key| sched.is_ready(key, interest) == Some(false))
     }
 
-    /// Clears the readiness bit for `interest`, if registered here.
-    fn clear(&self, interest: Interest) {
-        if let Some((sched, key)) = self.here() {
+    /// Clears the readiness bit for `interest`, if registered with `sched`.
+    fn clear(&self, sched: &Scheduler, interest: Interest) {
+        if let Some(key) = self.key_with(sched) {
             sched.clear_ready(key, interest);
         }
     }
@@ -258,28 +290,20 @@ impl Registration {
     /// until the next edge or `timeout` (`TimedOut`).
     pub(crate) fn ready(&self, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
         let deadline = timeout.and_then(deadline_after);
-        let Some((sched, task)) = current_task() else {
-            return poll_fd(self.fd, interest, deadline);
-        };
-        let key = self.key(&sched)?;
-        sched.wait_ready(key, task, interest, deadline)
-    }
-
-    /// The op saw `EAGAIN`: wait until `interest` is ready again.
-    fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
-        let Some((sched, task)) = current_task() else {
-            return poll_fd(self.fd, interest, deadline);
-        };
-        let key = self.key(&sched)?;
-        sched.clear_ready(key, interest);
-        sched.wait_ready(key, task, interest, deadline)
+        with_task(|task| match task {
+            Some((sched, task)) => {
+                let key = self.key(sched)?;
+                sched.wait_ready(key, task, interest, deadline)
+            }
+            None => poll_fd(self.fd, interest, deadline),
+        })
     }
 
     /// The key with `sched`, registering now if needed.
-    fn key(&self, sched: &Rc<Scheduler>) -> io::Result<Key> {
-        match self.reg.get() {
-            Some((id, key)) if id == sched.id() => Ok(key),
-            _ => {
+    fn key(&self, sched: &Scheduler) -> io::Result<Key> {
+        match self.key_with(sched) {
+            Some(key) => Ok(key),
+            None => {
                 let key = sched.register(self.fd)?;
                 self.reg.set(Some((sched.id(), key)));
                 Ok(key)
@@ -288,14 +312,34 @@ impl Registration {
     }
 }
 
+/// [`Registration::io`] outside a task: every attempt is a system call, and
+/// the thread blocks in `poll(2)` between them.
+fn blocking_io<T>(
+    fd: RawFd,
+    interest: Interest,
+    timeout: Option<Duration>,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let mut deadline = None;
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            done => return done,
+        }
+        let deadline = *deadline.get_or_insert_with(|| timeout.and_then(deadline_after));
+        poll_fd(fd, interest, deadline)?;
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some((id, key)) = self.reg.get() {
-            if let Some(sched) = Scheduler::current() {
-                if sched.id() == id {
+        with_scheduler(|sched| {
+            if let Some(sched) = sched {
+                if let Some(key) = self.key_with(sched) {
                     sched.deregister(key);
                 }
             }
-        }
+        });
     }
 }

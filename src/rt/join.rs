@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 use super::remote::{Message, Remote};
-use super::scheduler::{self, Scheduler};
+use super::scheduler::{with_scheduler, with_task};
 use super::slab::Key;
 
 /// Why a task produced no value.
@@ -48,16 +48,7 @@ impl JoinError {
     }
 }
 
-/// A panic payload's message, if it is a string.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "(non-string payload)"
-    }
-}
+pub(crate) use crate::coroutine::panic_message;
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,38 +81,60 @@ pub(crate) enum Waiter {
     Task(Arc<Remote>, Key),
 }
 
-impl Waiter {
-    /// The caller as a waiter: its task if it runs in one, else its thread.
-    pub(crate) fn current() -> Waiter {
-        match scheduler::current_task() {
-            Some((sched, key)) => Waiter::Task(sched.remote().clone(), key),
-            None => Waiter::Thread(std::thread::current()),
-        }
-    }
+/// Where a caller of `join` is.
+enum Caller {
+    /// A task, which can park.
+    Task(Waiter),
+    /// A worker's thread outside its tasks (in a coroutine a task created,
+    /// say): only the thread can wait, and it stalls the worker (whose
+    /// mailbox is `worker`) meanwhile.
+    OnWorker(usize),
+    /// Any other thread.
+    Thread,
+}
 
+impl Caller {
+    fn current() -> Caller {
+        with_task(|task| match task {
+            Some((sched, key)) => Caller::Task(Waiter::Task(sched.remote().clone(), key)),
+            None => with_scheduler(|sched| match sched {
+                Some(s) => Caller::OnWorker(worker_id(s.remote())),
+                None => Caller::Thread,
+            }),
+        })
+    }
+}
+
+impl Waiter {
     /// Wakes the waiter (a task on this thread directly, else by message).
     pub(crate) fn wake(self) {
         match self {
             Waiter::Thread(t) => t.unpark(),
-            Waiter::Task(remote, key) => match Scheduler::current() {
+            Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
                 Some(s) if Arc::ptr_eq(s.remote(), &remote) => s.wake(key),
                 _ => remote.send(Message::Wake(key)),
-            },
+            }),
         }
     }
 
-    /// Sleeps until woken (or spuriously). A task that is being cancelled
-    /// returns `false` at once.
-    pub(crate) fn sleep(&self) -> bool {
+    /// Sleeps until woken (or spuriously). A task that cannot park (it is
+    /// being cancelled, or unwinding) returns `false` at once.
+    fn sleep(&self) -> bool {
         match self {
             Waiter::Thread(_) => {
                 std::thread::park();
                 true
             }
-            Waiter::Task(..) => match Scheduler::current() {
-                Some(s) => s.park(None).is_ok(),
-                None => false,
-            },
+            Waiter::Task(..) => {
+                with_task(|task| task.is_some_and(|(sched, _)| sched.park(None).is_ok()))
+            }
+        }
+    }
+
+    fn clone_ref(&self) -> Waiter {
+        match self {
+            Waiter::Thread(t) => Waiter::Thread(t.clone()),
+            Waiter::Task(r, k) => Waiter::Task(r.clone(), *k),
         }
     }
 }
@@ -134,6 +147,15 @@ struct Slot<T> {
 /// The state shared by a [`JoinHandle`] and its [`Completer`].
 pub(crate) struct JoinState<T> {
     slot: Mutex<Slot<T>>,
+    /// The address of the mailbox of the worker that runs the task, as an
+    /// identity (see [`worker_id`]); 0 for work off the workers (the
+    /// blocking pool).
+    home: usize,
+}
+
+/// A worker's identity for [`JoinState::home`]: its mailbox's address.
+fn worker_id(remote: &Arc<Remote>) -> usize {
+    Arc::as_ptr(remote) as usize
 }
 
 impl<T> JoinState<T> {
@@ -197,13 +219,24 @@ impl<T> Drop for Completer<T> {
     }
 }
 
-/// A new handle and the completer for it.
+/// A new handle and the completer for it, for work off the workers.
 pub(crate) fn channel<T>() -> (JoinHandle<T>, Completer<T>) {
+    make(0)
+}
+
+/// A new handle and the completer for a task of the worker whose mailbox is
+/// `home`.
+pub(crate) fn channel_on<T>(home: &Arc<Remote>) -> (JoinHandle<T>, Completer<T>) {
+    make(worker_id(home))
+}
+
+fn make<T>(home: usize) -> (JoinHandle<T>, Completer<T>) {
     let state = Arc::new(JoinState {
         slot: Mutex::new(Slot {
             result: None,
             waiter: None,
         }),
+        home,
     });
     (
         JoinHandle {
@@ -223,29 +256,38 @@ impl<T> JoinHandle<T> {
     /// Waits for the task and returns its value, or why there is none.
     ///
     /// From a task this parks only that task (its worker runs others); from
-    /// any other thread it blocks the thread. Joining a task of the same
-    /// worker from outside any task (on that worker's own thread) would
-    /// deadlock; it cannot happen through the public API, which only runs
-    /// code of a worker's thread inside tasks.
+    /// any other thread it blocks the thread. A task that cannot park (it is
+    /// being cancelled, or unwinding a panic) gets `Cancelled` at once
+    /// unless the result is already there.
+    ///
+    /// # Panics
+    /// In a coroutine that a task created (or other code on a worker's
+    /// thread outside its tasks), if the result is not there yet and the
+    /// joined task runs on that same worker: only the thread could wait
+    /// there, and the task it waits for would never run. (Joining work of
+    /// another worker or of the blocking pool from there blocks the thread,
+    /// stalling its worker meanwhile.)
     pub fn join(self) -> Result<T, JoinError> {
-        let mut waiter = Some(Waiter::current());
+        let caller = Caller::current();
+        let waiter = match caller {
+            Caller::Task(waiter) => waiter,
+            Caller::OnWorker(worker) => {
+                if worker == self.state.home && !self.is_finished() {
+                    joined_own_worker_from_outside_a_task();
+                }
+                Waiter::Thread(std::thread::current())
+            }
+            Caller::Thread => Waiter::Thread(std::thread::current()),
+        };
         loop {
             let mut slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(result) = slot.result.take() {
                 return result;
             }
-            let w = match waiter.take() {
-                Some(w) => w,
-                None => Waiter::current(),
-            };
-            let sleeper = match &w {
-                Waiter::Thread(t) => Waiter::Thread(t.clone()),
-                Waiter::Task(r, k) => Waiter::Task(r.clone(), *k),
-            };
-            slot.waiter = Some(w);
+            slot.waiter = Some(waiter.clone_ref());
             drop(slot);
-            if !sleeper.sleep() {
-                // Our own task is being cancelled: stop waiting.
+            if !waiter.sleep() {
+                // Our own task cannot park: stop waiting.
                 return Err(JoinError::Cancelled);
             }
         }
@@ -266,6 +308,18 @@ impl<T> JoinHandle<T> {
         let slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
         slot.result.is_some()
     }
+}
+
+/// The panic of a `join` that would deadlock its worker.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn joined_own_worker_from_outside_a_task() -> ! {
+    panic!(
+        "jmpco: JoinHandle::join called in a coroutine nested in a task (outside the task \
+         itself) for a task of the same worker: only the task can park, and blocking the \
+         worker's thread would deadlock it; join from the task, or poll is_finished()"
+    )
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {

@@ -17,8 +17,10 @@
 //!
 //! The waits ([`wait_fd_in_task`], [`sleep_in_task`]) work in any task of
 //! this thread's running scheduler (a local one, or a runtime worker's when
-//! C code runs in a Rust task) and hold no `Rc` across the suspension, so a
-//! task parked in them can be abandoned without leaking the scheduler.
+//! C code runs in a Rust task). They borrow the scheduler (`with_task`) and
+//! own nothing across the suspension, so a task parked in them can be
+//! abandoned without leaking the scheduler. A task that cannot park (being
+//! cancelled, or unwinding) gets [`WaitError::Cancelled`].
 
 use std::cell::RefCell;
 use std::io;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::remote::Remote;
-use super::scheduler::{current_task, Config, Scheduler};
+use super::scheduler::{with_scheduler, with_task, Config, ParkRefused, Scheduler};
 use super::timer::deadline_after;
 use super::Interest;
 use crate::Backend;
@@ -65,8 +67,11 @@ pub(crate) enum WaitError {
     NotTask,
     /// The timeout passed first.
     TimedOut,
-    /// The fd could not be polled or registered (epoll refuses it).
+    /// The fd could not be polled or registered (epoll refuses it), or was
+    /// closed while the task waited.
     Refused,
+    /// The task cannot park: it is being cancelled, or unwinding a panic.
+    Cancelled,
 }
 
 /// Queues `body` as a foreign (C) task on this thread's scheduler: the one
@@ -82,11 +87,10 @@ pub(crate) fn spawn_local(
         stack_size,
         backend,
     };
-    let sched = match Scheduler::current() {
-        Some(running) => running,
-        None => local_scheduler()?,
-    };
-    sched.spawn_with(config, false, true, None, body)
+    with_scheduler(|running| match running {
+        Some(sched) => sched.spawn_with(config, false, true, None, body),
+        None => local_scheduler()?.spawn_with(config, false, true, None, body),
+    })
 }
 
 /// This thread's local scheduler, made if there is none.
@@ -113,7 +117,7 @@ fn local_scheduler() -> io::Result<Rc<Scheduler>> {
 /// Runs this thread's local scheduler until every task on it has ended
 /// (at once if it has none, or was never made).
 pub(crate) fn run_local() -> Result<(), RunError> {
-    if Scheduler::current().is_some() {
+    if with_scheduler(|s| s.is_some()) {
         return Err(RunError::Busy);
     }
     let Some(sched) = LOCAL.with(|l| l.borrow().as_ref().map(|Local(s)| s.clone())) else {
@@ -124,7 +128,7 @@ pub(crate) fn run_local() -> Result<(), RunError> {
 
 /// Whether the caller is a task of this thread's running scheduler.
 pub(crate) fn in_task() -> bool {
-    current_task().is_some()
+    with_task(|task| task.is_some())
 }
 
 /// Parks the calling task until `fd` is ready for `interest` (at once if it
@@ -137,10 +141,10 @@ pub(crate) fn wait_fd_in_task(
     if !in_task() {
         return Err(WaitError::NotTask);
     }
-    // Inside a task, `wait_fd` holds no `Rc` across its suspension.
     match super::wait_fd(fd, interest, timeout) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(WaitError::TimedOut),
+        Err(e) if ParkRefused::is(&e) => Err(WaitError::Cancelled),
         Err(_) => Err(WaitError::Refused),
     }
 }
@@ -149,26 +153,18 @@ pub(crate) fn wait_fd_in_task(
 /// other ready tasks run first.
 pub(crate) fn sleep_in_task(duration: Duration) -> Result<(), WaitError> {
     let deadline = deadline_after(duration);
-    let Some((sched, _)) = current_task() else {
-        return Err(WaitError::NotTask);
-    };
-    let sched: *const Scheduler = Rc::as_ptr(&sched);
-    // SAFETY: this thread's running scheduler (we are one of its tasks);
-    // `CURRENT` holds it for as long as its loop runs, which covers this
-    // call, since the task runs only inside that loop. The `Rc` itself was
-    // dropped above, so nothing owned lives on this frame across the
-    // suspension and a C task parked here can be abandoned.
-    let sched = unsafe { &*sched };
-    if duration.is_zero() {
-        let _ = sched.yield_now(); // Err: being cancelled, must not wait
-        return Ok(());
-    }
-    while deadline.is_none_or(|d| Instant::now() < d) {
-        if sched.park(deadline).is_err() {
-            break; // being cancelled: must not wait
+    with_task(|task| {
+        let Some((sched, _)) = task else {
+            return Err(WaitError::NotTask);
+        };
+        if duration.is_zero() {
+            return sched.yield_now().map_err(|_| WaitError::Cancelled);
         }
-    }
-    Ok(())
+        while deadline.is_none_or(|d| Instant::now() < d) {
+            sched.park(deadline).map_err(|_| WaitError::Cancelled)?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

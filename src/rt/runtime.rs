@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::join::{self, JoinHandle};
 use super::net::{socket, TcpListener, TcpStream};
 use super::remote::{Message, Remote};
-use super::scheduler::{CancelCount, Config, Scheduler};
+use super::scheduler::{with_scheduler, CancelCount, Config, Scheduler};
 use super::task::{self, spawn_on};
 use super::timer::deadline_after;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -174,14 +174,14 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (handle, completer) = join::channel();
         let remote = &self.shared.remotes[index % self.shared.remotes.len()];
+        let (handle, completer) = join::channel_on(remote);
         remote.send(Message::Spawn(Box::new(move || {
-            let Some(sched) = Scheduler::current() else {
-                return; // the completer drops: Cancelled
-            };
             let abort = completer.abort_hook();
-            let spawned = sched.spawn(false, abort, move || completer.complete(Ok(f())));
+            let spawned = with_scheduler(|sched| {
+                let sched = sched.expect("a spawn message runs on its worker");
+                sched.spawn(false, abort, move || completer.complete(Ok(f())))
+            });
             if let Err(e) = spawned {
                 eprintln!("jmpco: cannot spawn a task: {e}");
             }
@@ -283,10 +283,10 @@ impl Runtime {
             let handler = handler.clone();
             let remote = &self.handle.shared.remotes[i];
             remote.send(Message::Spawn(Box::new(move || {
-                let Some(sched) = Scheduler::current() else {
-                    return;
-                };
-                let spawned = spawn_on(&sched, true, move || accept_loop(std_listener, handler));
+                let spawned = with_scheduler(|sched| {
+                    let sched = sched.expect("a spawn message runs on its worker");
+                    spawn_on(sched, true, move || accept_loop(std_listener, handler))
+                });
                 if let Err(e) = spawned {
                     eprintln!("jmpco: cannot start an accept loop: {e}");
                 }
@@ -349,8 +349,11 @@ where
         match listener.accept() {
             Ok((stream, _)) => {
                 let handler = handler.clone();
-                let (sched, _) = super::scheduler::current_task().expect("in a task");
-                if let Err(e) = spawn_on(&sched, false, move || handler(stream)) {
+                let spawned = with_scheduler(|sched| {
+                    let sched = sched.expect("an accept loop runs on its worker");
+                    spawn_on(sched, false, move || handler(stream))
+                });
+                if let Err(e) = spawned {
                     eprintln!("jmpco: dropping a connection, cannot spawn its task: {e}");
                 }
             }

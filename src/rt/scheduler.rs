@@ -47,15 +47,39 @@
 //!
 //! # Cancellation
 //! Cancelling a task drops its coroutine, which unwinds the task's stack so
-//! its destructors run (sockets close, handles detach). While it unwinds
-//! the task is marked *cancelling*: any attempt to park fails at once (I/O
-//! returns an error, `sleep` returns), so a destructor that does I/O cannot
-//! suspend a dying coroutine.
+//! its destructors run (sockets close, handles detach). From then on the
+//! task is marked *cancelling*: every attempt to park fails at once with
+//! [`ParkRefused`] (I/O returns an error, `sleep` returns), so a destructor
+//! that does I/O cannot suspend a dying coroutine, and a task that catches
+//! the unwinding runs on without ever parking again until it returns.
+//!
+//! The same refusal holds while a task unwinds a panic of its own: a
+//! suspended unwind would leave the thread's panic count raised, and every
+//! other task of the worker would see `std::thread::panicking()` (and, say,
+//! poison the mutexes it holds). So a destructor run by a panic that tries
+//! to park (a `BufWriter<TcpStream>` flushing) gets an error instead.
 //!
 //! A *foreign* task (a body written in C, spawned through the C API) is
 //! never unwound, since unwinding through C frames is undefined behaviour:
 //! cancelling it frees its stack as it is (`Coroutine::abandon`), like
 //! `longjmp` discarding frames.
+//!
+//! # Who is running
+//! [`with_scheduler`] lends the scheduler whose loop runs on this thread,
+//! and [`with_task`] the task whose own coroutine is running, if any (not a
+//! plain thread, not the loop itself, not a coroutine a task created). Both
+//! lend a reference, never an owner, so a frame parked inside them holds
+//! nothing that must be dropped: a C task parked there can be abandoned.
+//!
+//! # Fds and their numbers
+//! The kernel keys an epoll registration by the open file, but reports and
+//! deletes it by fd number, and numbers are reused as soon as they are
+//! closed. So the reactor records which registration owns each number
+//! (`owners`). A registration whose fd was closed behind its back (a
+//! caller's breach) is found out when its number is registered again, and
+//! then forgotten without an `epoll_ctl` on the number, which is no longer
+//! its own; its waiters wake to an error. A stale waiter can never delete
+//! another fd's registration.
 //!
 //! # Running until idle
 //! A runtime's worker runs its loop until shutdown ([`Scheduler::run`]).
@@ -65,9 +89,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -94,13 +120,30 @@ pub(crate) struct Config {
     pub(crate) backend: Backend,
 }
 
-/// The task was cancelled while it tried to park.
+/// A park was refused: the task is being cancelled, or is unwinding a
+/// panic (see the module docs). Carried inside the `io::Error` that I/O
+/// returns then, so callers can tell it apart ([`ParkRefused::is`]).
 #[derive(Debug)]
-pub(crate) struct Cancelled;
+pub(crate) struct ParkRefused;
 
-impl From<Cancelled> for io::Error {
-    fn from(_: Cancelled) -> io::Error {
-        io::Error::other("jmpco: the task is being cancelled")
+impl ParkRefused {
+    /// Whether `e` is a refused park.
+    pub(crate) fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<ParkRefused>())
+    }
+}
+
+impl fmt::Display for ParkRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("jmpco: the task cannot park: it is being cancelled or is unwinding a panic")
+    }
+}
+
+impl std::error::Error for ParkRefused {}
+
+impl From<ParkRefused> for io::Error {
+    fn from(refused: ParkRefused) -> io::Error {
+        io::Error::other(refused)
     }
 }
 
@@ -161,6 +204,9 @@ pub(crate) struct Scheduler {
     /// does not own, shared by the calls waiting on the same fd at once:
     /// fd -> (key, number of waiting calls).
     fd_waits: RefCell<HashMap<RawFd, (Key, usize)>>,
+    /// Which source holds the epoll registration of each fd number (see
+    /// the module docs).
+    owners: RefCell<HashMap<RawFd, Key>>,
     /// The task being resumed (or cancelled).
     current: Cell<Option<Key>>,
     /// Set when shutdown begins: the deadline for the remaining tasks
@@ -170,20 +216,52 @@ pub(crate) struct Scheduler {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Rc<Scheduler>>> = const { RefCell::new(None) };
+    /// The scheduler whose loop runs on this thread, or null. Not an owner:
+    /// set by `run`/`run_until_idle` (through [`Running`]) for as long as
+    /// they are on the thread's stack, borrowing the scheduler.
+    static CURRENT: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The running task: this thread's scheduler and the task's key, if the
-/// caller runs in a task's own coroutine (not outside any task, and not in
-/// a coroutine the task created).
-pub(crate) fn current_task() -> Option<(Rc<Scheduler>, Key)> {
-    let sched = Scheduler::current()?;
-    let key = sched.current.get()?;
-    let here = crate::current()?;
-    let id = sched.tasks.borrow().get(key)?.id;
-    (id == here).then_some((sched, key))
+/// Runs `f` with the scheduler whose loop runs on this thread, if any.
+///
+/// `f` may park the calling task, and the reference stays valid through
+/// that: a parked task is continued only by this scheduler's loop, which
+/// runs inside `run`/`run_until_idle`, so whenever code of `f` runs, the
+/// scheduler is borrowed by a frame below it. A task that is never
+/// continued (abandoned) never uses the reference again, and a reference
+/// owns nothing that would leak.
+pub(crate) fn with_scheduler<T>(f: impl FnOnce(Option<&Scheduler>) -> T) -> T {
+    let at = CURRENT.with(Cell::get);
+    // SAFETY: non-null only while `run`/`run_until_idle` of that scheduler
+    // are on this thread's stack (`Running` clears it when they leave, on
+    // unwind too), and they borrow the scheduler meanwhile; see above for
+    // why that covers all of `f`.
+    f(unsafe { at.as_ref() })
+}
+
+/// Runs `f` with the running task (its scheduler and key), if the caller
+/// runs on a task's own coroutine: not outside every task, and not in a
+/// coroutine the task created. See [`with_scheduler`] for the lifetime.
+pub(crate) fn with_task<T>(f: impl FnOnce(Option<(&Scheduler, Key)>) -> T) -> T {
+    with_scheduler(|sched| f(sched.and_then(|s| s.running_task().map(|k| (s, k)))))
+}
+
+/// Makes a scheduler this thread's current one while it lives.
+struct Running;
+
+impl Running {
+    fn enter(sched: &Scheduler) -> Running {
+        CURRENT.with(|c| c.set(sched));
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(ptr::null()));
+    }
 }
 
 impl Scheduler {
@@ -205,15 +283,19 @@ impl Scheduler {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::new()),
             fd_waits: RefCell::new(HashMap::new()),
+            owners: RefCell::new(HashMap::new()),
             current: Cell::new(None),
             shutdown: Cell::new(None),
             cancelled,
         }))
     }
 
-    /// This thread's scheduler, while its loop runs.
-    pub(crate) fn current() -> Option<Rc<Scheduler>> {
-        CURRENT.with(|c| c.borrow().clone())
+    /// The task being resumed, if the caller runs on its own coroutine.
+    fn running_task(&self) -> Option<Key> {
+        let key = self.current.get()?;
+        let here = crate::current()?;
+        let id = self.tasks.borrow().get(key)?.id;
+        (id == here).then_some(key)
     }
 
     /// Identifies the scheduler (registrations remember it).
@@ -235,7 +317,7 @@ impl Scheduler {
     /// Creates a task running `body`; it starts on a later loop turn.
     /// `service` tasks are cancelled as soon as shutdown begins.
     pub(crate) fn spawn<F>(
-        self: &Rc<Self>,
+        &self,
         service: bool,
         abort: Option<Arc<dyn Abort>>,
         body: F,
@@ -249,7 +331,7 @@ impl Scheduler {
     /// [`spawn`](Self::spawn) with the task's own stack and switch settings;
     /// a `foreign` task (a C body) is abandoned, not unwound, if cancelled.
     pub(crate) fn spawn_with<F>(
-        self: &Rc<Self>,
+        &self,
         config: Config,
         service: bool,
         foreign: bool,
@@ -264,13 +346,14 @@ impl Scheduler {
             .backend(config.backend)
             .build(move |yielder: &Yielder<(), ()>, ()| {
                 // First resume: the loop has made this task current.
-                if let Some(sched) = Scheduler::current() {
-                    if let Some(key) = sched.current.get() {
+                with_scheduler(|sched| {
+                    let key = sched.and_then(|s| Some((s, s.current.get()?)));
+                    if let Some((sched, key)) = key {
                         if let Some(task) = sched.tasks.borrow().get(key) {
                             task.yielder.set(yielder);
                         }
                     }
-                }
+                });
                 body()
             })
             .map_err(|e| match e {
@@ -347,10 +430,10 @@ impl Scheduler {
     /// destructors run; its join handle gets [`JoinError::Cancelled`].
     /// A foreign task's stack is freed without unwinding instead.
     fn cancel_task(&self, key: Key) {
-        let (co, foreign) = match self.tasks.borrow_mut().get_mut(key) {
+        let (co, foreign, id) = match self.tasks.borrow_mut().get_mut(key) {
             Some(task) => {
                 task.cancelling.set(true);
-                (task.co.take(), task.foreign)
+                (task.co.take(), task.foreign, task.id)
             }
             None => return,
         };
@@ -369,9 +452,13 @@ impl Scheduler {
             self.current.set(Some(key));
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
             self.current.set(None);
+            // Only a panic raised after the body caught its cancellation gets
+            // here (a destructor that panics while the cancellation unwinds
+            // aborts the process: a panic during unwinding), or one out of a
+            // value the body left behind (see `Coroutine`'s drop).
             if let Err(payload) = unwound {
                 eprintln!(
-                    "jmpco: a destructor panicked while a task was cancelled: {}",
+                    "jmpco: task {id} panicked while it was cancelled: {}",
                     panic_message(payload.as_ref())
                 );
             }
@@ -415,25 +502,33 @@ impl Scheduler {
     }
 
     /// Parks the current task until a wake or `deadline`. Must be called
-    /// from the task's own coroutine (see [`current_task`]). Fails at once
-    /// if the task is being cancelled.
-    pub(crate) fn park(&self, deadline: Option<Instant>) -> Result<(), Cancelled> {
+    /// from the task's own coroutine (see [`with_task`]). Fails at once if
+    /// the task is being cancelled or is unwinding.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Result<(), ParkRefused> {
         self.suspend_current(true, deadline)
     }
 
     /// Moves the current task to the back of the ready queue and suspends
-    /// it: other ready tasks and pending I/O get a turn.
-    pub(crate) fn yield_now(&self) -> Result<(), Cancelled> {
+    /// it: other ready tasks and pending I/O get a turn. Refused like
+    /// [`park`](Self::park).
+    pub(crate) fn yield_now(&self) -> Result<(), ParkRefused> {
         self.suspend_current(false, None)
     }
 
-    fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), Cancelled> {
-        let key = self.current.get().ok_or(Cancelled)?;
+    fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), ParkRefused> {
+        let key = self.current.get().ok_or(ParkRefused)?;
         let yielder = {
             let tasks = self.tasks.borrow();
-            let task = tasks.get(key).ok_or(Cancelled)?;
-            if task.cancelling.get() {
-                return Err(Cancelled);
+            let task = tasks.get(key).ok_or(ParkRefused)?;
+            let yielder = task.yielder.get();
+            assert!(!yielder.is_null(), "jmpco: a task parked before it started");
+            // SAFETY: the body stored its own `&Yielder` when it started;
+            // the Yielder lives in the coroutine's entry frame for as long as
+            // the body runs, and we are inside that body (the caller is the
+            // current task's own coroutine, which `with_task` checks).
+            let yielder = unsafe { &*yielder };
+            if task.cancelling.get() || yielder.unwinding() {
+                return Err(ParkRefused);
             }
             if park {
                 if let Some(deadline) = deadline {
@@ -443,15 +538,9 @@ impl Scheduler {
             } else {
                 self.ready.borrow_mut().push_back(key);
             }
-            task.yielder.get()
+            yielder
         };
-        assert!(!yielder.is_null(), "jmpco: a task parked before it started");
-        // SAFETY: the body stored its own `&Yielder` when it started; the
-        // Yielder lives in the coroutine's entry frame for as long as the
-        // body runs, and we are inside that body (the caller is the current
-        // task's own coroutine, which `current_task` checks), so it is live.
         // No RefCell borrow is held across the suspension.
-        let yielder = unsafe { &*yielder };
         yielder.suspend(());
         // Resumed by the loop: disarm a timer that did not fire.
         if let Some(task) = self.tasks.borrow().get(key) {
@@ -482,6 +571,12 @@ impl Scheduler {
             self.sources.borrow_mut().remove(key);
             return Err(e);
         }
+        // The kernel took the number, so any source still recorded under it
+        // lost its fd to a close: its registration went with the file.
+        let stale = self.owners.borrow_mut().insert(fd, key);
+        if let Some(stale) = stale {
+            self.forget(stale);
+        }
         Ok(key)
     }
 
@@ -489,45 +584,117 @@ impl Scheduler {
     /// shared with the calls already waiting on it, made if there are none.
     /// Pair with [`release_fd`](Self::release_fd).
     pub(crate) fn acquire_fd(&self, fd: RawFd) -> io::Result<Key> {
-        if let Some((key, users)) = self.fd_waits.borrow_mut().get_mut(&fd) {
-            *users += 1;
-            return Ok(*key);
+        let shared = self.fd_waits.borrow().get(&fd).map(|&(key, _)| key);
+        if let Some(key) = shared {
+            // Still the same file? If the fd was closed (and maybe its number
+            // reused) since, the kernel no longer knows the registration.
+            if self.selector.modify(fd, Token(key.to_u64())).is_ok() {
+                if let Some((_, users)) = self.fd_waits.borrow_mut().get_mut(&fd) {
+                    *users += 1;
+                }
+                return Ok(key);
+            }
+            self.forget(key);
         }
         let key = self.register(fd)?;
         self.fd_waits.borrow_mut().insert(fd, (key, 1));
         Ok(key)
     }
 
-    /// Ends one [`acquire_fd`](Self::acquire_fd); the last one deregisters.
-    pub(crate) fn release_fd(&self, fd: RawFd) {
+    /// Ends one [`acquire_fd`](Self::acquire_fd) that returned `key`; the
+    /// last one deregisters. Nothing happens if the registration has been
+    /// forgotten meanwhile (its fd was closed).
+    pub(crate) fn release_fd(&self, key: Key) {
+        let Some(fd) = self.sources.borrow().get(key).map(|s| s.fd) else {
+            return;
+        };
         let last = {
             let mut waits = self.fd_waits.borrow_mut();
             match waits.get_mut(&fd) {
-                Some((key, users)) if *users <= 1 => {
-                    let key = *key;
+                Some((k, users)) if *k == key && *users <= 1 => {
                     waits.remove(&fd);
-                    Some(key)
+                    true
                 }
-                Some((_, users)) => {
+                Some((k, users)) if *k == key => {
                     *users -= 1;
-                    None
+                    false
                 }
-                None => None,
+                _ => false,
             }
         };
-        if let Some(key) = last {
+        if last {
             self.deregister(key);
         }
     }
 
     /// Drops the registration; its waiters are woken (to find it gone).
+    /// The epoll registration is deleted only if the fd number is still
+    /// this source's (see the module docs).
     pub(crate) fn deregister(&self, key: Key) {
         let Some(source) = self.sources.borrow_mut().remove(key) else {
             return;
         };
-        let _ = self.selector.delete(source.fd);
+        let owned = {
+            let mut owners = self.owners.borrow_mut();
+            let owned = owners.get(&source.fd) == Some(&key);
+            if owned {
+                owners.remove(&source.fd);
+            }
+            owned
+        };
+        if owned {
+            let _ = self.selector.delete(source.fd);
+        }
+        self.wake_all(source);
+    }
+
+    /// Forgets a source whose fd was closed behind its back, without an
+    /// `epoll_ctl`: the number is no longer its own.
+    fn forget(&self, key: Key) {
+        let Some(source) = self.sources.borrow_mut().remove(key) else {
+            return;
+        };
+        {
+            let mut owners = self.owners.borrow_mut();
+            if owners.get(&source.fd) == Some(&key) {
+                owners.remove(&source.fd);
+            }
+        }
+        {
+            let mut waits = self.fd_waits.borrow_mut();
+            if waits.get(&source.fd).is_some_and(|&(k, _)| k == key) {
+                waits.remove(&source.fd);
+            }
+        }
+        self.wake_all(source);
+    }
+
+    fn wake_all(&self, source: Source) {
         for k in source.readers.into_iter().chain(source.writers) {
             self.wake(k);
+        }
+    }
+
+    /// Code outside the task (a coroutine nested in it) did I/O on the fd
+    /// behind the readiness bits' back: set them for `interest`, so the
+    /// next call asks the kernel, and wake that direction's waiters to
+    /// retry (at worst a spurious wake-up).
+    pub(crate) fn mark_ready(&self, key: Key, interest: Interest) {
+        let mut sources = self.sources.borrow_mut();
+        let Some(s) = sources.get_mut(key) else {
+            return;
+        };
+        if interest.is_readable() {
+            s.readable = true;
+            for k in s.readers.drain(..) {
+                self.wake(k);
+            }
+        }
+        if interest.is_writable() {
+            s.writable = true;
+            for k in s.writers.drain(..) {
+                self.wake(k);
+            }
         }
     }
 
@@ -561,9 +728,12 @@ impl Scheduler {
         loop {
             {
                 let mut sources = self.sources.borrow_mut();
-                let s = sources
-                    .get_mut(key)
-                    .ok_or_else(|| io::Error::other("jmpco: the fd was deregistered"))?;
+                let s = sources.get_mut(key).ok_or_else(|| {
+                    io::Error::other(
+                        "jmpco: the fd's registration is gone: the fd was closed (or \
+                         deregistered) while a task waited on it",
+                    )
+                })?;
                 if s.ready(interest) {
                     return Ok(());
                 }
@@ -591,12 +761,12 @@ impl Scheduler {
     /// Makes this the thread's current scheduler and runs the loop until
     /// shutdown has begun and every task has ended (or been cancelled at the
     /// deadline). Then cancels what is left and closes the mailbox.
-    pub(crate) fn run(self: &Rc<Self>) -> io::Result<()> {
-        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+    pub(crate) fn run(&self) -> io::Result<()> {
+        let running = Running::enter(self);
         let result = self.run_loop(false);
         self.cancel_all();
         drop(self.remote.close());
-        CURRENT.with(|c| *c.borrow_mut() = None);
+        drop(running);
         result
     }
 
@@ -604,16 +774,9 @@ impl Scheduler {
     /// every task has ended; returns at once if there are none. The
     /// scheduler stays usable: tasks spawned later run at the next call.
     /// Must not be called while a scheduler loop runs on this thread.
-    pub(crate) fn run_until_idle(self: &Rc<Self>) -> io::Result<()> {
-        struct Current;
-        impl Drop for Current {
-            fn drop(&mut self) {
-                CURRENT.with(|c| *c.borrow_mut() = None);
-            }
-        }
-        debug_assert!(Scheduler::current().is_none());
-        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
-        let _current = Current;
+    pub(crate) fn run_until_idle(&self) -> io::Result<()> {
+        debug_assert!(with_scheduler(|s| s.is_none()));
+        let _running = Running::enter(self);
         self.run_loop(true)
     }
 

@@ -6,27 +6,31 @@ use std::time::{Duration, Instant};
 use super::timer::deadline_after;
 
 use super::join::{self, JoinHandle};
-use super::scheduler::{current_task, Scheduler};
+use super::scheduler::{with_scheduler, with_task, Scheduler};
 
 /// Spawns `f` as a new task on the caller's worker and returns its handle.
 /// The closure need not be `Send`: it never leaves this thread. To spawn
 /// on any worker from anywhere, use [`Handle::spawn`](super::Handle::spawn).
+/// Works anywhere on a worker's thread: in a task, and in a coroutine that
+/// a task created.
 ///
 /// # Panics
-/// Outside a task (there is no worker to spawn on), or if no stack can be
-/// had for the new task.
+/// Off every worker's thread (there is no worker to spawn on), or if no
+/// stack can be had for the new task.
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (sched, _) = current_task().expect("jmpco::rt::spawn called outside a runtime task");
-    spawn_on(&sched, false, f).unwrap_or_else(|e| panic!("jmpco: cannot spawn a task: {e}"))
+    with_scheduler(|sched| {
+        let sched = sched.expect("jmpco::rt::spawn called off the runtime's worker threads");
+        spawn_on(sched, false, f).unwrap_or_else(|e| panic!("jmpco: cannot spawn a task: {e}"))
+    })
 }
 
 /// Spawns on `sched` (its own thread).
 pub(crate) fn spawn_on<F, T>(
-    sched: &std::rc::Rc<Scheduler>,
+    sched: &Scheduler,
     service: bool,
     f: F,
 ) -> std::io::Result<JoinHandle<T>>
@@ -34,7 +38,7 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let (handle, completer) = join::channel();
+    let (handle, completer) = join::channel_on(sched.remote());
     sched.spawn(service, completer.abort_hook(), move || {
         completer.complete(Ok(f()))
     })?;
@@ -45,34 +49,38 @@ where
 /// a millisecond of the deadline on an idle worker). A duration too large
 /// for an `Instant` (`Duration::MAX`) parks forever. Outside a task, sleeps
 /// the thread.
+///
+/// A task that is being cancelled, or is unwinding a panic, cannot park:
+/// there `sleep` returns at once.
 pub fn sleep(duration: Duration) {
     let deadline = deadline_after(duration);
-    match current_task() {
+    with_task(|task| match task {
         Some((sched, _)) => {
             while deadline.is_none_or(|d| Instant::now() < d) {
                 if sched.park(deadline).is_err() {
-                    return; // cancelled: unwinding must not wait
+                    return; // the park was refused: the task is ending
                 }
             }
         }
         None => std::thread::sleep(duration),
-    }
+    })
 }
 
 /// Lets the worker's other ready tasks (and pending I/O) run, then
-/// continues. Outside a task, yields the thread.
+/// continues (at once, in a task that cannot park: see [`sleep`]).
+/// Outside a task, yields the thread.
 pub fn yield_now() {
-    match current_task() {
+    with_task(|task| match task {
         Some((sched, _)) => {
             let _ = sched.yield_now();
         }
         None => std::thread::yield_now(),
-    }
+    })
 }
 
 /// Whether the caller's runtime has begun a graceful shutdown: a
 /// connection handler should finish its current request and return.
-/// `false` outside a task.
+/// `false` off the runtime's worker threads.
 pub fn shutdown_requested() -> bool {
-    current_task().is_some_and(|(sched, _)| sched.shutting_down())
+    with_scheduler(|sched| sched.is_some_and(Scheduler::shutting_down))
 }
