@@ -116,7 +116,7 @@ typedef enum {
 } jmpco_backend;
 
 /**
- * Where a coroutine is in its life: the seed notes' five states.
+ * Where a coroutine is in its life: one of five states.
  */
 typedef enum {
     /**
@@ -171,8 +171,32 @@ typedef struct {
  * `jmpco_reset`); the pointer it returns ends the coroutine (`JMPCO_TERM`)
  * and is handed to the resumer through `jmpco_resume`'s `out`.
  *
- * The body must not unwind (throw a C++ exception) out of itself, and must
- * not `longjmp` out of the coroutine.
+ * A body leaves its coroutine only by returning, or for a while by
+ * `jmpco_yield`. Any other way out is forbidden: no `longjmp` or
+ * `siglongjmp` to a `jmp_buf` set outside the coroutine (before the
+ * `jmpco_resume` that runs it, or in the body of a coroutine that resumed
+ * it), no C++ exception escaping the body, no `pthread_exit` (or
+ * cancellation) of the thread from inside it. A `longjmp` between the
+ * body's own frames is fine.
+ *
+ * What follows a jump out of a `jmpco_create` coroutine: the
+ * `jmpco_resume` calls it skips never return, and the coroutines they were
+ * running (the one that jumped, and any between it and the jump's target)
+ * stay `JMPCO_EXEC` for good. Every later `jmpco_resume`, `jmpco_reset` and
+ * `jmpco_destroy` of them (on their thread) returns `JMPCO_EBUSY`, so their
+ * handles and stacks, and whatever their bodies owned, are never freed; the
+ * library's frames the jump skipped are abandoned as they are. The
+ * thread also goes on recording the coroutine that jumped as its innermost
+ * running one. If the jump lands on the thread's own stack, that is
+ * harmless: coroutines created or resumed afterwards run normally. If it
+ * lands in the body of an outer coroutine, that body can no longer
+ * `jmpco_yield` (it gets `JMPCO_ENOTCORO`, and `jmpco_current` is NULL in
+ * it) until it returns, which puts the record right again.
+ *
+ * A C++ exception or `pthread_exit` out of any body, and a jump out of a
+ * `jmpco_spawn` coroutine, are undefined behaviour: the first two unwind
+ * through library frames that do not allow it; the last also skips the
+ * scheduler that `jmpco_run` is running.
  */
 typedef void *(*jmpco_fn)(void *arg);
 
@@ -198,11 +222,19 @@ int jmpco_options_init(jmpco_options *opts);
  *
  * `opts` may be NULL for the defaults (see `jmpco_options_init`); a
  * `stack_size` of 0 also means the default. `arg` is passed to `fn`
- * unchanged and never touched by the library.
+ * unchanged and never touched by the library. `fn` must leave the
+ * coroutine only by returning or through `jmpco_yield`: never by
+ * `longjmp`, a C++ exception or `pthread_exit` (see `jmpco_fn` for what
+ * follows if it does).
  *
  * Ownership: the caller owns the new handle and frees it with
  * `jmpco_destroy`, on the thread that created it (a coroutine never
- * moves between threads).
+ * moves between threads). Destroy it before that thread exits: a thread's
+ * identity is never given to another thread, so once the creator has
+ * exited, every call that needs the owner (`jmpco_resume`, `jmpco_reset`,
+ * `jmpco_destroy`) returns `JMPCO_EINVAL` from every thread, for good. The
+ * coroutine can then never run again, and its handle and stack are leaked
+ * (`jmpco_status` and `jmpco_id` still answer).
  *
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` or `fn` is NULL, or `opts`
  * has an unknown backend or a `stack_size` above `SIZE_MAX / 4` (no stack
@@ -229,10 +261,19 @@ int jmpco_create(jmpco_coro **out, jmpco_fn fn, void *arg, const jmpco_options *
  *
  * Coroutines nest: a body may create and resume other coroutines.
  *
+ * If the body jumps out of the coroutine instead of yielding or returning
+ * (`longjmp` or `siglongjmp` to a `jmp_buf` set before this call, which is
+ * forbidden: see `jmpco_fn`), this call never returns, and `co` stays
+ * `JMPCO_EXEC` for good: every later `jmpco_resume`, `jmpco_reset` and
+ * `jmpco_destroy` of it returns `JMPCO_EBUSY`, and its handle and stack are
+ * never freed.
+ *
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` is NULL or belongs to another
- * thread; `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`;
- * `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller itself, or a coroutine
- * that resumed the caller). On error nothing runs and `*out` is unchanged.
+ * thread (to every thread, once the one that created it has exited);
+ * `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`; `JMPCO_EBUSY`
+ * if `co` is `JMPCO_EXEC` (the caller itself, a coroutine that resumed the
+ * caller, or one whose body jumped out of it). On error nothing runs and
+ * `*out` is unchanged.
  *
  * # Safety
  * `co` is NULL or a live handle from `jmpco_create`; `out` is NULL or
@@ -270,9 +311,9 @@ int jmpco_yield(void *value, void **resumed_with);
 jmpco_state jmpco_status(const jmpco_coro *co);
 
 /**
- * The coroutine the caller is running on (the seed notes' `GetThis`), or
- * NULL on a thread's own stack or inside a coroutine of jmpco's Rust API.
- * The caller does not own the result: do not destroy it.
+ * The coroutine the caller is running on, or NULL on a thread's own stack
+ * or inside a coroutine of jmpco's Rust API. The caller does not own the
+ * result: do not destroy it.
  */
 jmpco_coro *jmpco_current(void);
 
@@ -291,9 +332,9 @@ unsigned long long jmpco_id(const jmpco_coro *co);
  * `JMPCO_READY` and keeps its id.
  *
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` or `fn` is NULL, `co` belongs
- * to another thread, or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not
- * finished); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing
- * changes.
+ * to another thread (to every thread, once the one that created it has
+ * exited), or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not finished);
+ * `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing changes.
  *
  * # Safety
  * `co` is NULL or a live handle from `jmpco_create`; `fn` is NULL or a
@@ -308,9 +349,11 @@ int jmpco_reset(jmpco_coro *co, jmpco_fn fn, void *arg);
  * runs. Values it yielded or returned are the caller's and are untouched.
  *
  * Returns `JMPCO_OK` (the handle is gone: do not use it again);
- * `JMPCO_EINVAL` if `co` is NULL or belongs to another thread;
- * `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller itself or a coroutine
- * that resumed it). On error nothing changes.
+ * `JMPCO_EINVAL` if `co` is NULL or belongs to another thread (to every
+ * thread, once the one that created it has exited: such a coroutine can
+ * never be freed); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller
+ * itself, a coroutine that resumed it, or one whose body jumped out of it,
+ * which can never be freed either). On error nothing changes.
  *
  * # Safety
  * `co` is NULL or a live handle from `jmpco_create`, not used after a

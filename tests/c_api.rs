@@ -1,6 +1,6 @@
 //! The C API from C: compiles `include/jmpco.h`, the C examples,
-//! `tests/c/api_test.c` and `tests/c/runtime_test.c` with the system C
-//! compiler (`$CC`, default `cc`), links them with both the static and the
+//! `tests/c/api_test.c`, `tests/c/escape_test.c` and `tests/c/runtime_test.c`
+//! with the system C compiler (`$CC`, default `cc`), links them with both the static and the
 //! shared library of this very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
@@ -201,6 +201,28 @@ fn api_test_passes_linked_statically() {
 fn api_test_passes_linked_dynamically() {
     let exe = build("tests/c/api_test.c", "api_test-shared", Link::Shared);
     check_api_test(&run(&exe, &[]));
+}
+
+/// `escape_test` runs apart from `api_test`: the coroutines its bodies jump
+/// out of stay behind, `JMPCO_EXEC` for good, by design.
+fn check_escape_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("escape_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_body_that_longjmps_out_leaves_its_coroutine_ebusy_linked_statically() {
+    let exe = build("tests/c/escape_test.c", "escape_test", Link::Static);
+    check_escape_test(&run(&exe, &[]));
+}
+
+#[test]
+fn a_body_that_longjmps_out_leaves_its_coroutine_ebusy_linked_dynamically() {
+    let exe = build("tests/c/escape_test.c", "escape_test-shared", Link::Shared);
+    check_escape_test(&run(&exe, &[]));
 }
 
 fn check_runtime_test(stdout: &str) {

@@ -89,11 +89,19 @@ pub unsafe extern "C" fn jmpco_options_init(opts: *mut jmpco_options) -> c_int {
 ///
 /// `opts` may be NULL for the defaults (see `jmpco_options_init`); a
 /// `stack_size` of 0 also means the default. `arg` is passed to `fn`
-/// unchanged and never touched by the library.
+/// unchanged and never touched by the library. `fn` must leave the
+/// coroutine only by returning or through `jmpco_yield`: never by
+/// `longjmp`, a C++ exception or `pthread_exit` (see `jmpco_fn` for what
+/// follows if it does).
 ///
 /// Ownership: the caller owns the new handle and frees it with
 /// `jmpco_destroy`, on the thread that created it (a coroutine never
-/// moves between threads).
+/// moves between threads). Destroy it before that thread exits: a thread's
+/// identity is never given to another thread, so once the creator has
+/// exited, every call that needs the owner (`jmpco_resume`, `jmpco_reset`,
+/// `jmpco_destroy`) returns `JMPCO_EINVAL` from every thread, for good. The
+/// coroutine can then never run again, and its handle and stack are leaked
+/// (`jmpco_status` and `jmpco_id` still answer).
 ///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` or `fn` is NULL, or `opts`
 /// has an unknown backend or a `stack_size` above `SIZE_MAX / 4` (no stack
@@ -146,10 +154,19 @@ pub unsafe extern "C" fn jmpco_create(
 ///
 /// Coroutines nest: a body may create and resume other coroutines.
 ///
+/// If the body jumps out of the coroutine instead of yielding or returning
+/// (`longjmp` or `siglongjmp` to a `jmp_buf` set before this call, which is
+/// forbidden: see `jmpco_fn`), this call never returns, and `co` stays
+/// `JMPCO_EXEC` for good: every later `jmpco_resume`, `jmpco_reset` and
+/// `jmpco_destroy` of it returns `JMPCO_EBUSY`, and its handle and stack are
+/// never freed.
+///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` is NULL or belongs to another
-/// thread; `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`;
-/// `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller itself, or a coroutine
-/// that resumed the caller). On error nothing runs and `*out` is unchanged.
+/// thread (to every thread, once the one that created it has exited);
+/// `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`; `JMPCO_EBUSY`
+/// if `co` is `JMPCO_EXEC` (the caller itself, a coroutine that resumed the
+/// caller, or one whose body jumped out of it). On error nothing runs and
+/// `*out` is unchanged.
 ///
 /// # Safety
 /// `co` is NULL or a live handle from `jmpco_create`; `out` is NULL or
@@ -241,9 +258,9 @@ pub unsafe extern "C" fn jmpco_status(co: *const jmpco_coro) -> jmpco_state {
     })
 }
 
-/// The coroutine the caller is running on (the seed notes' `GetThis`), or
-/// NULL on a thread's own stack or inside a coroutine of jmpco's Rust API.
-/// The caller does not own the result: do not destroy it.
+/// The coroutine the caller is running on, or NULL on a thread's own stack
+/// or inside a coroutine of jmpco's Rust API. The caller does not own the
+/// result: do not destroy it.
 #[no_mangle]
 pub extern "C" fn jmpco_current() -> *mut jmpco_coro {
     guard("jmpco_current", || jmpco_coro::current().cast_mut())
@@ -267,9 +284,9 @@ pub unsafe extern "C" fn jmpco_id(co: *const jmpco_coro) -> c_ulonglong {
 /// `JMPCO_READY` and keeps its id.
 ///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` or `fn` is NULL, `co` belongs
-/// to another thread, or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not
-/// finished); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing
-/// changes.
+/// to another thread (to every thread, once the one that created it has
+/// exited), or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not finished);
+/// `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing changes.
 ///
 /// # Safety
 /// `co` is NULL or a live handle from `jmpco_create`; `fn` is NULL or a
@@ -308,9 +325,11 @@ pub unsafe extern "C" fn jmpco_reset(
 /// runs. Values it yielded or returned are the caller's and are untouched.
 ///
 /// Returns `JMPCO_OK` (the handle is gone: do not use it again);
-/// `JMPCO_EINVAL` if `co` is NULL or belongs to another thread;
-/// `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller itself or a coroutine
-/// that resumed it). On error nothing changes.
+/// `JMPCO_EINVAL` if `co` is NULL or belongs to another thread (to every
+/// thread, once the one that created it has exited: such a coroutine can
+/// never be freed); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller
+/// itself, a coroutine that resumed it, or one whose body jumped out of it,
+/// which can never be freed either). On error nothing changes.
 ///
 /// # Safety
 /// `co` is NULL or a live handle from `jmpco_create`, not used after a

@@ -4,8 +4,10 @@
 //! ```text
 //!   jmpco_coro (heap, one allocation)
 //!   +---------------------------+
-//!   | state   AtomicU8          |  mirror of the state; the only field another
-//!   | id, owner                 |  thread may read (with id); set on this thread
+//!   | state   AtomicU8          |  mirror of the state: set on the owner
+//!   |                           |  thread, read on any (as is id)
+//!   | id, owner                 |  fixed at creation; owner: the creating
+//!   |                           |  thread's ThreadId, never reused
 //!   | yielder Cell<*const _>    |  the running body's Yielder (on its stack)
 //!   | parent  Cell<*const _>    |  the C coroutine innermost when this one was
 //!   |                           |  resumed: the chain jmpco_yield walks
@@ -22,7 +24,7 @@ use std::alloc::{self, Layout};
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::types::jmpco_state;
 use crate::{Builder, Coroutine, Error, Yielder};
@@ -36,15 +38,29 @@ thread_local! {
     /// The innermost running C coroutine of this thread, or null. Its
     /// `parent` links to the next one out.
     static INNERMOST: Cell<*const jmpco_coro> = const { Cell::new(ptr::null()) };
+    /// This thread's [`ThreadId`], or 0 until [`this_thread`] first asks.
+    static THIS_THREAD: Cell<u64> = const { Cell::new(0) };
 }
+
+/// Where thread identities come from: each thread takes the next value the
+/// first time it creates or touches a C coroutine.
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+/// A thread's identity for ownership checks: unique over the life of the
+/// process, never 0, and never given to another thread, even after this one
+/// exits. (An address of a thread-local would not do: glibc hands a new
+/// thread the cached stack, and so the TLS block, of an exited one.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ThreadId(u64);
 
 /// An opaque coroutine handle: created by `jmpco_create`, freed by
 /// `jmpco_destroy`.
 pub struct jmpco_coro {
     state: AtomicU8,
     id: u64,
-    /// Identifies the creating thread (the address of its `INNERMOST`).
-    owner: usize,
+    /// The creating thread. Once it has exited no thread matches it, so
+    /// the coroutine can never be resumed, reset or destroyed again.
+    owner: ThreadId,
     yielder: Cell<*const CYielder>,
     parent: Cell<*const jmpco_coro>,
     co: UnsafeCell<CCoroutine>,
@@ -208,6 +224,19 @@ fn body(
     }
 }
 
-fn this_thread() -> usize {
-    INNERMOST.with(|c| ptr::from_ref(c) as usize)
+/// The calling thread's [`ThreadId`]: one thread-local read after the first
+/// call on a thread, which takes the next value of `NEXT_THREAD`.
+#[inline]
+fn this_thread() -> ThreadId {
+    THIS_THREAD.with(|id| match id.get() {
+        0 => {
+            // Relaxed: the counter only has to hand out distinct values; no
+            // other memory is published through it. At a billion new threads
+            // a second it would take over 500 years to wrap.
+            let fresh = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+            id.set(fresh);
+            ThreadId(fresh)
+        }
+        known => ThreadId(known),
+    })
 }

@@ -1,6 +1,7 @@
 //! The exported C API: `include/jmpco.h` is generated from this module by
 //! cbindgen (`scripts/regen-header.sh`; the `c_header` test fails when the
-//! committed header drifts). The contract is DESIGN.md, "The C API".
+//! committed header drifts). The doc comments of the exports are the
+//! contract C programmers read.
 //!
 //! # The model
 //! A C caller gets the same coroutines as a Rust caller, with `void *` for
@@ -27,7 +28,27 @@
 //!   (`Coroutine::abandon`): C frames cannot be unwound by Rust.
 //! * **Threads**: a coroutine belongs to the thread that created it; every
 //!   call that touches it from another thread returns `JMPCO_EINVAL`
-//!   (`jmpco_status` and `jmpco_id` may be called from anywhere).
+//!   (`jmpco_status` and `jmpco_id` may be called from anywhere). A thread
+//!   is known by a number it takes from a process-wide counter on its first
+//!   call, never reused: not by the address of a thread-local, which glibc
+//!   gives to the next thread that gets the exited one's cached stack. So
+//!   once the creating thread has exited no thread owns the coroutine:
+//!   every call that needs the owner returns `JMPCO_EINVAL`, it can never be
+//!   resumed or destroyed, and its handle and stack are leaked.
+//! * **A body leaves only by returning or `jmpco_yield`**: a `longjmp` out of
+//!   the coroutine is forbidden (a C++ exception or `pthread_exit` even more
+//!   so: they unwind Rust frames that do not allow it), and the library does
+//!   not repair what a jump leaves. The `jmpco_resume` calls it skips never
+//!   reset the mirror, so those coroutines stay `JMPCO_EXEC`:
+//!   every later resume, reset and destroy is `JMPCO_EBUSY`, and their
+//!   handles and stacks leak (which is also what keeps the chain's stale
+//!   links pointing at live handles). Nor do they unlink themselves:
+//!   `INNERMOST` keeps naming the coroutine that jumped. On the thread's own
+//!   stack that is harmless (`current` also asks which stack the thread is
+//!   on, so it answers null there, and later resumes link and unlink above
+//!   the stale entry); in the body of an outer coroutine the jump landed in,
+//!   `jmpco_yield` is `JMPCO_ENOTCORO` until that body returns and its
+//!   `jmpco_resume` restores the chain.
 //! * **The runtime tier** (`runtime.rs`): `jmpco_spawn` queues a C body as
 //!   a task of the calling thread's scheduler (`crate::rt::local`: the
 //!   runtime's scheduler, run on the caller's thread by `jmpco_run` until

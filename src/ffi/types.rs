@@ -1,5 +1,5 @@
 //! The C API's value types and codes, spelled exactly as `include/jmpco.h`
-//! (and DESIGN.md, "The C API") spells them.
+//! spells them.
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -41,8 +41,32 @@ pub const JMPCO_MIN_STACK_SIZE: usize = 16384;
 /// `jmpco_reset`); the pointer it returns ends the coroutine (`JMPCO_TERM`)
 /// and is handed to the resumer through `jmpco_resume`'s `out`.
 ///
-/// The body must not unwind (throw a C++ exception) out of itself, and must
-/// not `longjmp` out of the coroutine.
+/// A body leaves its coroutine only by returning, or for a while by
+/// `jmpco_yield`. Any other way out is forbidden: no `longjmp` or
+/// `siglongjmp` to a `jmp_buf` set outside the coroutine (before the
+/// `jmpco_resume` that runs it, or in the body of a coroutine that resumed
+/// it), no C++ exception escaping the body, no `pthread_exit` (or
+/// cancellation) of the thread from inside it. A `longjmp` between the
+/// body's own frames is fine.
+///
+/// What follows a jump out of a `jmpco_create` coroutine: the
+/// `jmpco_resume` calls it skips never return, and the coroutines they were
+/// running (the one that jumped, and any between it and the jump's target)
+/// stay `JMPCO_EXEC` for good. Every later `jmpco_resume`, `jmpco_reset` and
+/// `jmpco_destroy` of them (on their thread) returns `JMPCO_EBUSY`, so their
+/// handles and stacks, and whatever their bodies owned, are never freed; the
+/// library's frames the jump skipped are abandoned as they are. The
+/// thread also goes on recording the coroutine that jumped as its innermost
+/// running one. If the jump lands on the thread's own stack, that is
+/// harmless: coroutines created or resumed afterwards run normally. If it
+/// lands in the body of an outer coroutine, that body can no longer
+/// `jmpco_yield` (it gets `JMPCO_ENOTCORO`, and `jmpco_current` is NULL in
+/// it) until it returns, which puts the record right again.
+///
+/// A C++ exception or `pthread_exit` out of any body, and a jump out of a
+/// `jmpco_spawn` coroutine, are undefined behaviour: the first two unwind
+/// through library frames that do not allow it; the last also skips the
+/// scheduler that `jmpco_run` is running.
 pub type jmpco_fn = Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>;
 
 /// How a coroutine switches stacks (see the crate's `Backend`).
@@ -74,7 +98,7 @@ impl jmpco_backend {
     }
 }
 
-/// Where a coroutine is in its life: the seed notes' five states.
+/// Where a coroutine is in its life: one of five states.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum jmpco_state {

@@ -372,6 +372,80 @@ static void another_thread_cannot_drive_a_coroutine(void) {
     CHECK_RC(jmpco_destroy(f.co), JMPCO_OK);
 }
 
+/*
+ * A coroutine stays its creator's after the creator exits. glibc caches the
+ * stack of a joined thread and hands it, with the same thread-local storage,
+ * to the next thread created with the same attributes: the successor must
+ * still be refused. Each round creates and resumes a coroutine on a thread
+ * that then exits, and checks a successor thread; rounds go on until one
+ * successor is seen to have the creator's TLS (tls_probe at the same
+ * address), at most REUSE_ROUNDS of them. The coroutines can never be
+ * destroyed (that is the point), so they stay in `orphans`, reachable.
+ */
+#define REUSE_ROUNDS 8
+static _Thread_local char tls_probe;
+static jmpco_coro *orphans[3 * REUSE_ROUNDS]; /* every round of every backend */
+static size_t orphan_count;
+
+struct reuse {
+    jmpco_coro *co;
+    int created_resume;
+    const char *creator_tls, *successor_tls;
+    int resume, reset, destroy;
+    jmpco_state status;
+    unsigned long long id;
+};
+
+static void *create_resume_and_exit(void *arg) {
+    struct reuse *r = arg;
+    r->co = make(echo_plus_one, AS_PTR(1));
+    r->created_resume = jmpco_resume(r->co, NULL, NULL);
+    r->creator_tls = &tls_probe;
+    return NULL;
+}
+
+static void *successor_thread(void *arg) {
+    struct reuse *r = arg;
+    r->successor_tls = &tls_probe;
+    r->resume = jmpco_resume(r->co, NULL, NULL);
+    r->reset = jmpco_reset(r->co, return_arg, NULL);
+    r->destroy = jmpco_destroy(r->co);
+    r->status = jmpco_status(r->co);
+    r->id = jmpco_id(r->co);
+    return NULL;
+}
+
+static void a_coroutine_is_refused_on_a_new_thread_that_reuses_its_creators_tls(void) {
+    int reused = 0;
+    for (int round = 0; round < REUSE_ROUNDS && !reused; round++) {
+        struct reuse r;
+        memset(&r, 0, sizeof r);
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, create_resume_and_exit, &r) == 0);
+        pthread_join(t, NULL);
+        CHECK_RC(r.created_resume, JMPCO_OK);
+        unsigned long long id = jmpco_id(r.co);
+        if (orphan_count < sizeof orphans / sizeof orphans[0]) orphans[orphan_count++] = r.co;
+        CHECK(pthread_create(&t, NULL, successor_thread, &r) == 0);
+        pthread_join(t, NULL);
+        reused = r.successor_tls == r.creator_tls;
+        CHECK_RC(r.resume, JMPCO_EINVAL);
+        CHECK_RC(r.reset, JMPCO_EINVAL);
+        CHECK_RC(r.destroy, JMPCO_EINVAL);
+        CHECK(r.status == JMPCO_HOLD);
+        CHECK(r.id == id && id != 0);
+        /* Nor is the coroutine the thread's that never owned it. */
+        CHECK_RC(jmpco_resume(r.co, NULL, NULL), JMPCO_EINVAL);
+        CHECK_RC(jmpco_destroy(r.co), JMPCO_EINVAL);
+        CHECK(jmpco_status(r.co) == JMPCO_HOLD);
+    }
+    if (!reused) {
+        printf("note [%s]: no successor thread got its creator's TLS in %d rounds; "
+               "the reuse case went unexercised\n",
+               backend_name, REUSE_ROUNDS);
+    }
+}
+
 static void strerror_names_every_code(void) {
     const int codes[] = {JMPCO_OK,    JMPCO_EINVAL,   JMPCO_ENOMEM,   JMPCO_EDONE,
                          JMPCO_EBUSY, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT};
@@ -435,6 +509,7 @@ int main(void) {
         ids_are_unique_and_nonzero();
         ten_thousand_coroutines_alive_at_once();
         another_thread_cannot_drive_a_coroutine();
+        a_coroutine_is_refused_on_a_new_thread_that_reuses_its_creators_tls();
         strerror_names_every_code();
         codes_and_enums_have_the_documented_values();
         deep_recursion_fits_a_small_stack();
