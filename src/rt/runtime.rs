@@ -1,15 +1,17 @@
 //! [`Runtime`]: worker threads, each with its own scheduler; the builder,
 //! the [`Handle`] other threads spawn through, serving, and shutdown.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::panic;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::join::{self, JoinHandle};
+use super::join::{self, JoinError, JoinHandle};
 use super::net::{socket, TcpListener, TcpStream};
 use super::remote::{Message, Remote};
 use super::scheduler::{CancelCount, Config, Scheduler};
@@ -181,9 +183,20 @@ impl Handle {
                 return; // the completer drops: Cancelled
             };
             let abort = completer.abort_hook();
-            let spawned = sched.spawn(false, abort, move || completer.complete(Ok(f())));
+            // The completer stays here until the body takes it, so that if no
+            // task can be made (no stack) it is still here to say why: the
+            // failed spawn drops the body, and its clone of the slot, unrun.
+            let slot = Rc::new(Cell::new(Some(completer)));
+            let body_slot = slot.clone();
+            let spawned = sched.spawn(false, abort, move || {
+                if let Some(completer) = body_slot.take() {
+                    completer.complete(Ok(f()));
+                }
+            });
             if let Err(e) = spawned {
-                eprintln!("jmpco: cannot spawn a task: {e}");
+                if let Some(completer) = slot.take() {
+                    completer.complete(Err(JoinError::NotStarted(e)));
+                }
             }
         })));
         handle
@@ -248,6 +261,10 @@ impl Runtime {
 
     /// Runs `f` as a task on the first worker and blocks this thread until
     /// it returns; a panic in `f` continues here.
+    ///
+    /// # Panics
+    /// If `f` panics, or if its task was cancelled or could not be started
+    /// (the message then says which, and why).
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -255,8 +272,11 @@ impl Runtime {
     {
         match self.handle.spawn_on(0, f).join() {
             Ok(v) => v,
-            Err(super::JoinError::Panicked(p)) => panic::resume_unwind(p),
-            Err(super::JoinError::Cancelled) => panic!("jmpco: block_on task was cancelled"),
+            Err(JoinError::Panicked(p)) => panic::resume_unwind(p),
+            Err(JoinError::Cancelled) => panic!("jmpco: block_on task was cancelled"),
+            Err(JoinError::NotStarted(e)) => {
+                panic!("jmpco: block_on task could not be started: {e}")
+            }
         }
     }
 
