@@ -8,6 +8,7 @@ mod support;
 use std::any::Any;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jmpco::rt::{self, Interest, JoinError, Runtime, TcpListener, TcpStream, UnixStream};
@@ -257,4 +258,104 @@ fn a_task_with_no_stack_to_be_had_completes_not_started() {
         message.contains("could not be started") && message.contains("cannot map"),
         "the panic names the cause: {message}"
     );
+}
+
+// ---- a runtime stopped from one of its own tasks ---------------------------
+
+/// How many of this process's threads have a name starting with `prefix`.
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Waits (at most 10 s) until no thread named `prefix*` is left.
+fn wait_for_threads_to_exit(prefix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while threads_named(prefix) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} `{prefix}` threads still running",
+            threads_named(prefix)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Two workers with `name`, a task parked forever on each (started, so
+/// their cancel unwinds a live stack), and the runtime in a slot a task can
+/// take it from.
+#[allow(clippy::type_complexity)]
+fn two_workers_each_with_a_parked_task(
+    name: &str,
+) -> (
+    rt::Handle,
+    Arc<Mutex<Option<Runtime>>>,
+    [rt::JoinHandle<()>; 2],
+) {
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .thread_name(name)
+        .build()
+        .expect("runtime");
+    let handle = rt.handle().clone();
+    let (tx, rx) = mpsc::channel();
+    let parked = [0, 1].map(|i| {
+        let tx = tx.clone();
+        handle.spawn_on(i, move || {
+            tx.send(()).unwrap();
+            rt::sleep(Duration::MAX);
+        })
+    });
+    for _ in 0..2 {
+        rx.recv_timeout(Duration::from_secs(10)).expect("started");
+    }
+    (handle, Arc::new(Mutex::new(Some(rt))), parked)
+}
+
+#[test]
+fn shutdown_from_one_of_its_own_tasks_panics_with_a_clear_message() {
+    watchdog(30, "shutdown_from_own_task", || {
+        let (handle, slot, parked) = two_workers_each_with_a_parked_task("jmpco-sdown");
+        let stopper = handle.spawn_on(0, move || {
+            let rt = slot.lock().unwrap().take().expect("the runtime");
+            rt.shutdown(Duration::from_secs(5));
+        });
+        let payload = match stopper.join() {
+            Err(JoinError::Panicked(p)) => p,
+            other => panic!("shutdown from a task must panic, got {other:?}"),
+        };
+        let message = panic_text(payload.as_ref());
+        assert!(
+            message.contains("Runtime::shutdown called from one of the runtime's own tasks")
+                && message.contains("call it from a thread outside the runtime"),
+            "the message names the misuse and the fix: {message}"
+        );
+        // The panic dropped the runtime as it unwound: it stopped.
+        for p in parked {
+            assert!(matches!(p.join(), Err(JoinError::Cancelled)));
+        }
+        wait_for_threads_to_exit("jmpco-sdown");
+    });
+}
+
+#[test]
+fn dropping_a_runtime_in_one_of_its_own_tasks_stops_it() {
+    watchdog(30, "drop_in_own_task", || {
+        let (handle, slot, [here, there]) = two_workers_each_with_a_parked_task("jmpco-dself");
+        let dropper = handle.spawn_on(0, move || {
+            drop(slot.lock().unwrap().take().expect("the runtime"));
+            // The drop has joined worker 1: its task is cancelled already.
+            let there_finished = there.is_finished();
+            (there_finished, there.join().err())
+        });
+        let (there_finished, there_error) = dropper.join().expect("the dropping task returns");
+        assert!(there_finished, "the drop joined the other worker");
+        assert!(matches!(there_error, Some(JoinError::Cancelled)));
+        // Its own worker cancels its other task once the dropper has returned.
+        assert!(matches!(here.join(), Err(JoinError::Cancelled)));
+        wait_for_threads_to_exit("jmpco-dself");
+    });
 }

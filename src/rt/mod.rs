@@ -73,7 +73,9 @@
 //! * **Shutdown.** [`Runtime::shutdown`] stops the accept loops, lets live
 //!   tasks finish within a grace period ([`shutdown_requested`] tells them
 //!   to), then cancels the rest: dropping a suspended coroutine unwinds its
-//!   stack, so destructors run and sockets close.
+//!   stack, so destructors run and sockets close. It is called from
+//!   outside the runtime (from one of its own tasks it panics; see
+//!   [`Runtime`] for a drop there).
 //!
 //! # Files
 //! `scheduler.rs` (the loop, parking, readiness), `epoll.rs` (the only

@@ -227,7 +227,17 @@ pub struct ShutdownReport {
 /// N worker threads, each running its own scheduler (ready queue, epoll,
 /// timers). Tasks never migrate between workers.
 ///
-/// Dropping the runtime shuts it down with no grace period.
+/// Dropping the runtime shuts it down with no grace period: every task is
+/// cancelled, and the drop returns when every worker thread has exited.
+///
+/// A runtime dropped in one of its own tasks cannot wait for the worker it
+/// runs on, which exits only after the task has returned to its loop. Such
+/// a drop tells every worker to shut down with no grace, joins the other
+/// workers (their tasks are cancelled), and leaves its own worker to exit by
+/// itself: the dropping task runs on until it returns, or until it parks,
+/// where it is cancelled; that worker's other tasks are cancelled then. There
+/// is no [`ShutdownReport`] that way; [`shutdown`](Self::shutdown) must be
+/// called from outside the runtime.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
@@ -322,17 +332,47 @@ impl Runtime {
     /// A grace too large for an `Instant` (`Duration::MAX`) has no deadline:
     /// shutdown then waits for every task to end by itself. Returns when
     /// every worker thread has exited.
+    ///
+    /// # Panics
+    /// At once, before any worker is told anything, if called from one of
+    /// this runtime's own tasks: it would wait for its own worker thread,
+    /// which cannot exit while the task runs. Call it from a thread outside
+    /// the runtime (move the `Runtime` there, or keep it there and signal
+    /// that thread). The panic then drops the runtime as it unwinds, which
+    /// stops it as described on [`Runtime`].
     pub fn shutdown(mut self, grace: Duration) -> ShutdownReport {
+        if let Some(index) = self.own_worker() {
+            panic!(
+                "jmpco: Runtime::shutdown called from one of the runtime's own tasks \
+                 (on worker {index}): it would wait for its own worker thread to exit, \
+                 which cannot happen while the task runs; call it from a thread outside \
+                 the runtime (dropping the Runtime in a task stops it, without a grace \
+                 period or a report)"
+            );
+        }
         self.stop(grace)
     }
 
+    /// The index of the worker the caller runs on, if it is one of ours.
+    fn own_worker(&self) -> Option<usize> {
+        let me = thread::current().id();
+        self.threads.iter().position(|t| t.thread().id() == me)
+    }
+
+    /// Tells every worker to shut down by `grace` and joins them, except
+    /// the caller's own thread if it is one of them (a drop in one of our
+    /// tasks): joining itself would fail, and it exits by itself once the
+    /// task returns to its loop.
     fn stop(&mut self, grace: Duration) -> ShutdownReport {
         let deadline = deadline_after(grace);
         for r in &self.handle.shared.remotes {
             r.send(Message::Shutdown(deadline));
         }
+        let me = thread::current().id();
         for t in self.threads.drain(..) {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
         ShutdownReport {
             cancelled: self.cancelled.load(Ordering::Relaxed),
