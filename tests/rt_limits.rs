@@ -12,6 +12,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jmpco::rt::{self, Interest, JoinError, Runtime, TcpListener, TcpStream, UnixStream};
+use jmpco::stack::MIN_STACK_SIZE;
 use rt_support::watchdog;
 use support::child;
 
@@ -357,5 +358,54 @@ fn dropping_a_runtime_in_one_of_its_own_tasks_stops_it() {
         // Its own worker cancels its other task once the dropper has returned.
         assert!(matches!(here.join(), Err(JoinError::Cancelled)));
         wait_for_threads_to_exit("jmpco-dself");
+    });
+}
+
+// ---- task stack settings checked by build() --------------------------------
+
+#[test]
+fn stack_size_below_the_minimum_is_refused_by_build() {
+    watchdog(30, "stack_size_below_minimum", || {
+        for size in [0, 1, MIN_STACK_SIZE - 1] {
+            let err = Runtime::builder()
+                .worker_threads(1)
+                .stack_size(size)
+                .build()
+                .expect_err("a stack size below the minimum is refused");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("stack size {size} is below the minimum"))
+                    && message.contains(&MIN_STACK_SIZE.to_string()),
+                "the message names the size and the minimum: {message}"
+            );
+        }
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .stack_size(MIN_STACK_SIZE)
+            .build()
+            .expect("the minimum is accepted");
+        assert_eq!(rt.block_on(|| 2 + 2), 4, "a task runs on the minimum");
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn stack_size_too_large_to_map_is_refused_by_build() {
+    watchdog(30, "stack_size_too_large", || {
+        // usize::MAX does not fit in an isize once rounded; 2^60 bytes fits
+        // but is more address space than any x86-64 or aarch64 process has.
+        for size in [usize::MAX, 1 << 60] {
+            let err = Runtime::builder()
+                .worker_threads(1)
+                .stack_size(size)
+                .build()
+                .expect_err("a stack size too large to map is refused");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("stack size {size}")),
+                "the message names the size: {message}"
+            );
+        }
     });
 }

@@ -17,8 +17,8 @@ use super::remote::{Message, Remote};
 use super::scheduler::{CancelCount, Config, Scheduler};
 use super::task::{self, spawn_on};
 use super::timer::deadline_after;
-use crate::stack::DEFAULT_STACK_SIZE;
-use crate::Backend;
+use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::{Backend, Coroutine, Yielder};
 
 /// Configures a [`Runtime`].
 #[derive(Clone, Debug)]
@@ -54,13 +54,19 @@ impl Builder {
         self
     }
 
-    /// Usable stack bytes of every task (see [`crate::Builder::stack_size`]).
+    /// Usable stack bytes of every task, rounded up to whole pages (see
+    /// [`crate::Builder::stack_size`]). [`build`](Self::build) refuses a size
+    /// below [`MIN_STACK_SIZE`] (`InvalidInput`), and one no stack can be had
+    /// for, with the stack's error: `InvalidInput` for a size that does not
+    /// fit in an `isize` once rounded, the mapping's error (say,
+    /// `OutOfMemory`) for one too large to map.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.config.stack_size = bytes;
         self
     }
 
-    /// The switch every task uses.
+    /// The switch every task uses. [`build`](Self::build) fails if it
+    /// cannot run here (see [`crate::Builder::build`]).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.config.backend = backend;
         self
@@ -74,7 +80,16 @@ impl Builder {
 
     /// Starts the workers; each has made its epoll instance when this
     /// returns.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a [stack size](Self::stack_size) below
+    /// [`MIN_STACK_SIZE`]. Before any worker starts, one coroutine is made
+    /// (and dropped) with the tasks' stack size and backend, so a setting no
+    /// task could run with fails here, with that coroutine's error: a stack
+    /// too large to map, or a [backend](Self::backend) that cannot run here.
+    /// Then any error making a worker (its thread, its epoll instance).
     pub fn build(self) -> io::Result<Runtime> {
+        probe_tasks(self.config)?;
         let cancelled: CancelCount = Arc::new(AtomicU64::new(0));
         let mut remotes = Vec::new();
         let mut threads = Vec::new();
@@ -124,6 +139,45 @@ impl Builder {
             threads,
             cancelled,
         })
+    }
+}
+
+/// Fails if no task could run with `config`: its stack size is below the
+/// minimum, or one coroutine with its settings cannot be made here.
+fn probe_tasks(config: Config) -> io::Result<()> {
+    if config.stack_size < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "jmpco: runtime task stack size {} is below the minimum of {MIN_STACK_SIZE} bytes \
+                 (jmpco::stack::MIN_STACK_SIZE)",
+                config.stack_size
+            ),
+        ));
+    }
+    // A stack of its own, unmapped on drop, so the probe leaves nothing in
+    // this thread's stack cache; a pooled stack fails for the same sizes.
+    let probe = Coroutine::<(), (), ()>::builder()
+        .stack_size(config.stack_size)
+        .backend(config.backend)
+        .pooled(false)
+        .build(|_: &Yielder<(), ()>, ()| ());
+    match probe {
+        Ok(co) => {
+            drop(co);
+            Ok(())
+        }
+        Err(crate::Error::Io(e)) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "jmpco: no runtime task can run with stack size {} and the {} backend: {e}",
+                config.stack_size, config.backend
+            ),
+        )),
+        Err(other) => Err(io::Error::other(format!(
+            "jmpco: no runtime task can run with stack size {} and the {} backend: {other}",
+            config.stack_size, config.backend
+        ))),
     }
 }
 
