@@ -13,6 +13,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::io;
 use std::panic;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -21,13 +22,20 @@ use super::remote::{Message, Remote};
 use super::scheduler::{with_scheduler, with_task};
 use super::slab::Key;
 
-/// Why a task produced no value.
+/// Why a task (or a blocking job) produced no value.
+///
+/// Non-exhaustive: match it with a wildcard arm (or use
+/// [`is_panic`](Self::is_panic) and [`Display`](fmt::Display)).
+#[non_exhaustive]
 pub enum JoinError {
     /// Its body panicked; this is the payload.
     Panicked(Box<dyn Any + Send + 'static>),
-    /// It was cancelled (runtime shutdown) or never ran (its worker was
-    /// gone, or no stack could be had for it).
+    /// It was cancelled (runtime shutdown) or never ran because its worker
+    /// was gone.
     Cancelled,
+    /// The task or job could not be started: no thread, or no stack, could
+    /// be had; the error says why. Its closure was dropped without running.
+    NotStarted(io::Error),
 }
 
 impl JoinError {
@@ -39,11 +47,15 @@ impl JoinError {
     /// The panic payload, for `std::panic::resume_unwind`.
     ///
     /// # Panics
-    /// If the task was cancelled rather than panicking.
+    /// If the task did not panic: it was cancelled, or it could not be
+    /// started (the message then names the cause).
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self {
             JoinError::Panicked(p) => p,
             JoinError::Cancelled => panic!("jmpco: the task was cancelled, it did not panic"),
+            JoinError::NotStarted(e) => {
+                panic!("jmpco: the task could not be started ({e}), it did not panic")
+            }
         }
     }
 }
@@ -58,6 +70,7 @@ impl fmt::Debug for JoinError {
                 .field(&panic_message(p.as_ref()))
                 .finish(),
             JoinError::Cancelled => f.write_str("Cancelled"),
+            JoinError::NotStarted(e) => f.debug_tuple("NotStarted").field(e).finish(),
         }
     }
 }
@@ -67,11 +80,19 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::Panicked(p) => write!(f, "task panicked: {}", panic_message(p.as_ref())),
             JoinError::Cancelled => f.write_str("task was cancelled"),
+            JoinError::NotStarted(e) => write!(f, "task could not be started: {e}"),
         }
     }
 }
 
-impl std::error::Error for JoinError {}
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JoinError::NotStarted(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Who waits for a result, and how to wake them.
 pub(crate) enum Waiter {
@@ -293,13 +314,17 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Like [`join`](Self::join), but a panic in the task continues here
-    /// and a cancelled task is a panic.
+    /// Like [`join`](Self::join), but a panic in the task continues here,
+    /// and a task that was cancelled or could not be started is a panic
+    /// (whose message, for one not started, contains the error).
     pub fn join_unwrap(self) -> T {
         match self.join() {
             Ok(v) => v,
             Err(JoinError::Panicked(p)) => panic::resume_unwind(p),
             Err(JoinError::Cancelled) => panic!("jmpco: joined task was cancelled"),
+            Err(JoinError::NotStarted(e)) => {
+                panic!("jmpco: joined task could not be started: {e}")
+            }
         }
     }
 

@@ -62,7 +62,10 @@
 //!   a millisecond on an idle worker, never early.
 //! * **Faults.** A panic in a task ends that task only: its stack unwinds
 //!   (its connection closes), the scheduler prints the message to stderr,
-//!   and its [`JoinHandle`] reports [`JoinError::Panicked`].
+//!   and its [`JoinHandle`] reports [`JoinError::Panicked`]. A task or
+//!   blocking job that cannot be started (no stack, no thread to be had) is
+//!   not left waiting: its handle reports [`JoinError::NotStarted`], with
+//!   the cause.
 //! * **Blocking work stalls a worker.** A task that calls something that
 //!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
 //!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
@@ -70,7 +73,9 @@
 //! * **Shutdown.** [`Runtime::shutdown`] stops the accept loops, lets live
 //!   tasks finish within a grace period ([`shutdown_requested`] tells them
 //!   to), then cancels the rest: dropping a suspended coroutine unwinds its
-//!   stack, so destructors run and sockets close.
+//!   stack, so destructors run and sockets close. It is called from
+//!   outside the runtime (from one of its own tasks it panics; see
+//!   [`Runtime`] for a drop there).
 //!
 //! # Files
 //! `scheduler.rs` (the loop, parking, readiness), `epoll.rs` (the only

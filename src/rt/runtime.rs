@@ -1,22 +1,24 @@
 //! [`Runtime`]: worker threads, each with its own scheduler; the builder,
 //! the [`Handle`] other threads spawn through, serving, and shutdown.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::panic;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::join::{self, JoinHandle};
+use super::join::{self, JoinError, JoinHandle};
 use super::net::{socket, TcpListener, TcpStream};
 use super::remote::{Message, Remote};
 use super::scheduler::{with_scheduler, CancelCount, Config, Scheduler};
 use super::task::{self, spawn_on};
 use super::timer::deadline_after;
-use crate::stack::DEFAULT_STACK_SIZE;
-use crate::Backend;
+use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::{Backend, Coroutine, Yielder};
 
 /// Configures a [`Runtime`].
 #[derive(Clone, Debug)]
@@ -52,13 +54,19 @@ impl Builder {
         self
     }
 
-    /// Usable stack bytes of every task (see [`crate::Builder::stack_size`]).
+    /// Usable stack bytes of every task, rounded up to whole pages (see
+    /// [`crate::Builder::stack_size`]). [`build`](Self::build) refuses a size
+    /// below [`MIN_STACK_SIZE`] (`InvalidInput`), and one no stack can be had
+    /// for, with the stack's error: `InvalidInput` for a size that does not
+    /// fit in an `isize` once rounded, the mapping's error (say,
+    /// `OutOfMemory`) for one too large to map.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.config.stack_size = bytes;
         self
     }
 
-    /// The switch every task uses.
+    /// The switch every task uses. [`build`](Self::build) fails if it
+    /// cannot run here (see [`crate::Builder::build`]).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.config.backend = backend;
         self
@@ -72,7 +80,16 @@ impl Builder {
 
     /// Starts the workers; each has made its epoll instance when this
     /// returns.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a [stack size](Self::stack_size) below
+    /// [`MIN_STACK_SIZE`]. Before any worker starts, one coroutine is made
+    /// (and dropped) with the tasks' stack size and backend, so a setting no
+    /// task could run with fails here, with that coroutine's error: a stack
+    /// too large to map, or a [backend](Self::backend) that cannot run here.
+    /// Then any error making a worker (its thread, its epoll instance).
     pub fn build(self) -> io::Result<Runtime> {
+        probe_tasks(self.config)?;
         let cancelled: CancelCount = Arc::new(AtomicU64::new(0));
         let mut remotes = Vec::new();
         let mut threads = Vec::new();
@@ -122,6 +139,45 @@ impl Builder {
             threads,
             cancelled,
         })
+    }
+}
+
+/// Fails if no task could run with `config`: its stack size is below the
+/// minimum, or one coroutine with its settings cannot be made here.
+fn probe_tasks(config: Config) -> io::Result<()> {
+    if config.stack_size < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "jmpco: runtime task stack size {} is below the minimum of {MIN_STACK_SIZE} bytes \
+                 (jmpco::stack::MIN_STACK_SIZE)",
+                config.stack_size
+            ),
+        ));
+    }
+    // A stack of its own, unmapped on drop, so the probe leaves nothing in
+    // this thread's stack cache; a pooled stack fails for the same sizes.
+    let probe = Coroutine::<(), (), ()>::builder()
+        .stack_size(config.stack_size)
+        .backend(config.backend)
+        .pooled(false)
+        .build(|_: &Yielder<(), ()>, ()| ());
+    match probe {
+        Ok(co) => {
+            drop(co);
+            Ok(())
+        }
+        Err(crate::Error::Io(e)) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "jmpco: no runtime task can run with stack size {} and the {} backend: {e}",
+                config.stack_size, config.backend
+            ),
+        )),
+        Err(other) => Err(io::Error::other(format!(
+            "jmpco: no runtime task can run with stack size {} and the {} backend: {other}",
+            config.stack_size, config.backend
+        ))),
     }
 }
 
@@ -178,12 +234,23 @@ impl Handle {
         let (handle, completer) = join::channel_on(remote);
         remote.send(Message::Spawn(Box::new(move || {
             let abort = completer.abort_hook();
+            // The completer stays here until the body takes it, so that if no
+            // task can be made (no stack) it is still here to say why: the
+            // failed spawn drops the body, and its clone of the slot, unrun.
+            let slot = Rc::new(Cell::new(Some(completer)));
+            let body_slot = slot.clone();
             let spawned = with_scheduler(|sched| {
                 let sched = sched.expect("a spawn message runs on its worker");
-                sched.spawn(false, abort, move || completer.complete(Ok(f())))
+                sched.spawn(false, abort, move || {
+                    if let Some(completer) = body_slot.take() {
+                        completer.complete(Ok(f()));
+                    }
+                })
             });
             if let Err(e) = spawned {
-                eprintln!("jmpco: cannot spawn a task: {e}");
+                if let Some(completer) = slot.take() {
+                    completer.complete(Err(JoinError::NotStarted(e)));
+                }
             }
         })));
         handle
@@ -214,7 +281,17 @@ pub struct ShutdownReport {
 /// N worker threads, each running its own scheduler (ready queue, epoll,
 /// timers). Tasks never migrate between workers.
 ///
-/// Dropping the runtime shuts it down with no grace period.
+/// Dropping the runtime shuts it down with no grace period: every task is
+/// cancelled, and the drop returns when every worker thread has exited.
+///
+/// A runtime dropped in one of its own tasks cannot wait for the worker it
+/// runs on, which exits only after the task has returned to its loop. Such
+/// a drop tells every worker to shut down with no grace, joins the other
+/// workers (their tasks are cancelled), and leaves its own worker to exit by
+/// itself: the dropping task runs on until it returns, or until it parks,
+/// where it is cancelled; that worker's other tasks are cancelled then. There
+/// is no [`ShutdownReport`] that way; [`shutdown`](Self::shutdown) must be
+/// called from outside the runtime.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
@@ -248,6 +325,10 @@ impl Runtime {
 
     /// Runs `f` as a task on the first worker and blocks this thread until
     /// it returns; a panic in `f` continues here.
+    ///
+    /// # Panics
+    /// If `f` panics, or if its task was cancelled or could not be started
+    /// (the message then says which, and why).
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -255,8 +336,11 @@ impl Runtime {
     {
         match self.handle.spawn_on(0, f).join() {
             Ok(v) => v,
-            Err(super::JoinError::Panicked(p)) => panic::resume_unwind(p),
-            Err(super::JoinError::Cancelled) => panic!("jmpco: block_on task was cancelled"),
+            Err(JoinError::Panicked(p)) => panic::resume_unwind(p),
+            Err(JoinError::Cancelled) => panic!("jmpco: block_on task was cancelled"),
+            Err(JoinError::NotStarted(e)) => {
+                panic!("jmpco: block_on task could not be started: {e}")
+            }
         }
     }
 
@@ -302,17 +386,47 @@ impl Runtime {
     /// A grace too large for an `Instant` (`Duration::MAX`) has no deadline:
     /// shutdown then waits for every task to end by itself. Returns when
     /// every worker thread has exited.
+    ///
+    /// # Panics
+    /// At once, before any worker is told anything, if called from one of
+    /// this runtime's own tasks: it would wait for its own worker thread,
+    /// which cannot exit while the task runs. Call it from a thread outside
+    /// the runtime (move the `Runtime` there, or keep it there and signal
+    /// that thread). The panic then drops the runtime as it unwinds, which
+    /// stops it as described on [`Runtime`].
     pub fn shutdown(mut self, grace: Duration) -> ShutdownReport {
+        if let Some(index) = self.own_worker() {
+            panic!(
+                "jmpco: Runtime::shutdown called from one of the runtime's own tasks \
+                 (on worker {index}): it would wait for its own worker thread to exit, \
+                 which cannot happen while the task runs; call it from a thread outside \
+                 the runtime (dropping the Runtime in a task stops it, without a grace \
+                 period or a report)"
+            );
+        }
         self.stop(grace)
     }
 
+    /// The index of the worker the caller runs on, if it is one of ours.
+    fn own_worker(&self) -> Option<usize> {
+        let me = thread::current().id();
+        self.threads.iter().position(|t| t.thread().id() == me)
+    }
+
+    /// Tells every worker to shut down by `grace` and joins them, except
+    /// the caller's own thread if it is one of them (a drop in one of our
+    /// tasks): joining itself would fail, and it exits by itself once the
+    /// task returns to its loop.
     fn stop(&mut self, grace: Duration) -> ShutdownReport {
         let deadline = deadline_after(grace);
         for r in &self.handle.shared.remotes {
             r.send(Message::Shutdown(deadline));
         }
+        let me = thread::current().id();
         for t in self.threads.drain(..) {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
         ShutdownReport {
             cancelled: self.cancelled.load(Ordering::Relaxed),

@@ -1,0 +1,374 @@
+//! Cancellation and unwinding at the runtime's edges: tasks that park while
+//! they unwind, coroutines nested in tasks, Rust tasks inside the C tier's
+//! waits, stale waits on reused fd numbers, abandoned C tasks. Each test
+//! names the outcome it pins. Loopback only; every test is bounded.
+
+mod rt_support;
+mod support;
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jmpco::ffi::{jmpco_sleep_ms, jmpco_spawn, jmpco_wait_fd, JMPCO_ECANCELED, JMPCO_READABLE};
+use jmpco::rt::{self, Interest, JoinError, Runtime, UnixStream};
+use jmpco::{Coroutine, CoroutineResult};
+use rt_support::{open_fds, watchdog};
+use support::child;
+
+fn runtime() -> Runtime {
+    Runtime::builder()
+        .worker_threads(1)
+        .build()
+        .expect("runtime")
+}
+
+/// Issue: task A panicked, a destructor on its stack parked, and while A
+/// was parked the worker's other tasks saw `std::thread::panicking()`, so
+/// an innocent task's `MutexGuard` poisoned its mutex. Now the park is
+/// refused at once: A's unwind finishes before any other task runs.
+#[test]
+fn a_task_that_parks_while_unwinding_leaks_no_panic_state_to_other_tasks() {
+    watchdog(30, "parks_while_unwinding", || {
+        let rt = runtime();
+        let mutex = Arc::new(Mutex::new(0u32));
+        let saw_panicking = Arc::new(AtomicBool::new(false));
+        let (m, saw) = (mutex.clone(), saw_panicking.clone());
+        let innocent = rt.spawn(move || {
+            for _ in 0..200 {
+                let mut guard = m.lock().unwrap();
+                *guard += 1;
+                rt::yield_now();
+                saw.fetch_or(std::thread::panicking(), Ordering::Relaxed);
+                drop(guard);
+                rt::sleep(Duration::from_millis(1));
+            }
+        });
+        struct ParksOnDrop(Arc<AtomicUsize>);
+        impl Drop for ParksOnDrop {
+            fn drop(&mut self) {
+                let start = Instant::now();
+                rt::sleep(Duration::from_millis(200));
+                self.0
+                    .store(start.elapsed().as_millis() as usize, Ordering::Relaxed);
+            }
+        }
+        let slept_ms = Arc::new(AtomicUsize::new(usize::MAX));
+        let s = slept_ms.clone();
+        let panicker = rt.spawn(move || {
+            rt::sleep(Duration::from_millis(5));
+            let _guard = ParksOnDrop(s);
+            panic!("task A's own panic");
+        });
+        assert!(panicker.join().unwrap_err().is_panic());
+        innocent.join().expect("the innocent task ends normally");
+        assert!(
+            slept_ms.load(Ordering::Relaxed) < 200,
+            "the park during the unwind returned at once"
+        );
+        assert!(
+            !saw_panicking.load(Ordering::Relaxed),
+            "another task saw A's unwind"
+        );
+        assert!(
+            !mutex.is_poisoned(),
+            "an innocent task's mutex was poisoned"
+        );
+        assert_eq!(*mutex.lock().unwrap(), 200);
+        assert_eq!(rt.shutdown(Duration::from_secs(5)).cancelled, 0);
+    });
+}
+
+/// Issue: a task read a runtime stream (a short read cleared the readiness
+/// bit), then read the same stream from a coroutine it created: every retry
+/// skipped the read because of the stale bit, and `poll` returned at once.
+#[test]
+fn a_coroutine_nested_in_a_task_reads_a_runtime_stream_without_spinning() {
+    watchdog(30, "nested_read", || {
+        let rt = runtime();
+        let (nested, after) = rt.block_on(|| {
+            let (a, b) = UnixStream::pair().unwrap();
+            (&b).write_all(b"ab").unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!((&a).read(&mut buf).unwrap(), 2, "a short read");
+            // More data arrives while the task runs: its edge is still in the
+            // kernel, and the readiness bit the short read cleared is stale.
+            (&b).write_all(b"cdef").unwrap();
+            let a = Rc::new(a);
+            let reader = a.clone();
+            let mut parser: Coroutine<(), (), Vec<u8>> = Coroutine::new(move |_, ()| {
+                let mut two = [0u8; 2];
+                (&*reader).read_exact(&mut two).expect("the nested read");
+                two.to_vec()
+            });
+            let nested = parser.resume(()).as_return().expect("the parser returns");
+            // The nested read left data behind: the task reads it at once.
+            let mut rest = [0u8; 2];
+            (&*a)
+                .read_exact(&mut rest)
+                .expect("the task's read after it");
+            drop(b);
+            (nested, rest.to_vec())
+        });
+        assert_eq!(nested, b"cd");
+        assert_eq!(after, b"ef");
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+/// Issue: `rt::spawn` from a coroutine nested in a task panicked "called
+/// outside a runtime task", and `join` there deadlocked the worker.
+#[test]
+fn spawn_works_and_join_fails_at_once_in_a_coroutine_nested_in_a_task() {
+    watchdog(30, "nested_spawn_join", || {
+        let rt = runtime();
+        let (message, late, finished, blocking) = rt.block_on(|| {
+            let mut nested: Coroutine<(), (), _> = Coroutine::new(|_, ()| {
+                let handle = rt::spawn(|| 5);
+                let joined = panic::catch_unwind(AssertUnwindSafe(|| handle.join()));
+                joined.map(|_| ()).unwrap_err()
+            });
+            let payload = nested.resume(()).as_return().expect("returns");
+            let message = rt_panic_message(&payload);
+            // A finished task can be joined from there; so can pool work.
+            let done = rt::spawn(|| 6);
+            rt::sleep(Duration::from_millis(20));
+            let mut joiner: Coroutine<(), (), _> = Coroutine::new(move |_, ()| {
+                let finished = done.join().ok();
+                let blocking = rt::spawn_blocking(|| 7).join().ok();
+                (finished, blocking)
+            });
+            let (finished, blocking) = joiner.resume(()).as_return().expect("returns");
+            // The task the nested coroutine spawned runs, and the task itself
+            // can join it.
+            let late = rt::spawn(|| 8).join().ok();
+            (message, late, finished, blocking)
+        });
+        assert!(message.contains("nested in a task"), "{message}");
+        assert_eq!((late, finished, blocking), (Some(8), Some(6), Some(7)));
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+fn rt_panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Issue: a Rust task inside `jmpco_sleep_ms` (C code called from a Rust
+/// task) aborted the process at `shutdown(Duration::ZERO)`: its
+/// cancellation unwound into the export's panic guard. Now the wait
+/// returns `JMPCO_ECANCELED`, so do later waits, and the task's own frames
+/// end normally.
+#[test]
+fn a_rust_task_in_the_c_tiers_waits_is_cancelled_with_ecanceled() {
+    watchdog(30, "c_tier_cancel", || {
+        let rt = runtime();
+        let codes = Arc::new(Mutex::new(Vec::new()));
+        let ended = Arc::new(AtomicBool::new(false));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        for which in ["sleep", "wait_fd"] {
+            let (codes, ended, started) = (codes.clone(), ended.clone(), started_tx.clone());
+            rt.spawn(move || {
+                struct Ends(Arc<AtomicBool>);
+                impl Drop for Ends {
+                    fn drop(&mut self) {
+                        self.0.store(true, Ordering::Relaxed);
+                    }
+                }
+                let _ends = Ends(ended);
+                let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+                started.send(()).unwrap();
+                let first = match which {
+                    "sleep" => jmpco_sleep_ms(60_000),
+                    _ => jmpco_wait_fd(a.as_raw_fd(), JMPCO_READABLE, -1),
+                };
+                let again = jmpco_sleep_ms(60_000);
+                let started_at = Instant::now();
+                rt::sleep(Duration::from_secs(60));
+                codes.lock().unwrap().push((
+                    which,
+                    first,
+                    again,
+                    started_at.elapsed() < Duration::from_secs(5),
+                ));
+            });
+        }
+        for _ in 0..2 {
+            started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let report = rt.shutdown(Duration::ZERO);
+        assert_eq!(report.cancelled, 2);
+        let mut codes = codes.lock().unwrap().clone();
+        codes.sort();
+        assert_eq!(
+            codes,
+            [
+                ("sleep", JMPCO_ECANCELED, JMPCO_ECANCELED, true),
+                ("wait_fd", JMPCO_ECANCELED, JMPCO_ECANCELED, true),
+            ]
+        );
+        assert!(
+            ended.load(Ordering::Relaxed),
+            "the tasks' locals were dropped"
+        );
+    });
+}
+
+/// Issue: task A waited on fd N with a timeout; N was closed and its number
+/// reused by a socket task B read; A's timeout ran `EPOLL_CTL_DEL` on N, so
+/// B's read timed out although its peer had written.
+#[test]
+fn a_stale_wait_on_a_reused_fd_number_leaves_the_new_sockets_registration_alone() {
+    watchdog(30, "stale_wait", || {
+        let rt = runtime();
+        let (a_result, b_result) = rt.block_on(|| {
+            let (first, _first_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let n = first.into_raw_fd();
+            let waiter = rt::spawn(move || {
+                rt::wait_fd(n, Interest::READABLE, Some(Duration::from_millis(100)))
+                    .map_err(|e| e.to_string())
+            });
+            rt::sleep(Duration::from_millis(10));
+            // Close N behind the waiter's back and put another socket at the
+            // same number, in one step (dup2), so no other thread of the test
+            // binary can take the number in between.
+            let (second, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            // SAFETY: dup2 onto N, an fd this test owns (the waiter only
+            // waits on it), closes N and makes it refer to `second`'s socket.
+            assert_eq!(unsafe { libc::dup2(second.as_raw_fd(), n) }, n);
+            drop(second);
+            // SAFETY: N now refers to `second`'s socket and nothing else owns
+            // it.
+            let reused = unsafe { std::os::unix::net::UnixStream::from_raw_fd(n) };
+            let b = UnixStream::from_std(reused).unwrap();
+            b.set_read_timeout(Some(Duration::from_secs(3)));
+            let reader = rt::spawn(move || {
+                let mut buf = [0u8; 5];
+                (&b).read_exact(&mut buf)
+                    .map(|()| buf)
+                    .map_err(|e| e.to_string())
+            });
+            // After A's timeout, B's peer writes.
+            rt::sleep(Duration::from_millis(300));
+            (&peer).write_all(b"hello").unwrap();
+            (waiter.join().unwrap(), reader.join().unwrap())
+        });
+        assert!(a_result.is_err(), "the stale wait fails: {a_result:?}");
+        assert_eq!(b_result.as_ref().map(|b| &b[..]), Ok(&b"hello"[..]));
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+static C_TASKS_PARKED: AtomicUsize = AtomicUsize::new(0);
+static C_WAIT_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// A C-ABI body that parks in `jmpco_sleep_ms` for a minute.
+unsafe extern "C" fn c_sleeps(_: *mut c_void) -> *mut c_void {
+    C_TASKS_PARKED.fetch_add(1, Ordering::SeqCst);
+    jmpco_sleep_ms(60_000);
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// A C-ABI body that parks in `jmpco_wait_fd` on an fd that never turns
+/// readable.
+unsafe extern "C" fn c_waits(_: *mut c_void) -> *mut c_void {
+    C_TASKS_PARKED.fetch_add(1, Ordering::SeqCst);
+    let fd: c_int = C_WAIT_FD.load(Ordering::SeqCst);
+    jmpco_wait_fd(fd, JMPCO_READABLE, -1);
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// Issue: an abandoned C task parked in `jmpco_wait_fd` or `jmpco_sleep_ms`
+/// held an `Rc` of its scheduler on its frame, so the worker's epoll fd and
+/// mailbox were never freed. Counted in a child process (fd counts).
+#[test]
+fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
+    let scenario = "abandoned-c-tasks";
+    if child::is(scenario) {
+        let (quiet, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        C_WAIT_FD.store(quiet.as_raw_fd(), Ordering::SeqCst);
+        let before = open_fds();
+        let rt = runtime();
+        rt.block_on(|| {
+            // SAFETY: both bodies are C-ABI functions that ignore their
+            // argument.
+            unsafe {
+                assert_eq!(jmpco_spawn(Some(c_sleeps), std::ptr::null_mut()), 0);
+                assert_eq!(jmpco_spawn(Some(c_waits), std::ptr::null_mut()), 0);
+            }
+        });
+        let start = Instant::now();
+        while C_TASKS_PARKED.load(Ordering::SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the C tasks started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 2);
+        let after = open_fds();
+        assert_eq!(
+            after, before,
+            "fds before the runtime {before}, after shutdown {after}"
+        );
+        eprintln!("child: fds {before} -> {after}");
+        return;
+    }
+    let out = child::run(
+        "abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler",
+        scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("child: fds"), "{out:?}");
+}
+
+/// A task cancelled while a nested coroutine it owns is suspended: the
+/// nested coroutine is dropped (unwound) as the task unwinds.
+#[test]
+fn cancelling_a_task_unwinds_the_coroutines_it_owns() {
+    watchdog(30, "nested_cancel", || {
+        let rt = runtime();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = dropped.clone();
+        let handle = rt.spawn(move || {
+            struct Counts(Arc<AtomicUsize>);
+            impl Drop for Counts {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let inner_count = Counts(d.clone());
+            let mut generator: Coroutine<(), u8, ()> = Coroutine::new(move |y, ()| {
+                let _held = inner_count;
+                loop {
+                    y.suspend(1);
+                }
+            });
+            let _outer = Counts(d);
+            assert_eq!(generator.resume(()), CoroutineResult::Yield(1));
+            tx.send(()).unwrap();
+            let seen = Cell::new(0);
+            loop {
+                rt::sleep(Duration::from_secs(60));
+                seen.set(seen.get() + 1);
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 1);
+        assert!(matches!(handle.join(), Err(JoinError::Cancelled)));
+        assert_eq!(dropped.load(Ordering::Relaxed), 2);
+    });
+}
