@@ -94,12 +94,20 @@ fn a_coroutine_nested_in_a_task_reads_a_runtime_stream_without_spinning() {
         let rt = runtime();
         let (nested, after) = rt.block_on(|| {
             let (a, b) = UnixStream::pair().unwrap();
-            (&b).write_all(b"ab").unwrap();
+            let b = Rc::new(b);
+            let early = b.clone();
+            let writer = rt::spawn(move || {
+                rt::sleep(Duration::from_millis(10));
+                (&*early).write_all(b"ab").unwrap();
+            });
+            // The first read parks (and registers the fd), the second edge
+            // wakes it, and its short read clears the readiness bit.
             let mut buf = [0u8; 8];
             assert_eq!((&a).read(&mut buf).unwrap(), 2, "a short read");
+            writer.join().unwrap();
             // More data arrives while the task runs: its edge is still in the
             // kernel, and the readiness bit the short read cleared is stale.
-            (&b).write_all(b"cdef").unwrap();
+            (&*b).write_all(b"cdef").unwrap();
             let a = Rc::new(a);
             let reader = a.clone();
             let mut parser: Coroutine<(), (), Vec<u8>> = Coroutine::new(move |_, ()| {
