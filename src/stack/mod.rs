@@ -37,6 +37,17 @@
 //! [`force_mprotect_guards`], to force the fallback. When the fallback runs out of mappings,
 //! creation returns an [`io::Error`] that says so; a stack is never handed out unguarded.
 //!
+//! Dropping stacks gives those mappings back. Under the fallback, a free stack that turns
+//! *cold* (see below) loses its guard: `mprotect` makes the guard page read-write again and
+//! the kernel merges the slot back into its neighbours. Taking a cold stack installs its guard
+//! again first; if that fails at the limit, the stack stays free and the caller gets the same
+//! error. So after the error, dropping coroutines and creating new ones works, and the
+//! process keeps about two mappings per stack in use or kept warm, plus one per slab. (The
+//! kernel merges neighbouring pieces of a mapping only if they share its record of anonymous
+//! memory, which a piece inherits when it is split off a slab that already has one, so
+//! `slab::map` writes one byte of the last page of every new mapping: that slot's stack would
+//! touch the page first anyway.)
+//!
 //! Mappings are `MAP_NORESERVE`: a stack costs memory only for the pages it touches (plus
 //! page tables), and `size()` is a limit, not a cost. (Under `vm.overcommit_memory=2` the
 //! kernel ignores `MAP_NORESERVE` and the whole mapping counts against `CommitLimit`; the
@@ -46,12 +57,19 @@
 //!
 //! * Slabs belong to the process and are never unmapped.
 //! * A [`Stack`] owns one slot's usable range from [`Stack::pooled`] until it is dropped;
-//!   dropping it returns the slot to the calling thread's cache. The guard belongs to the
-//!   slot and outlives every owner.
+//!   dropping it returns the slot to the calling thread's cache, or to the global free list
+//!   if that thread never took a stack of its size. Giving a stack back never allocates, so it
+//!   cannot fail even when the process is out of memory or mappings: the room on the lists is
+//!   reserved when a slot is carved (carving fails with an error if it cannot be had), and
+//!   when a thread first takes a stack of a size.
+//! * The guard belongs to the slot: it is installed when the slot is carved, and a slot that
+//!   is owned, in a thread's cache, or warm on the global list always has it. Only a cold slot
+//!   under the `mprotect` fallback may be without it, until it is taken again.
 //! * Free slots wait in a per-thread cache (no lock, no syscall: this is what makes creating
 //!   a coroutine cheap), which overflows into a global free list and drains into it when the
-//!   thread exits. Free slots on the global list beyond a bound get their pages given back
-//!   to the OS (`MADV_DONTNEED`). See `pool.rs`.
+//!   thread exits. Free slots on the global list beyond a bound (1024 per size) turn cold:
+//!   their pages are given back to the OS (`MADV_DONTNEED`) and, under the `mprotect`
+//!   fallback, their guard is removed. See `pool.rs`.
 //! * [`Stack::fresh`] is the exception: a mapping of its own, unmapped on drop, never pooled.
 //!
 //! # Finding a stack from an address
@@ -119,7 +137,9 @@ impl Stack {
     ///
     /// # Errors
     /// `InvalidInput` if `size` is 0 or too big to round to pages; otherwise the OS error
-    /// (with a message naming the limit hit) when no stack can be mapped or guarded.
+    /// (with a message naming the limit hit) when no stack can be mapped or guarded (a cold
+    /// stack's guard reinstalled, under the `mprotect` fallback), or `OutOfMemory` when the
+    /// pool's free list cannot grow to hold one more stack.
     #[inline]
     pub fn pooled(size: usize) -> io::Result<Stack> {
         let pages = round_pages(size)?;
@@ -253,10 +273,62 @@ pub fn guard_mechanism() -> &'static str {
     slab::guard_mechanism()
 }
 
-/// Helpers shared by the stack tests: child processes and page-state probes.
+/// Helpers shared by the stack tests: child processes, page-state probes, and a count of
+/// each thread's heap allocations.
 #[cfg(test)]
 pub(crate) mod test_util {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
     use std::process::Command;
+
+    /// The test binary's allocator: `System`, counting each thread's allocations, so a test can
+    /// show that a path allocates nothing.
+    struct CountingAllocator;
+
+    #[global_allocator]
+    static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn count_allocation() {
+        // A const-initialised Cell has no destructor: this neither allocates nor fails, even
+        // while the thread's other locals are being destroyed.
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    }
+
+    /// Allocations (`alloc`, `alloc_zeroed`, `realloc`) made by the calling thread so far.
+    pub(crate) fn allocations() -> u64 {
+        ALLOCATIONS.try_with(Cell::get).unwrap_or(0)
+    }
+
+    // SAFETY: every method forwards its arguments unchanged to `System`, so it keeps the
+    // `GlobalAlloc` contract exactly as `System` does; the count touches no memory it returns.
+    unsafe impl GlobalAlloc for CountingAllocator {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count_allocation();
+            // SAFETY: forwarded unchanged; our caller upholds `alloc`'s contract.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            count_allocation();
+            // SAFETY: forwarded unchanged; our caller upholds `alloc_zeroed`'s contract.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count_allocation();
+            // SAFETY: forwarded unchanged; `ptr` came from `System` through this allocator.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: forwarded unchanged; `ptr` came from `System` through this allocator.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
 
     /// Whether a one-byte write at `addr` kills a forked child with `SIGSEGV`.
     /// (`false` if the child survives the write or dies some other way.)
@@ -341,7 +413,7 @@ pub(crate) mod test_util {
 
 #[cfg(test)]
 mod tests {
-    use super::test_util::{is_child, run_child, unmapped, write_faults};
+    use super::test_util::{allocations, is_child, run_child, unmapped, write_faults};
     use super::*;
 
     fn page() -> usize {
@@ -456,6 +528,33 @@ mod tests {
         slab::maps_count().expect("read /proc/self/maps")
     }
 
+    /// Resident pages of this process (`/proc/self/statm`, second field).
+    fn resident_pages() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+        statm.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// `vm.max_map_count`, or Linux's default where it cannot be read.
+    fn max_map_count() -> usize {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .map_or(65530, |s| s.trim().parse().unwrap())
+    }
+
+    /// Takes one-page stacks into `stacks` until taking fails (at most `limit`); the error.
+    fn take_until_error(stacks: &mut Vec<Stack>, limit: usize) -> io::Error {
+        loop {
+            match Stack::pooled(MIN_STACK_SIZE) {
+                Ok(s) => stacks.push(s),
+                Err(e) => return e,
+            }
+            assert!(
+                stacks.len() <= limit,
+                "no error after {} stacks",
+                stacks.len()
+            );
+        }
+    }
+
     #[test]
     fn hundred_thousand_stacks_stay_under_max_map_count() {
         let before = maps();
@@ -466,8 +565,7 @@ mod tests {
             eprintln!("kernel without MADV_GUARD_INSTALL: 100k guarded stacks are out of reach");
         }
         let after = maps();
-        let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .map_or(65530, |s| s.trim().parse().unwrap());
+        let limit = max_map_count();
         eprintln!(
             "100k stacks: maps {before} -> {after} (limit {limit}), guards: {}",
             guard_mechanism()
@@ -531,20 +629,9 @@ mod tests {
             return;
         }
         force_mprotect_guards();
-        let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .map_or(65530, |s| s.trim().parse().unwrap());
+        let limit = max_map_count();
         let mut stacks = Vec::with_capacity(limit);
-        let err = loop {
-            match Stack::pooled(MIN_STACK_SIZE) {
-                Ok(s) => stacks.push(s),
-                Err(e) => break e,
-            }
-            assert!(
-                stacks.len() <= limit,
-                "no error after {} stacks",
-                stacks.len()
-            );
-        };
+        let err = take_until_error(&mut stacks, limit);
         let msg = err.to_string();
         println!("after {} stacks: {msg}", stacks.len());
         assert!(msg.contains("vm.max_map_count"), "{msg}");
@@ -570,6 +657,151 @@ mod tests {
         drop(stacks.pop());
         let again = Stack::pooled(MIN_STACK_SIZE).expect("reuse after exhaustion");
         assert!(write_faults(again.guard().start));
+        println!("CHILD OK");
+    }
+
+    #[test]
+    fn mprotect_exhaustion_recovers_after_the_stacks_are_dropped() {
+        let (ok, out) = run_child(
+            "stack::tests::mprotect_exhaustion_recovers_after_the_stacks_are_dropped_child",
+        );
+        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
+        eprintln!("{out}");
+    }
+
+    #[test]
+    #[ignore = "runs in a child process started by mprotect_exhaustion_recovers_after_the_stacks_are_dropped"]
+    fn mprotect_exhaustion_recovers_after_the_stacks_are_dropped_child() {
+        if !is_child(
+            "stack::tests::mprotect_exhaustion_recovers_after_the_stacks_are_dropped_child",
+        ) {
+            return;
+        }
+        force_mprotect_guards();
+        let limit = max_map_count();
+        let mut stacks = Vec::with_capacity(limit);
+        let (maps_before, rss_before) = (maps(), resident_pages());
+        let mut taken = Vec::new();
+        for round in 0..2 {
+            let err = take_until_error(&mut stacks, limit);
+            let msg = err.to_string();
+            println!("round {round}: {} stacks, then: {msg}", stacks.len());
+            assert!(msg.contains("vm.max_map_count"), "{msg}");
+            assert!(
+                stacks.len() > limit / 2 - 1000,
+                "only {} stacks",
+                stacks.len()
+            );
+            for s in stacks
+                .iter()
+                .rev()
+                .take(3)
+                .chain(stacks.iter().step_by(4000))
+            {
+                assert!(write_faults(s.guard().start), "unguarded {s:?}");
+            }
+            for s in &stacks {
+                // SAFETY: top - 1 is the highest usable byte of `s`, which owns it.
+                unsafe { s.top().sub(1).write(1) };
+            }
+            taken.push(stacks.len());
+            // As the message advises: drop them all. This is where a list growing by a
+            // (failing) allocation used to abort the process.
+            let allocs = allocations();
+            stacks.clear();
+            assert_eq!(allocations(), allocs, "giving the stacks back allocated");
+            // Only the free stacks kept warm (the thread's cache and the global list's warm
+            // part) keep their guards and their pages: about 2 mappings and 1 page each. Every
+            // other guard is gone and its slab merged whole again; each slab is one mapping
+            // (about 40 for this many one-page stacks). The rest is slack for the allocator
+            // (the free list alone is 256 KiB) and this test's own vector.
+            let warm = pool::LOCAL_CAP + pool::GLOBAL_WARM;
+            let (maps_after, rss_after) = (maps(), resident_pages());
+            println!(
+                "round {round} dropped: maps {maps_before} -> {maps_after}, \
+                 resident pages {rss_before} -> {rss_after}"
+            );
+            assert!(
+                maps_after <= maps_before + 2 * warm + 200,
+                "maps {maps_before} -> {maps_after}"
+            );
+            let slack = (8 << 20) / page();
+            assert!(
+                rss_after <= rss_before + warm + slack,
+                "resident pages {rss_before} -> {rss_after}"
+            );
+        }
+        // The second round got as many stacks as the first, give or take a mapping or two of
+        // the allocator's.
+        assert!(taken[1] + 100 >= taken[0], "stacks per round: {taken:?}");
+        println!("CHILD OK");
+    }
+
+    #[test]
+    fn mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped() {
+        let (ok, out) = run_child(
+            "stack::tests::mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped_child",
+        );
+        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
+        eprintln!("{out}");
+    }
+
+    #[test]
+    #[ignore = "runs in a child process started by mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped"]
+    fn mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped_child() {
+        use crate::Coroutine;
+        if !is_child(
+            "stack::tests::mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped_child",
+        ) {
+            return;
+        }
+        force_mprotect_guards();
+        let limit = max_map_count();
+        let mut coroutines: Vec<Coroutine<u32, (), u32>> = Vec::with_capacity(limit);
+        let maps_before = maps();
+        let mut built = Vec::new();
+        for round in 0..2 {
+            let err = loop {
+                match Coroutine::builder().build(|_, n: u32| n + 1) {
+                    Ok(co) => coroutines.push(co),
+                    Err(e) => break e,
+                }
+                assert!(
+                    coroutines.len() <= limit,
+                    "no error after {}",
+                    coroutines.len()
+                );
+            };
+            let msg = err.to_string();
+            println!(
+                "round {round}: {} coroutines, then: {msg}",
+                coroutines.len()
+            );
+            assert!(msg.contains("vm.max_map_count"), "{msg}");
+            let last = coroutines.last_mut().expect("some coroutines");
+            assert_eq!(last.resume(41).as_return(), Some(42));
+            built.push(coroutines.len());
+            // As the message advises: drop them all, then create again.
+            let allocs = allocations();
+            coroutines.clear();
+            assert_eq!(allocations(), allocs, "dropping the coroutines allocated");
+            // As in mprotect_exhaustion_recovers_after_the_stacks_are_dropped: only the warm
+            // free stacks keep their guards.
+            let maps_after = maps();
+            println!("round {round} dropped: maps {maps_before} -> {maps_after}");
+            assert!(
+                maps_after <= maps_before + 2 * (pool::LOCAL_CAP + pool::GLOBAL_WARM) + 200,
+                "maps {maps_before} -> {maps_after}"
+            );
+        }
+        assert!(
+            built[1] + 100 >= built[0],
+            "coroutines per round: {built:?}"
+        );
+        let mut co: Coroutine<u32, (), u32> = Coroutine::builder()
+            .build(|_, n: u32| n * 2)
+            .expect("a coroutine after the drop");
+        assert_eq!(co.resume(21).as_return(), Some(42));
         println!("CHILD OK");
     }
 }

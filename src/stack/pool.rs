@@ -7,7 +7,7 @@
 //! 1. the calling thread's cache, [`LOCAL`]: per class a `Vec` used as a LIFO (the most
 //!    recently freed stack is the warmest), at most [`LOCAL_CAP`] long. Taking from and giving
 //!    back to it is a `RefCell` borrow and a `Vec` push/pop: no lock, no syscall.
-//! 2. the global free list, [`GLOBAL`] (one `Mutex`): per class a `warm` list of at most about
+//! 2. the global free list, [`GLOBAL`] (one `Mutex`): per class a `warm` list of at most
 //!    [`GLOBAL_WARM`] stacks whose pages stay resident, and a `cold` list of stacks whose pages
 //!    were given back with `MADV_DONTNEED` before they were listed. Warm stacks go out first.
 //! 3. not yet carved: the untouched tail of the class's current slab.
@@ -18,6 +18,34 @@
 //! stack dropped after that destructor ran (from another TLS destructor) goes straight to the
 //! global list. Slabs are never unmapped: a stack's address range belongs to the pool for the
 //! life of the process.
+//!
+//! # Giving a stack back never allocates
+//!
+//! Stacks are given back from `Drop`, possibly when the process is out of memory or at
+//! `vm.max_map_count` (where the allocator cannot map more memory either), and a failed
+//! allocation there would abort the process. So the room is reserved, fallibly, when a stack
+//! comes into existence:
+//!
+//! * Carving a slot first makes sure the class's global lists can hold every slot carved so
+//!   far: `warm` up to [`GLOBAL_WARM`], `cold` all of them (8 bytes a stack). If that memory
+//!   cannot be had, carving fails with an error and no stack is handed out.
+//! * The first time a thread takes a stack of a class, its cache gets room for [`LOCAL_CAP`]
+//!   stacks. If that memory cannot be had, or the thread never took a stack of the class (a
+//!   [`Stack`](super::Stack) sent from another thread), its stacks of that class go straight to
+//!   the global list.
+//! * A full cache moves its oldest stacks to the global list straight from its own `Vec`, and
+//!   a refill arrives in a fixed array.
+//!
+//! # Cold stacks lose their `mprotect` guards
+//!
+//! Under the `mprotect(PROT_NONE)` guard fallback every guard splits its slab, about two
+//! mappings a stack, which is what runs a process into `vm.max_map_count`. So when a stack
+//! turns cold its guard is removed too (`slab::remove_guard`: the page becomes read-write and
+//! the kernel merges the slab's mappings back), and its entry on the cold list carries the
+//! [`UNGUARDED`] tag. Taking a tagged stack installs its guard again first, under the lock; if
+//! that fails (at the mapping limit), the stack stays listed and the caller gets the error. A
+//! stack in a thread's cache, on a warm list, or handed out always has its guard.
+//! `MADV_GUARD_INSTALL` guards split nothing and stay in place on cold stacks.
 
 use std::cell::RefCell;
 use std::io;
@@ -31,8 +59,8 @@ pub(crate) const LOCAL_CAP: usize = 256;
 pub(crate) const LOCAL_FLUSH: usize = LOCAL_CAP / 2;
 /// How many stacks an empty thread cache takes from the global list at once.
 pub(crate) const REFILL: usize = 32;
-/// Free stacks per class the global list keeps resident; beyond it (a soft bound: concurrent
-/// givers may overshoot by a batch) their pages go back to the OS.
+/// Most free stacks per class the global list keeps resident (warm); beyond it their pages go
+/// back to the OS. (With concurrent takers a stack may go cold while the warm list has room.)
 pub(crate) const GLOBAL_WARM: usize = 1024;
 /// Slots in a class's first slab; each further slab doubles, up to [`MAX_SLAB_SLOTS`].
 const FIRST_SLAB_SLOTS: usize = 16;
@@ -40,9 +68,15 @@ const FIRST_SLAB_SLOTS: usize = 16;
 const MAX_SLAB_SLOTS: usize = 1024;
 /// Most bytes in one slab (so huge stacks get small slabs), unless one slot is bigger.
 const MAX_SLAB_BYTES: usize = 1 << 30;
+/// Tag bit of a cold-list entry (a page-aligned bottom, so bit 0 is free) whose guard was
+/// removed when the stack turned cold (or the removal tried: `slab::remove_guard` is best
+/// effort). The guard must be installed again before the stack goes out; installing it over
+/// a guard still in place is harmless.
+const UNGUARDED: usize = 1;
 
 struct LocalClass {
     pages: usize,
+    /// Has room for [`LOCAL_CAP`] stacks from its creation: pushing never reallocates.
     free: Vec<usize>,
 }
 
@@ -52,34 +86,26 @@ struct LocalPool {
 
 impl LocalPool {
     #[inline]
-    fn pop(&mut self, pages: usize) -> Option<usize> {
-        self.classes
-            .iter_mut()
-            .find(|c| c.pages == pages)?
-            .free
-            .pop()
+    fn class(&mut self, pages: usize) -> Option<&mut LocalClass> {
+        self.classes.iter_mut().find(|c| c.pages == pages)
     }
 
-    /// Caches `bottom`; if the class is full, returns its oldest stacks for the global list.
     #[inline]
-    fn push(&mut self, pages: usize, bottom: usize) -> Option<Vec<usize>> {
-        let class = match self.classes.iter().position(|c| c.pages == pages) {
-            Some(i) => &mut self.classes[i],
-            None => {
-                self.classes.push(LocalClass {
-                    pages,
-                    free: Vec::new(),
-                });
-                self.classes.last_mut().expect("just pushed")
-            }
-        };
-        let spill = if class.free.len() >= LOCAL_CAP {
-            Some(class.free.drain(..LOCAL_FLUSH).collect())
-        } else {
-            None
-        };
-        class.free.push(bottom);
-        spill
+    fn pop(&mut self, pages: usize) -> Option<usize> {
+        self.class(pages)?.free.pop()
+    }
+
+    /// The cache of class `pages`, made with room for [`LOCAL_CAP`] stacks if this thread has
+    /// none yet; `None` if that memory cannot be had.
+    fn class_or_new(&mut self, pages: usize) -> Option<&mut LocalClass> {
+        if let Some(i) = self.classes.iter().position(|c| c.pages == pages) {
+            return Some(&mut self.classes[i]);
+        }
+        let mut free = Vec::new();
+        free.try_reserve_exact(LOCAL_CAP).ok()?;
+        self.classes.try_reserve(1).ok()?;
+        self.classes.push(LocalClass { pages, free });
+        self.classes.last_mut()
     }
 }
 
@@ -97,8 +123,14 @@ thread_local! {
 
 struct GlobalClass {
     pages: usize,
+    /// Free stacks with resident pages, at most [`GLOBAL_WARM`]. Has room for
+    /// `min(carved, GLOBAL_WARM)`.
     warm: Vec<usize>,
+    /// Free stacks whose pages were released: bottoms, tagged [`UNGUARDED`] where the guard
+    /// was removed. Has room for `carved`.
     cold: Vec<usize>,
+    /// Slots carved so far: no list of the class ever holds more stacks.
+    carved: usize,
     /// Start of the next uncarved slot (its guard page) in the current slab.
     cursor: usize,
     /// Uncarved slots left in the current slab.
@@ -108,8 +140,23 @@ struct GlobalClass {
 }
 
 impl GlobalClass {
-    fn pop(&mut self) -> Option<usize> {
-        self.warm.pop().or_else(|| self.cold.pop())
+    /// Takes a free stack off the lists, warm ones first: its bottom, with its guard. A cold
+    /// stack whose guard was removed gets it back first; if that fails, the stack stays listed
+    /// and the error is returned.
+    fn take(&mut self) -> io::Result<Option<usize>> {
+        if let Some(bottom) = self.warm.pop() {
+            return Ok(Some(bottom));
+        }
+        let Some(&entry) = self.cold.last() else {
+            return Ok(None);
+        };
+        let bottom = entry & !UNGUARDED;
+        if entry & UNGUARDED != 0 {
+            let page = slab::page_size();
+            slab::install_guard(bottom - page, page)?;
+        }
+        self.cold.pop();
+        Ok(Some(bottom))
     }
 
     /// Carves the next `[guard|stack]` slot, mapping a new slab when the current one is used
@@ -118,6 +165,11 @@ impl GlobalClass {
         let page = slab::page_size();
         // Cannot overflow: `round_pages` checked that (pages + 1) * page fits in an isize.
         let slot = (self.pages + 1) * page;
+        // Room on the lists for every stack carved, this one included: giving a stack back
+        // never allocates.
+        let carved = self.carved + 1;
+        reserve(&mut self.warm, carved.min(GLOBAL_WARM))?;
+        reserve(&mut self.cold, carved)?;
         if self.left == 0 {
             self.map_slab(slot)?;
         }
@@ -125,6 +177,7 @@ impl GlobalClass {
         slab::install_guard(guard, page)?;
         self.cursor += slot;
         self.left -= 1;
+        self.carved = carved;
         Ok(guard + page)
     }
 
@@ -153,26 +206,45 @@ impl GlobalClass {
     }
 }
 
+/// Makes room in `list` for `total` entries in all.
+fn reserve(list: &mut Vec<usize>, total: usize) -> io::Result<()> {
+    list.try_reserve(total.saturating_sub(list.len()))
+        .map_err(|_| slab::alloc_error("room on the free list of coroutine stacks"))
+}
+
 struct Global {
     classes: Vec<GlobalClass>,
 }
 
 impl Global {
-    fn class(&mut self, pages: usize) -> &mut GlobalClass {
-        match self.classes.iter().position(|c| c.pages == pages) {
-            Some(i) => &mut self.classes[i],
-            None => {
-                self.classes.push(GlobalClass {
-                    pages,
-                    warm: Vec::new(),
-                    cold: Vec::new(),
-                    cursor: 0,
-                    left: 0,
-                    next_slots: FIRST_SLAB_SLOTS,
-                });
-                self.classes.last_mut().expect("just pushed")
-            }
+    fn find(&mut self, pages: usize) -> Option<&mut GlobalClass> {
+        self.classes.iter_mut().find(|c| c.pages == pages)
+    }
+
+    /// The class of `pages`, made on its first use.
+    fn class(&mut self, pages: usize) -> io::Result<&mut GlobalClass> {
+        if let Some(i) = self.classes.iter().position(|c| c.pages == pages) {
+            return Ok(&mut self.classes[i]);
         }
+        self.classes
+            .try_reserve(1)
+            .map_err(|_| slab::alloc_error("a stack size class"))?;
+        self.classes.push(GlobalClass {
+            pages,
+            warm: Vec::new(),
+            cold: Vec::new(),
+            carved: 0,
+            cursor: 0,
+            left: 0,
+            next_slots: FIRST_SLAB_SLOTS,
+        });
+        Ok(self.classes.last_mut().expect("just pushed"))
+    }
+
+    /// The class of a stack being given back; carving the stack made it.
+    fn of_given(&mut self, pages: usize) -> &mut GlobalClass {
+        self.find(pages)
+            .expect("a stack given back was carved, which made its class")
     }
 }
 
@@ -181,8 +253,8 @@ static GLOBAL: Mutex<Global> = Mutex::new(Global {
 });
 
 fn global() -> MutexGuard<'static, Global> {
-    // Nothing panics while holding the lock except allocation failure; the lists stay
-    // consistent either way, so a poisoned lock is still usable.
+    // Nothing panics while holding the lock (the lists grow only by `try_reserve`); should
+    // something, the lists stay consistent, so a poisoned lock is still usable.
     GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -192,26 +264,33 @@ fn global() -> MutexGuard<'static, Global> {
 pub(crate) fn take(pages: usize) -> io::Result<usize> {
     match LOCAL.try_with(|l| l.borrow_mut().pop(pages)) {
         Ok(Some(bottom)) => Ok(bottom),
-        Ok(None) => take_slow(pages, true),
-        // This thread's cache is gone (we are inside a TLS destructor).
-        Err(_) => take_slow(pages, false),
+        // The cache is empty or missing, or gone (we are inside a TLS destructor).
+        _ => take_slow(pages),
     }
 }
 
 #[cold]
-fn take_slow(pages: usize, refill: bool) -> io::Result<usize> {
-    let mut batch = Vec::new();
+fn take_slow(pages: usize) -> io::Result<usize> {
+    // The first take of a class on this thread makes its cache. Without one (no memory for
+    // it, or the thread's cache is gone) there is nowhere to keep a batch.
+    let cache = LOCAL
+        .try_with(|l| l.borrow_mut().class_or_new(pages).is_some())
+        .unwrap_or(false);
+    let mut batch = [0; REFILL - 1];
+    let mut n = 0;
     let bottom = {
         let mut g = global();
-        let class = g.class(pages);
-        match class.pop() {
+        let class = g.class(pages)?;
+        match class.take()? {
             Some(bottom) => {
-                if refill {
-                    while batch.len() < REFILL - 1 {
-                        match class.pop() {
-                            Some(b) => batch.push(b),
-                            None => break,
+                while cache && n < batch.len() {
+                    match class.take() {
+                        Ok(Some(b)) => {
+                            batch[n] = b;
+                            n += 1;
                         }
+                        // None left, or a cold one whose guard cannot be installed: it stays.
+                        Ok(None) | Err(_) => break,
                     }
                 }
                 bottom
@@ -219,40 +298,54 @@ fn take_slow(pages: usize, refill: bool) -> io::Result<usize> {
             None => class.carve()?,
         }
     };
+    let batch = &mut batch[..n];
     if !batch.is_empty() {
-        // Reverse so the warm stacks (popped first) end on top of the LIFO cache.
+        // Reverse so the warm stacks (taken first) end on top of the LIFO cache.
         batch.reverse();
-        let leftover = LOCAL.try_with(|l| {
-            let mut l = l.borrow_mut();
-            for &b in &batch {
-                if let Some(spill) = l.push(pages, b) {
-                    // Cannot happen: we only refill an empty cache, with fewer than LOCAL_CAP.
-                    give_global(pages, &spill);
-                }
+        let cached = LOCAL.try_with(|l| match l.borrow_mut().class(pages) {
+            // The cache was empty (that is why we are here) and the batch is smaller.
+            Some(c) if c.free.len() + batch.len() <= LOCAL_CAP => {
+                c.free.extend_from_slice(batch);
+                true
             }
+            _ => false,
         });
-        if leftover.is_err() {
-            give_global(pages, &batch);
+        if !cached.unwrap_or(false) {
+            give_global(pages, batch);
         }
     }
     Ok(bottom)
 }
 
-/// Hands a stack obtained from [`take`] back to the pool.
+/// Hands a stack obtained from [`take`] back to the pool. Never allocates.
 ///
 /// The caller gives up the stack: nothing may live on it any more.
 #[inline]
 pub(crate) fn give(pages: usize, bottom: usize) {
-    match LOCAL.try_with(|l| l.borrow_mut().push(pages, bottom)) {
-        Ok(None) => {}
-        Ok(Some(spill)) => give_global(pages, &spill),
-        // This thread's cache is gone (we are inside a TLS destructor).
-        Err(_) => give_global(pages, &[bottom]),
+    let cached = LOCAL.try_with(|l| {
+        let mut l = l.borrow_mut();
+        let Some(class) = l.class(pages) else {
+            return false;
+        };
+        if class.free.len() >= LOCAL_CAP {
+            // Full: the oldest stacks move to the global list, straight from the cache.
+            give_global(pages, &class.free[..LOCAL_FLUSH]);
+            class.free.drain(..LOCAL_FLUSH);
+        }
+        debug_assert!(class.free.len() < class.free.capacity());
+        class.free.push(bottom);
+        true
+    });
+    if !cached.unwrap_or(false) {
+        // This thread has no cache for the class, or its cache is gone (we are inside a TLS
+        // destructor).
+        give_global(pages, &[bottom]);
     }
 }
 
-/// Lists free stacks on the global list: warm while there is room, cold (pages released to
-/// the OS first, outside the lock) beyond [`GLOBAL_WARM`].
+/// Lists free stacks on the global list: warm while there is room, cold beyond
+/// [`GLOBAL_WARM`] (pages released to the OS first, and under `mprotect` guards the guard
+/// removed, outside the lock). Never allocates: carving reserved the room.
 #[cold]
 fn give_global(pages: usize, stacks: &[usize]) {
     if stacks.is_empty() {
@@ -260,64 +353,79 @@ fn give_global(pages: usize, stacks: &[usize]) {
     }
     let cold = {
         let mut g = global();
-        let class = g.class(pages);
+        let class = g.of_given(pages);
         let room = GLOBAL_WARM
             .saturating_sub(class.warm.len())
             .min(stacks.len());
+        debug_assert!(class.warm.capacity() - class.warm.len() >= room);
         class.warm.extend_from_slice(&stacks[..room]);
         &stacks[room..]
     };
     if cold.is_empty() {
         return;
     }
-    let len = pages * slab::page_size();
+    let page = slab::page_size();
+    let unguard = slab::guards_split_mappings();
     for &bottom in cold {
         // SAFETY: these stacks are free: their previous owner gave them up and they are in
         // no list yet, so nobody else can reach them; the range is their usable pages only.
-        unsafe { slab::release(bottom, len) };
+        unsafe { slab::release(bottom, pages * page) };
+        if unguard {
+            // SAFETY: [bottom - page, bottom) is the guard of this free stack's slot (see
+            // `carve`); the stack is listed tagged UNGUARDED below, and `GlobalClass::take`
+            // installs the guard again before the stack goes out.
+            unsafe { slab::remove_guard(bottom - page, page) };
+        }
     }
-    global().class(pages).cold.extend_from_slice(cold);
+    let tag = if unguard { UNGUARDED } else { 0 };
+    let mut g = global();
+    let class = g.of_given(pages);
+    debug_assert!(class.cold.capacity() - class.cold.len() >= cold.len());
+    for &bottom in cold {
+        class.cold.push(bottom | tag);
+    }
 }
 
 /// Free stacks of class `pages` on the global list: (warm, cold).
 #[cfg(test)]
 pub(crate) fn global_counts(pages: usize) -> (usize, usize) {
-    let mut g = global();
-    let c = g.class(pages);
-    (c.warm.len(), c.cold.len())
+    global()
+        .find(pages)
+        .map_or((0, 0), |c| (c.warm.len(), c.cold.len()))
 }
 
 /// Whether `bottom` is on the global list (warm or cold) for class `pages`.
 #[cfg(test)]
 pub(crate) fn global_contains(pages: usize, bottom: usize) -> bool {
-    let mut g = global();
-    let c = g.class(pages);
-    c.warm.contains(&bottom) || c.cold.contains(&bottom)
+    global().find(pages).is_some_and(|c| {
+        c.warm.contains(&bottom) || c.cold.iter().any(|&e| e & !UNGUARDED == bottom)
+    })
 }
 
-/// Whether `bottom` is on the cold part of the global list for class `pages`.
+/// Whether `bottom` is on the cold part of the global list for class `pages`, and if so
+/// whether its guard was removed: `Some(unguarded)`.
 #[cfg(test)]
-pub(crate) fn global_cold_contains(pages: usize, bottom: usize) -> bool {
-    global().class(pages).cold.contains(&bottom)
+pub(crate) fn global_cold(pages: usize, bottom: usize) -> Option<bool> {
+    let mut g = global();
+    let entry = g
+        .find(pages)?
+        .cold
+        .iter()
+        .find(|&&e| e & !UNGUARDED == bottom)?;
+    Some(entry & UNGUARDED != 0)
 }
 
 /// Free stacks of class `pages` in the calling thread's cache.
 #[cfg(test)]
 pub(crate) fn local_count(pages: usize) -> usize {
     LOCAL
-        .try_with(|l| {
-            let l = l.borrow();
-            l.classes
-                .iter()
-                .find(|c| c.pages == pages)
-                .map_or(0, |c| c.free.len())
-        })
+        .try_with(|l| l.borrow_mut().class(pages).map_or(0, |c| c.free.len()))
         .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{resident, write_faults};
+    use super::super::test_util::{allocations, is_child, resident, run_child, write_faults};
     use super::super::{slab, Stack};
     use super::*;
     use std::collections::HashSet;
@@ -462,7 +570,7 @@ mod tests {
         let (mut n_cold, mut n_warm) = (0, 0);
         for &a in &addrs {
             let pages_resident = (0..PAGES).filter(|&p| resident(a + bytes(p))).count();
-            if global_cold_contains(PAGES, a) {
+            if global_cold(PAGES, a).is_some() {
                 assert_eq!(pages_resident, 0, "cold stack {a:#x} kept its pages");
                 n_cold += 1;
             } else {
@@ -490,9 +598,15 @@ mod tests {
         .unwrap();
         let cold: Vec<usize> = addrs
             .into_iter()
-            .filter(|&a| global_cold_contains(PAGES, a))
+            .filter(|&a| global_cold(PAGES, a).is_some())
             .collect();
         assert!(!cold.is_empty());
+        if slab::guards_split_mappings() {
+            // A kernel without MADV_GUARD_INSTALL: cold stacks give their mprotect guards up
+            // instead (see cold_stacks_lose_their_mprotect_guards_until_taken_again).
+            assert!(cold.iter().all(|&a| global_cold(PAGES, a) == Some(true)));
+            return;
+        }
         let page = slab::page_size();
         for &a in cold.iter().take(3) {
             // DONTNEED over the guard itself too: markers must survive it.
@@ -502,5 +616,100 @@ mod tests {
             assert!(write_faults(a - page), "guard at {:#x} gone", a - page);
             assert!(!write_faults(a), "bottom of {a:#x} faults");
         }
+    }
+
+    #[test]
+    fn giving_stacks_back_never_allocates() {
+        const PAGES: usize = 19;
+        let sent = std::thread::spawn(|| {
+            let mut stacks: Vec<Stack> = (0..GLOBAL_WARM + 2 * LOCAL_CAP)
+                .map(|_| Stack::pooled(bytes(PAGES)).unwrap())
+                .collect();
+            let sent = stacks.pop().unwrap();
+            let before = allocations();
+            // Into the thread's cache, spilled from it to the global list, warm and then cold.
+            stacks.clear();
+            assert_eq!(allocations(), before, "giving back allocated");
+            let (warm, cold) = global_counts(PAGES);
+            assert!(warm == GLOBAL_WARM && cold > 0, "warm {warm} cold {cold}");
+            sent
+        })
+        .join()
+        .unwrap();
+        // A thread with no cache for the class gives to the global list, allocating nothing.
+        std::thread::spawn(move || {
+            let before = allocations();
+            drop(sent);
+            assert_eq!(allocations(), before, "giving back allocated");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn cold_stacks_lose_their_mprotect_guards_until_taken_again() {
+        let (ok, out) = run_child(
+            "stack::pool::tests::cold_stacks_lose_their_mprotect_guards_until_taken_again_child",
+        );
+        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
+        eprintln!("{out}");
+    }
+
+    #[test]
+    #[ignore = "runs in a child process started by cold_stacks_lose_their_mprotect_guards_until_taken_again"]
+    fn cold_stacks_lose_their_mprotect_guards_until_taken_again_child() {
+        if !is_child(
+            "stack::pool::tests::cold_stacks_lose_their_mprotect_guards_until_taken_again_child",
+        ) {
+            return;
+        }
+        const PAGES: usize = 3;
+        const COLD: usize = 100;
+        let maps = || slab::maps_count().expect("read /proc/self/maps");
+        slab::force_mprotect();
+        let page = slab::page_size();
+        // Taken and dropped on another thread, whose exit drains its cache: all of them reach
+        // the global list, GLOBAL_WARM warm and COLD cold.
+        let (addrs, held) = std::thread::spawn(move || {
+            let stacks: Vec<Stack> = (0..GLOBAL_WARM + COLD)
+                .map(|_| Stack::pooled(bytes(PAGES)).unwrap())
+                .collect();
+            let addrs: Vec<usize> = stacks.iter().map(|s| s.bottom() as usize).collect();
+            (addrs, maps())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(global_counts(PAGES), (GLOBAL_WARM, COLD));
+        let cold: HashSet<usize> = addrs
+            .iter()
+            .copied()
+            .filter(|&a| global_cold(PAGES, a).is_some())
+            .collect();
+        assert_eq!(cold.len(), COLD);
+        for &a in &cold {
+            assert_eq!(global_cold(PAGES, a), Some(true), "{a:#x} not tagged");
+            assert!(!write_faults(a - page), "cold stack {a:#x} kept its guard");
+        }
+        // Each removed guard let the kernel merge 3 mappings into one (the thread's own stack
+        // is unmapped too, which only helps).
+        let freed = maps();
+        println!("maps: {held} with every guard, {freed} with {COLD} cold stacks unguarded");
+        assert!(freed + 2 * COLD <= held + 8, "maps {held} -> {freed}");
+        // Taken again, every stack is guarded: the cold ones got their guards back.
+        let stacks: Vec<Stack> = (0..GLOBAL_WARM + COLD)
+            .map(|_| Stack::pooled(bytes(PAGES)).unwrap())
+            .collect();
+        assert_eq!(global_counts(PAGES), (0, 0));
+        let mut checked = 0;
+        for s in stacks
+            .iter()
+            .filter(|s| cold.contains(&(s.bottom() as usize)))
+        {
+            assert!(write_faults(s.guard().start), "{s:?} handed out unguarded");
+            assert!(!write_faults(s.bottom() as usize), "{s:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, COLD);
+        println!("CHILD OK");
     }
 }

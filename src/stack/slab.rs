@@ -8,8 +8,13 @@
 //! * [`install_guard`] makes one page inaccessible, by `MADV_GUARD_INSTALL` where the kernel
 //!   has it (Linux 6.13+; the mapping stays one VMA) and by `mprotect(PROT_NONE)` otherwise
 //!   (which splits the mapping, so it costs up to two entries of `vm.max_map_count`).
+//! * [`remove_guard`] makes an `mprotect` guard accessible again, so the kernel merges the
+//!   mapping it split (the pool does it for stacks that wait long, see
+//!   [`guards_split_mappings`]); [`install_guard`] puts it back.
 //! * [`release`] gives a free stack's pages back to the OS (`MADV_DONTNEED`); [`unmap`]
 //!   removes a fresh stack's mapping.
+//! * [`map_error`] and [`alloc_error`] explain an out-of-memory failure (mapping limit,
+//!   strict overcommit).
 //!
 //! The guard mechanism is chosen once per process, on the first guard installed: the
 //! environment variable `JMPCO_GUARD=mprotect` or [`force_mprotect`] selects the fallback,
@@ -99,8 +104,16 @@ fn guard_mode() -> u8 {
     MODE_UNDECIDED
 }
 
-/// Maps `len` bytes read-write, private, anonymous, `MAP_NORESERVE | MAP_STACK`.
-/// Returns the start address, or the raw OS error (see [`map_error`] for a message).
+/// Maps `len` bytes (at least a page) read-write, private, anonymous,
+/// `MAP_NORESERVE | MAP_STACK`. Returns the start address, or the raw OS error (see
+/// [`map_error`] for a message).
+///
+/// It writes a zero to the last byte, faulting in the last page: that gives the mapping its
+/// kernel record of anonymous memory (`anon_vma`) before any `mprotect` guard splits it, so
+/// every piece shares that record, and the kernel can merge the pieces again when
+/// [`remove_guard`] undoes a guard. (Pieces that each got their own record on their first
+/// fault stay separate mappings.) The page is the top of the last slot's stack, which its
+/// first user touches first anyway.
 pub(crate) fn map(len: usize) -> Result<usize, io::Error> {
     count_syscall();
     // SAFETY: an anonymous mapping at an address of the kernel's choosing (no MAP_FIXED)
@@ -116,10 +129,11 @@ pub(crate) fn map(len: usize) -> Result<usize, io::Error> {
         )
     };
     if p == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(p as usize)
+        return Err(io::Error::last_os_error());
     }
+    // SAFETY: the last byte of the read-write mapping just made, which nothing else has seen.
+    unsafe { p.cast::<u8>().add(len - 1).write_volatile(0) };
+    Ok(p as usize)
 }
 
 /// Removes the mapping `[addr, addr + len)`.
@@ -223,6 +237,36 @@ pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<()> {
     ))
 }
 
+/// Whether guards installed from now on are `mprotect(PROT_NONE)` ones, each of which splits
+/// its mapping (up to two entries of `vm.max_map_count`). `MADV_GUARD_INSTALL` guards split
+/// nothing.
+pub(crate) fn guards_split_mappings() -> bool {
+    guard_mode() == MODE_MPROTECT
+}
+
+/// Undoes an `mprotect(PROT_NONE)` guard: makes the `len` bytes at `addr` read-write again,
+/// which lets the kernel merge them with the read-write pages on either side into one mapping
+/// (VMA). Best effort: if `mprotect` fails the pages simply stay inaccessible. Guard markers
+/// of `MADV_GUARD_INSTALL` are not removed by it (they do not split the mapping anyway).
+///
+/// # Safety
+/// `[addr, addr + len)` must be the guard of a stack slot in a mapping made by [`map`], and the
+/// caller must own that slot's stack and run nothing on it until it has installed the guard
+/// again with [`install_guard`]: until then an overflow of that stack would not fault.
+pub(crate) unsafe fn remove_guard(addr: usize, len: usize) {
+    count_syscall();
+    // SAFETY: the caller owns the slot, and the range is its guard inside a private anonymous
+    // mapping of this module: nothing lives in those pages, and making them read-write only
+    // gives up the protection the caller promises not to rely on until it reinstalls it.
+    unsafe {
+        libc::mprotect(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    };
+}
+
 /// Explains why mapping `len` bytes of stacks failed with `err` (from [`map`]).
 pub(crate) fn map_error(len: usize, err: io::Error) -> io::Error {
     let mut msg = format!("jmpco: cannot map {len} bytes for coroutine stacks: {err}");
@@ -246,6 +290,23 @@ pub(crate) fn map_error(len: usize, err: io::Error) -> io::Error {
         }
     }
     io::Error::new(err.kind(), msg)
+}
+
+/// The error for memory the pool needs for its own lists (`what`) that the allocator could
+/// not provide. At `vm.max_map_count` the allocator cannot map more memory either, so the
+/// message says so when the process is there.
+pub(crate) fn alloc_error(what: &str) -> io::Error {
+    let mut msg = format!("jmpco: cannot allocate {what}: out of memory");
+    let limit = read_proc_number("/proc/sys/vm/max_map_count");
+    if let (Some(limit), Some(in_use)) = (limit, maps_count()) {
+        if in_use as u64 + 16 >= limit {
+            msg.push_str(&format!(
+                "; the process hit vm.max_map_count ({limit} mappings, {in_use} in use). Drop \
+                 unused coroutines or raise vm.max_map_count (sysctl)"
+            ));
+        }
+    }
+    io::Error::new(io::ErrorKind::OutOfMemory, msg)
 }
 
 fn read_proc_number(path: &str) -> Option<u64> {
