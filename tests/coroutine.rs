@@ -44,7 +44,7 @@ matrix!(
     destructor_panic_during_cancel_surfaces_from_drop,
     destructor_panic_while_unwinding_a_cancel_aborts_the_process,
     suspend_while_unwinding_a_panic_aborts_instead_of_leaking_the_unwind,
-    suspend_is_allowed_in_a_coroutine_resumed_by_an_unwinding_resumer,
+    coroutine_resumed_during_a_panic_runs_to_its_end_but_cannot_suspend,
     panic_out_of_an_unstarted_closure_drop_surfaces_and_frees_the_stack,
     drop_while_thread_is_panicking_still_unwinds_coroutine,
     resume_after_term_is_an_error,
@@ -470,39 +470,58 @@ fn suspend_while_unwinding_a_panic_aborts_instead_of_leaking_the_unwind(backend:
         .lines()
         .find_map(|l| l.strip_prefix("child: coroutine ")?.strip_suffix(" starts"))
         .expect("the child printed its coroutine id");
-    let expected = format!("jmpco: coroutine {id} cannot suspend while it unwinds");
+    let expected = format!("jmpco: coroutine {id} cannot suspend while the thread unwinds");
     assert!(out.stderr.contains(&expected), "{out:?}");
     assert!(!out.stderr.contains("resumer sees"), "{out:?}");
 }
 
-/// The unwind a suspend may not carry is the body's own: a coroutine
-/// resumed from a destructor of an unwinding resumer works as usual, and the
-/// resumer's unwind continues afterwards.
-fn suspend_is_allowed_in_a_coroutine_resumed_by_an_unwinding_resumer(backend: Backend) {
-    struct ResumesOnDrop(Coroutine<(), u32, ()>, Rc<Cell<Vec<u32>>>);
+/// std keeps one panic count per thread, so a suspend cannot tell the
+/// body's unwind from its resumer's: a coroutine resumed from a destructor
+/// during a panic may run to its end, but its suspend panics (the body ends
+/// `Except`, and the panic continues in the resumer), and the resumer's
+/// unwind continues afterwards as if nothing happened.
+fn coroutine_resumed_during_a_panic_runs_to_its_end_but_cannot_suspend(backend: Backend) {
+    struct ResumesOnDrop {
+        finisher: Coroutine<(), u32, u32>,
+        generator: Coroutine<(), u32, ()>,
+        seen: Rc<Cell<Vec<String>>>,
+    }
     impl Drop for ResumesOnDrop {
         fn drop(&mut self) {
-            let mut seen = self.1.take();
-            while let CoroutineResult::Yield(v) = self.0.resume(()) {
-                seen.push(v);
-            }
-            self.1.set(seen);
+            let mut seen = self.seen.take();
+            seen.push(format!("{:?}", self.finisher.resume(())));
+            let refused = panic::catch_unwind(AssertUnwindSafe(|| self.generator.resume(())));
+            let payload = refused.expect_err("the suspend is refused");
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            seen.push(message);
+            seen.push(format!("{:?}", self.generator.state()));
+            self.seen.set(seen);
         }
     }
     let seen = Rc::new(Cell::new(Vec::new()));
-    let generator = build(backend, |y: &jmpco::Yielder<(), u32>, ()| {
-        assert!(std::thread::panicking(), "the resumer is unwinding");
-        y.suspend(1);
-        y.suspend(2);
-    });
-    let s = seen.clone();
+    let guard = ResumesOnDrop {
+        finisher: build(backend, |_: &jmpco::Yielder<(), u32>, ()| 41 + 1),
+        generator: build(backend, |y: &jmpco::Yielder<(), u32>, ()| {
+            y.suspend(1);
+        }),
+        seen: seen.clone(),
+    };
     let result = panic::catch_unwind(AssertUnwindSafe(move || {
-        let _guard = ResumesOnDrop(generator, s);
+        let _guard = guard;
         panic!("the resumer's panic");
     }));
     assert!(result.is_err());
     assert!(!std::thread::panicking(), "no unwind is left behind");
-    assert_eq!(seen.take(), [1, 2]);
+    let seen = seen.take();
+    assert_eq!(seen[0], "Return(42)");
+    assert!(
+        seen[1].contains("cannot suspend while the thread unwinds"),
+        "{seen:?}"
+    );
+    assert_eq!(seen[2], "Except");
 }
 
 /// A capture of an unstarted closure whose destructor panics: the panic

@@ -59,12 +59,6 @@ pub(crate) struct Header {
     /// payload as a cancellation only then; anywhere else that payload is
     /// an ordinary panic. Read and written only off the switch's fast path.
     pub(crate) cancelling: Cell<bool>,
-    /// Whether the resume that is running the coroutine was made while the
-    /// resumer's thread was unwinding a panic of its own. Written by the
-    /// resumer around the switch only in that case; read by a suspend only
-    /// when the thread is panicking, to tell the resumer's unwind from the
-    /// body's own (see `Yielder::suspend`).
-    pub(crate) resumer_unwinding: Cell<bool>,
 }
 
 impl Header {
@@ -87,7 +81,6 @@ impl Header {
             backend,
             closure: Cell::new(Some(closure)),
             cancelling: Cell::new(false),
-            resumer_unwinding: Cell::new(false),
         };
         let at = at as *mut Header;
         // SAFETY: `at` is aligned for Header, the bytes up to the stack top

@@ -258,22 +258,11 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// takes: a `Start<I>` for `Ready`; for `Hold`, an `I` or null (unwind).
     #[inline(always)]
     unsafe fn switch_in(&mut self, transfer: *mut c_void) -> Outcome<Y, R> {
-        // A resumer that is unwinding says so, so that a suspend can tell
-        // its unwind from the body's own (`Yielder::suspend`). One relaxed
-        // load of std's global panic count each way on the fast path; read
-        // again after the switch rather than kept across it, which would
-        // cost a spill.
-        if std::thread::panicking() {
-            self.header().resumer_unwinding.set(true);
-        }
         // SAFETY: `self.contexts()` are this coroutine's live contexts; Ready
         // means fresh ones, Hold a suspended own context (the caller's
         // contract); we are on the thread that made them, since Coroutine is
         // not Send.
         let (back, suspended) = unsafe { self.contexts().resume(transfer) };
-        if std::thread::panicking() {
-            self.header().resumer_unwinding.set(false);
-        }
         // The body's side still says `Exec`: it suspended, and `back` points
         // at a Y in its frame. Otherwise it finished and said how, which
         // also says what `back` is. (The asm switch can say "suspended"

@@ -77,21 +77,27 @@ impl<I, Y> Yielder<I, Y> {
     /// (see `Coroutine`'s drop).
     ///
     /// # Panics
-    /// If the coroutine is unwinding (a destructor run by a panic of the
-    /// body, or by its cancellation, called this): a suspended unwind would
-    /// leave the thread's panic state to whatever runs next, so every other
-    /// coroutine and the resumer would see `std::thread::panicking()`. As
-    /// for any panic raised while unwinding, the process then aborts unless
-    /// the destructor catches it. (A coroutine resumed *by* a resumer that
-    /// is itself unwinding may suspend as usual: that unwind is the
-    /// resumer's.)
+    /// If the thread is unwinding a panic (`std::thread::panicking()`): a
+    /// destructor run by the body's own panic or by its cancellation called
+    /// this, or the coroutine was resumed from a destructor during a panic.
+    /// A suspended unwind would leave the thread's panic state to whatever
+    /// runs next, so the resumer and every other coroutine would see a
+    /// panic that is not theirs; and std keeps one panic count per thread,
+    /// so an unwind that is the body's cannot be told from the resumer's
+    /// without a cost on every switch. In a destructor run by the body's
+    /// own unwinding this panic aborts the process, as any panic raised
+    /// while unwinding does, unless the destructor catches it; in a
+    /// coroutine resumed during a panic it ends the body (`Except`) and
+    /// continues in the resumer. A coroutine resumed while the thread
+    /// unwinds may still run to its end, or be dropped (its cancellation
+    /// still unwinds it).
     ///
     /// Only ever runs inside this yielder's own coroutine (see the type's
     /// docs for why safe code cannot do otherwise); debug builds check it.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
         // One relaxed load of std's global panic count on the fast path.
-        if std::thread::panicking() && self.unwinding() {
+        if std::thread::panicking() {
             suspended_while_unwinding(self.id());
         }
         // The resumer moves the value out with ptr::read; ManuallyDrop keeps
@@ -122,16 +128,6 @@ impl<I, Y> Yielder<I, Y> {
         // SAFETY: a Yielder only exists while its coroutine's stack is alive.
         unsafe { self.header.as_ref() }.id
     }
-
-    /// Whether the coroutine is unwinding, its own panic or its own
-    /// cancellation, so that it must not suspend: the thread is panicking,
-    /// and not (only) because the resumer is. Called on the coroutine's own
-    /// stack.
-    pub(crate) fn unwinding(&self) -> bool {
-        // SAFETY: a Yielder only exists while its coroutine's stack is alive.
-        let h = unsafe { self.header.as_ref() };
-        std::thread::panicking() && (h.cancelling.get() || !h.resumer_unwinding.get())
-    }
 }
 
 /// The panic of a `suspend` while its coroutine unwinds.
@@ -140,8 +136,9 @@ impl<I, Y> Yielder<I, Y> {
 #[track_caller]
 fn suspended_while_unwinding(id: CoroutineId) -> ! {
     panic!(
-        "jmpco: coroutine {id} cannot suspend while it unwinds (a destructor run by its panic \
-         or its cancellation tried to): the unwind must finish first"
+        "jmpco: coroutine {id} cannot suspend while the thread unwinds a panic (a destructor \
+         run by its panic or cancellation, or a resume from a destructor, tried to): the \
+         unwind must finish first"
     )
 }
 

@@ -527,7 +527,9 @@ impl Scheduler {
             // the body runs, and we are inside that body (the caller is the
             // current task's own coroutine, which `with_task` checks).
             let yielder = unsafe { &*yielder };
-            if task.cancelling.get() || yielder.unwinding() {
+            // A task's resumer, this loop, never runs while the thread
+            // unwinds: a panic here is the task's own (see the module docs).
+            if task.cancelling.get() || std::thread::panicking() {
                 return Err(ParkRefused);
             }
             if park {
