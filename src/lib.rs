@@ -21,7 +21,7 @@
 //! * A panic in a body is caught on the coroutine's stack, the coroutine
 //!   becomes `Except`, and the panic continues in the resumer.
 //! * Dropping a suspended coroutine unwinds its stack, so its locals are
-//!   dropped.
+//!   dropped (see the failure model below for every edge of that).
 //! * Stacks come from a per-thread pool of `mmap`ed, guard-protected stacks
 //!   ([`stack`]); overflowing one aborts with a message naming the coroutine.
 //! * A coroutine is not `Send`: it stays on the thread that made it.
@@ -37,6 +37,10 @@
 #![doc = "```"]
 #![doc = include_str!("../examples/fibonacci.rs")]
 #![doc = "```"]
+//!
+//! ## Failure model
+//!
+#![doc = include_str!("failure_model.md")]
 
 #[cfg(not(feature = "asan"))]
 mod asm_entry;

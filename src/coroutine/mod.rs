@@ -60,6 +60,12 @@ use crate::switch::{Backend, Contexts};
 /// assert_eq!(adder.resume(0), CoroutineResult::Return("done"));
 /// ```
 ///
+/// # Dropping
+/// Dropping a suspended coroutine cancels it: its stack unwinds, so its
+/// locals are dropped, and the stack goes back to the pool only once no
+/// frame lives on it. The `Drop` implementation below says what each way
+/// a body can react does; the crate docs' failure model has the rest.
+///
 /// # Not `Send`
 /// A coroutine stays on the thread that created it. Code on its stack may
 /// have computed the address of a thread-local variable before a suspend and

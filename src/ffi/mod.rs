@@ -70,6 +70,8 @@ mod types;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::coroutine::panic_message;
+
 pub use coro::{
     jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
@@ -102,17 +104,6 @@ fn abort_after_panic(export: &str, payload: &(dyn Any + Send)) -> ! {
         panic_message(payload)
     );
     std::process::abort()
-}
-
-/// The text of a panic payload, when it has one.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "a non-string payload"
-    }
 }
 
 #[cfg(test)]
@@ -160,6 +151,6 @@ mod tests {
         let other = std::panic::catch_unwind(|| std::panic::panic_any(3_u8)).unwrap_err();
         assert_eq!(panic_message(from_str.as_ref()), "plain");
         assert_eq!(panic_message(from_string.as_ref()), "42");
-        assert_eq!(panic_message(other.as_ref()), "a non-string payload");
+        assert_eq!(panic_message(other.as_ref()), "(non-string payload)");
     }
 }

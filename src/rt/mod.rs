@@ -76,6 +76,24 @@
 //!   stack, so destructors run and sockets close. It is called from
 //!   outside the runtime (from one of its own tasks it panics; see
 //!   [`Runtime`] for a drop there).
+//! * **Cancellation.** A cancelled task unwinds from the point where it is
+//!   parked. From then on, and whenever a task unwinds a panic, it cannot
+//!   park: I/O fails at once with an error, [`sleep`] and [`yield_now`]
+//!   return, and [`JoinHandle::join`] reports [`JoinError::Cancelled`]. So a
+//!   destructor that does I/O never suspends a dying task, and no other
+//!   task of the worker ever runs while one is mid-unwind (std keeps one
+//!   panic count per thread: they would all see `std::thread::panicking()`).
+//!   A task that catches its cancellation runs on, without parking, until
+//!   it returns. A destructor that panics during the unwinding aborts the
+//!   process, as a panic during unwinding always does. C code called from
+//!   a task and waiting in the C tier gets `JMPCO_ECANCELED` instead of
+//!   the unwinding.
+//! * **Coroutines inside tasks.** A task may create and resume plain
+//!   [`Coroutine`](crate::Coroutine)s (a parser written as a generator, say).
+//!   Code on them runs outside the task: I/O there blocks the thread in
+//!   `poll(2)` and then completes, [`spawn`] works, and
+//!   [`JoinHandle::join`] blocks the thread, or panics when the joined task
+//!   runs on the same worker (it would deadlock).
 //!
 //! # Files
 //! `scheduler.rs` (the loop, parking, readiness), `epoll.rs` (the only
