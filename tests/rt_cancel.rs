@@ -17,17 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jmpco::ffi::{jmpco_sleep_ms, jmpco_spawn, jmpco_wait_fd, JMPCO_ECANCELED, JMPCO_READABLE};
-use jmpco::rt::{self, Interest, JoinError, Runtime, UnixStream};
+use jmpco::rt::{self, Interest, JoinError, UnixStream};
 use jmpco::{Coroutine, CoroutineResult};
-use rt_support::{open_fds, watchdog};
+use rt_support::{one_worker, open_fds, panic_text, watchdog};
 use support::child;
-
-fn runtime() -> Runtime {
-    Runtime::builder()
-        .worker_threads(1)
-        .build()
-        .expect("runtime")
-}
 
 /// Issue: task A panicked, a destructor on its stack parked, and while A
 /// was parked the worker's other tasks saw `std::thread::panicking()`, so
@@ -36,7 +29,7 @@ fn runtime() -> Runtime {
 #[test]
 fn a_task_that_parks_while_unwinding_leaks_no_panic_state_to_other_tasks() {
     watchdog(30, "parks_while_unwinding", || {
-        let rt = runtime();
+        let rt = one_worker();
         let mutex = Arc::new(Mutex::new(0u32));
         let saw_panicking = Arc::new(AtomicBool::new(false));
         let (m, saw) = (mutex.clone(), saw_panicking.clone());
@@ -91,7 +84,7 @@ fn a_task_that_parks_while_unwinding_leaks_no_panic_state_to_other_tasks() {
 #[test]
 fn a_coroutine_nested_in_a_task_reads_a_runtime_stream_without_spinning() {
     watchdog(30, "nested_read", || {
-        let rt = runtime();
+        let rt = one_worker();
         let (nested, after) = rt.block_on(|| {
             let (a, b) = UnixStream::pair().unwrap();
             let b = Rc::new(b);
@@ -135,7 +128,7 @@ fn a_coroutine_nested_in_a_task_reads_a_runtime_stream_without_spinning() {
 #[test]
 fn spawn_works_and_join_fails_at_once_in_a_coroutine_nested_in_a_task() {
     watchdog(30, "nested_spawn_join", || {
-        let rt = runtime();
+        let rt = one_worker();
         let (message, late, finished, blocking) = rt.block_on(|| {
             let mut nested: Coroutine<(), (), _> = Coroutine::new(|_, ()| {
                 let handle = rt::spawn(|| 5);
@@ -143,7 +136,7 @@ fn spawn_works_and_join_fails_at_once_in_a_coroutine_nested_in_a_task() {
                 joined.map(|_| ()).unwrap_err()
             });
             let payload = nested.resume(()).as_return().expect("returns");
-            let message = rt_panic_message(&payload);
+            let message = panic_text(payload.as_ref());
             // A finished task can be joined from there; so can pool work.
             let done = rt::spawn(|| 6);
             rt::sleep(Duration::from_millis(20));
@@ -164,14 +157,6 @@ fn spawn_works_and_join_fails_at_once_in_a_coroutine_nested_in_a_task() {
     });
 }
 
-fn rt_panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// Issue: a Rust task inside `jmpco_sleep_ms` (C code called from a Rust
 /// task) aborted the process at `shutdown(Duration::ZERO)`: its
 /// cancellation unwound into the export's panic guard. Now the wait
@@ -180,7 +165,7 @@ fn rt_panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
 #[test]
 fn a_rust_task_in_the_c_tiers_waits_is_cancelled_with_ecanceled() {
     watchdog(30, "c_tier_cancel", || {
-        let rt = runtime();
+        let rt = one_worker();
         let codes = Arc::new(Mutex::new(Vec::new()));
         let ended = Arc::new(AtomicBool::new(false));
         let (started_tx, started_rx) = std::sync::mpsc::channel();
@@ -239,7 +224,7 @@ fn a_rust_task_in_the_c_tiers_waits_is_cancelled_with_ecanceled() {
 #[test]
 fn a_stale_wait_on_a_reused_fd_number_leaves_the_new_sockets_registration_alone() {
     watchdog(30, "stale_wait", || {
-        let rt = runtime();
+        let rt = one_worker();
         let (a_result, b_result) = rt.block_on(|| {
             let (first, _first_peer) = std::os::unix::net::UnixStream::pair().unwrap();
             let n = first.into_raw_fd();
@@ -307,7 +292,7 @@ fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
         let (quiet, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
         C_WAIT_FD.store(quiet.as_raw_fd(), Ordering::SeqCst);
         let before = open_fds();
-        let rt = runtime();
+        let rt = one_worker();
         rt.block_on(|| {
             // SAFETY: both bodies are C-ABI functions that ignore their
             // argument.
@@ -347,7 +332,7 @@ fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
 #[test]
 fn cancelling_a_task_unwinds_the_coroutines_it_owns() {
     watchdog(30, "nested_cancel", || {
-        let rt = runtime();
+        let rt = one_worker();
         let dropped = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = std::sync::mpsc::channel();
         let d = dropped.clone();

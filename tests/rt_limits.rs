@@ -5,7 +5,6 @@
 mod rt_support;
 mod support;
 
-use std::any::Any;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::{mpsc, Arc, Mutex};
@@ -13,20 +12,13 @@ use std::time::{Duration, Instant};
 
 use jmpco::rt::{self, Interest, JoinError, Runtime, TcpListener, TcpStream, UnixStream};
 use jmpco::stack::MIN_STACK_SIZE;
-use rt_support::watchdog;
+use rt_support::{one_worker, panic_text, watchdog};
 use support::child;
-
-fn runtime() -> Runtime {
-    Runtime::builder()
-        .worker_threads(1)
-        .build()
-        .expect("runtime")
-}
 
 #[test]
 fn duration_max_sleep_parks_until_shutdown_cancels_it() {
     watchdog(30, "duration_max_sleep", || {
-        let rt = runtime();
+        let rt = one_worker();
         let (tx, rx) = std::sync::mpsc::channel();
         let handle = rt.spawn(move || {
             tx.send(()).unwrap();
@@ -54,7 +46,7 @@ fn duration_max_sleep_outside_a_task_is_not_a_panic() {
 #[test]
 fn duration_max_io_timeouts_mean_no_timeout() {
     watchdog(30, "duration_max_io_timeouts", || {
-        let rt = runtime();
+        let rt = one_worker();
         let got = rt.block_on(|| {
             let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
             let addr = listener.local_addr().unwrap();
@@ -90,7 +82,7 @@ fn duration_max_wait_fd_waits_for_readiness_inside_and_outside_a_task() {
         rt::wait_fd(a.as_raw_fd(), Interest::READABLE, Some(Duration::MAX)).expect("ready");
         drop(writer.join());
         // Inside a task: parked with no timer.
-        let rt = runtime();
+        let rt = one_worker();
         rt.block_on(|| {
             let (a, b) = UnixStream::pair().unwrap();
             let fd = a.as_raw_fd();
@@ -110,7 +102,7 @@ fn duration_max_wait_fd_waits_for_readiness_inside_and_outside_a_task() {
 #[test]
 fn shutdown_with_duration_max_grace_waits_for_every_task_to_end() {
     watchdog(30, "shutdown_duration_max", || {
-        let rt = runtime();
+        let rt = one_worker();
         let handle = rt.spawn(|| {
             rt::sleep(Duration::from_millis(50));
             7
@@ -152,16 +144,6 @@ fn cap_address_space_just_above_its_size() {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) }, 0);
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string payload)".to_owned()
-    }
-}
-
 /// In a child process (the limit is process-wide): with no room for a
 /// thread's stack, the pool can start no thread, and none exists, so the
 /// job is refused at once instead of waiting in the queue forever.
@@ -195,17 +177,9 @@ fn spawn_blocking_with_no_thread_to_be_had_completes_not_started() {
         )
     });
     assert_eq!(out.code, Some(0), "the child passed: {out:?}");
-    let cause = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("child: not started: "))
-        .unwrap_or_else(|| panic!("the child saw NotStarted: {}", out.stderr));
+    let cause = out.line("child: not started: ");
     assert!(!cause.is_empty());
-    let message = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("child: unblock panicked: "))
-        .unwrap_or_else(|| panic!("the child's unblock panicked: {}", out.stderr));
+    let message = out.line("child: unblock panicked: ");
     assert!(
         message.contains("could not be started") && message.contains(cause),
         "the panic names the cause ({cause}): {message}"
@@ -244,17 +218,9 @@ fn a_task_with_no_stack_to_be_had_completes_not_started() {
         )
     });
     assert_eq!(out.code, Some(0), "the child passed: {out:?}");
-    let cause = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("child: not started: "))
-        .unwrap_or_else(|| panic!("the child saw NotStarted: {}", out.stderr));
+    let cause = out.line("child: not started: ");
     assert!(cause.contains("cannot map"), "the stack's error: {cause}");
-    let message = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("child: block_on panicked: "))
-        .unwrap_or_else(|| panic!("the child's block_on panicked: {}", out.stderr));
+    let message = out.line("child: block_on panicked: ");
     assert!(
         message.contains("could not be started") && message.contains("cannot map"),
         "the panic names the cause: {message}"

@@ -44,6 +44,25 @@ pub fn echo(mut stream: TcpStream) {
     }
 }
 
+/// A runtime with one worker and the defaults.
+pub fn one_worker() -> Runtime {
+    Runtime::builder()
+        .worker_threads(1)
+        .build()
+        .expect("runtime")
+}
+
+/// A panic payload's text (`""` if it is not a string).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::new()
+    }
+}
+
 /// A runtime with `workers` threads and `backend`, serving `echo` on a
 /// loopback port.
 pub fn echo_server(workers: usize, backend: Backend) -> (Runtime, SocketAddr) {

@@ -21,6 +21,17 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+impl Outcome {
+    /// The rest of the child's first stderr line that starts with
+    /// `prefix`; panics (showing the output) if there is none.
+    pub fn line(&self, prefix: &str) -> &str {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("the child printed no line {prefix:?}: {self:?}"))
+    }
+}
+
 /// Runs the test `test` (its full path, e.g. `sjlj::stack_overflow`) in a
 /// child with `scenario` set, and waits for it (at most 60 s).
 pub fn run(test: &str, scenario: &str) -> Outcome {
