@@ -91,6 +91,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
+use std::ops::Range;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
@@ -151,6 +152,9 @@ struct Task {
     /// The coroutine; `None` while it runs (the loop holds it then).
     co: Option<Coroutine<(), (), ()>>,
     id: CoroutineId,
+    /// The coroutine's usable stack, `[bottom, top)`: code runs on the
+    /// task's own coroutine exactly while the stack pointer lies in it.
+    stack: Range<usize>,
     /// Set by the body when it starts; valid while the body runs.
     yielder: Cell<*const Yielder<(), ()>>,
     parked: Cell<bool>,
@@ -293,9 +297,12 @@ impl Scheduler {
     /// The task being resumed, if the caller runs on its own coroutine.
     fn running_task(&self) -> Option<Key> {
         let key = self.current.get()?;
-        let here = crate::current()?;
-        let id = self.tasks.borrow().get(key)?.id;
-        (id == here).then_some(key)
+        // A local's address is on the stack the caller runs on: the task's
+        // own, or a coroutine's it created (whose stack lies elsewhere).
+        let marker = 0u8;
+        let here = ptr::addr_of!(marker) as usize;
+        let tasks = self.tasks.borrow();
+        tasks.get(key)?.stack.contains(&here).then_some(key)
     }
 
     /// Identifies the scheduler (registrations remember it).
@@ -361,9 +368,12 @@ impl Scheduler {
                 other => io::Error::other(other.to_string()),
             })?;
         let id = co.id();
+        let bottom = co.stack_bottom() as usize;
+        let stack = bottom..bottom + co.stack_size();
         let key = self.tasks.borrow_mut().insert_with(|_| Task {
             co: Some(co),
             id,
+            stack,
             yielder: Cell::new(std::ptr::null()),
             parked: Cell::new(false),
             timer: Cell::new(0),
