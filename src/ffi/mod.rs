@@ -57,10 +57,22 @@
 //!   their stacks as they are if it must drop them (`Coroutine::abandon`).
 //!
 //! # Panic policy
-//! No panic crosses into C. Every export runs its body through `guard`,
-//! which catches any unwinding; since every refusal is an error code, a
-//! panic here is a bug in this library, so `guard` prints which export
-//! failed and why, and aborts the process.
+//! No panic crosses into C. Every export runs its whole body through
+//! `guard`, which catches any unwinding; since every refusal is an error
+//! code, a panic here is a bug in this library, so `guard` prints which
+//! export failed and why, and aborts the process. (One wrapper macro would
+//! say the same, but cbindgen reads the source without expanding macros,
+//! and the exports would vanish from the header; the unit test
+//! `every_export_runs_its_body_through_guard` checks each export instead.)
+//! The waits of the runtime tier add one thing under `guard`: a Rust task
+//! cancelled while C code it called waits there has its unwinding stopped
+//! at the export, which returns `JMPCO_ECANCELED` (see `runtime.rs`).
+//!
+//! # Where this module stands
+//! It is the C programs' API; Rust code uses the Rust API. It is public so
+//! that Rust code linking C libraries built against the header can call
+//! the same functions (and so that its docs are one click away from the
+//! Rust types they wrap); nothing in it is needed from Rust.
 
 mod coro;
 mod handle;
@@ -137,6 +149,38 @@ mod tests {
             stderr.contains("jmpco: internal error: jmpco_example panicked (boom)"),
             "{stderr}"
         );
+    }
+
+    /// Each `#[no_mangle]` function of this module's files, and the first
+    /// line of its body, which must be `guard("<its name>", ...`.
+    #[test]
+    fn every_export_runs_its_body_through_guard() {
+        let files = [
+            ("coro.rs", include_str!("coro.rs")),
+            ("runtime.rs", include_str!("runtime.rs")),
+            ("handle.rs", include_str!("handle.rs")),
+            ("types.rs", include_str!("types.rs")),
+            ("mod.rs", include_str!("mod.rs")),
+        ];
+        let mut exports = 0;
+        for (file, text) in files {
+            let mut rest = text;
+            while let Some(at) = rest.find("#[no_mangle]\n") {
+                rest = &rest[at + "#[no_mangle]\n".len()..];
+                let sig_end = rest.find(") -> ").expect("an export returns a value");
+                let name_at = rest.find("fn ").expect("an export is a fn") + 3;
+                let name = &rest[name_at..rest[name_at..].find('(').unwrap() + name_at];
+                assert!(name_at < sig_end, "{file}: odd export signature");
+                let body = &rest[rest.find("{\n").expect("a body") + 2..];
+                let first = body.lines().next().unwrap_or("").trim();
+                assert!(
+                    first.starts_with(&format!("guard(\"{name}\", ")),
+                    "{file}: export {name} does not start with guard(\"{name}\", ..): {first}"
+                );
+                exports += 1;
+            }
+        }
+        assert!(exports >= 15, "found only {exports} exports");
     }
 
     #[test]

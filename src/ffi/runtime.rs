@@ -5,6 +5,7 @@
 //! them), so they are written for C programmers.
 
 use std::ffi::{c_int, c_uint, c_void};
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -14,8 +15,9 @@ use super::types::{
     jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
     JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
-use crate::rt::local::{self, RunError, WaitError};
-use crate::rt::Interest;
+use crate::rt::local::{self, RunError};
+use crate::rt::task::{in_task, try_sleep, try_yield};
+use crate::rt::{CancelPolicy, Interest, ParkRefused};
 
 /// `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
 /// error, a connection to accept).
@@ -86,15 +88,20 @@ unsafe fn spawn(r#fn: jmpco_fn, arg: *mut c_void, opts: *const jmpco_options) ->
     let Some(options) = (unsafe { read_options(opts) }) else {
         return JMPCO_EINVAL;
     };
-    // The body captures only a function pointer and a `void *`: if the task
-    // is abandoned (never run, or parked when its scheduler goes away),
-    // nothing leaks on the Rust side.
     let body = move || {
         // SAFETY: `f` is the caller's jmpco_fn, called with its own argument
         // as the header documents.
         unsafe { f(arg) };
     };
-    match local::spawn_local(options.stack_size, options.backend, body) {
+    // SAFETY: a C body cannot be unwound, so the task is abandoned if
+    // cancelled; nothing it holds needs dropping at any point where it can
+    // be: unstarted, its closure holds a function pointer and a `void *`;
+    // parked, its stack holds C frames (no destructors), the frames of this
+    // module's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`: a guard, codes and
+    // `Copy` values) and the runtime's own waits under them, which own
+    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`).
+    let abandon = unsafe { CancelPolicy::abandon() };
+    match local::spawn_here(options.stack_size, options.backend, abandon, body) {
         Ok(()) => JMPCO_OK,
         Err(_) => JMPCO_ENOMEM,
     }
@@ -116,7 +123,7 @@ unsafe fn spawn(r#fn: jmpco_fn, arg: *mut c_void, opts: *const jmpco_options) ->
 /// fails (`epoll_wait` errors; not expected).
 #[no_mangle]
 pub extern "C" fn jmpco_run() -> c_int {
-    guard("jmpco_run", || match local::run_local() {
+    guard("jmpco_run", || match local::run_here() {
         Ok(()) => JMPCO_OK,
         Err(RunError::Busy) => JMPCO_EBUSY,
         Err(RunError::Io(e)) => {
@@ -166,10 +173,15 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
         if !fd_is_open(fd) {
             return JMPCO_EINVAL;
         }
-        if !local::in_task() {
+        if !in_task() {
             return JMPCO_ENOTCORO;
         }
-        stop_cancellation(|| wait_status(local::wait_fd_in_task(fd, interest, timeout)))
+        stop_cancellation(|| match crate::rt::wait_fd(fd, interest, timeout) {
+            Ok(()) => JMPCO_OK,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => JMPCO_ETIMEDOUT,
+            Err(e) if ParkRefused::is(&e) => JMPCO_ECANCELED,
+            Err(_) => JMPCO_EINVAL,
+        })
     })
 }
 
@@ -184,18 +196,18 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
 #[no_mangle]
 pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
     guard("jmpco_sleep_ms", || {
-        stop_cancellation(|| wait_status(local::sleep_in_task(Duration::from_millis(ms.into()))))
+        stop_cancellation(|| {
+            let parked = match ms {
+                0 => try_yield(),
+                ms => try_sleep(Duration::from_millis(ms.into())),
+            };
+            match parked {
+                None => JMPCO_ENOTCORO,
+                Some(Ok(())) => JMPCO_OK,
+                Some(Err(ParkRefused)) => JMPCO_ECANCELED,
+            }
+        })
     })
-}
-
-fn wait_status(result: Result<(), WaitError>) -> c_int {
-    match result {
-        Ok(()) => JMPCO_OK,
-        Err(WaitError::TimedOut) => JMPCO_ETIMEDOUT,
-        Err(WaitError::NotTask) => JMPCO_ENOTCORO,
-        Err(WaitError::Refused) => JMPCO_EINVAL,
-        Err(WaitError::Cancelled) => JMPCO_ECANCELED,
-    }
 }
 
 /// Runs a wait that parks the calling task. A task of the Rust API that is

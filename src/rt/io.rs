@@ -19,43 +19,14 @@
 
 use std::cell::Cell;
 use std::io;
-use std::ops::BitOr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, Scheduler};
 use super::slab::Key;
 use super::syscall::syscall;
 use super::timer::deadline_after;
-
-/// Which direction of an fd to wait for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Interest(u8);
-
-impl Interest {
-    /// Data (or EOF, or an error) to read; a connection to accept.
-    pub const READABLE: Interest = Interest(1);
-    /// Room to write; a connect that completed.
-    pub const WRITABLE: Interest = Interest(2);
-
-    /// Whether this includes [`READABLE`](Self::READABLE).
-    pub fn is_readable(self) -> bool {
-        self.0 & 1 != 0
-    }
-
-    /// Whether this includes [`WRITABLE`](Self::WRITABLE).
-    pub fn is_writable(self) -> bool {
-        self.0 & 2 != 0
-    }
-}
-
-impl BitOr for Interest {
-    type Output = Interest;
-    /// Either direction: the wait ends when one of them is ready.
-    fn bitor(self, rhs: Interest) -> Interest {
-        Interest(self.0 | rhs.0)
-    }
-}
 
 /// Waits until `fd` is ready for `interest` (either direction, if both),
 /// or fails with [`io::ErrorKind::TimedOut`] after `timeout`.

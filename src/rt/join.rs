@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 use super::remote::{Message, Remote};
-use super::scheduler::{with_scheduler, with_task};
+use super::scheduler::{with_scheduler, with_task, EndHook, Ended};
 use super::slab::Key;
 
 /// Why a task (or a blocking job) produced no value.
@@ -195,16 +195,14 @@ impl<T> JoinState<T> {
     }
 }
 
-/// A task's end as the scheduler sees it: it panicked or was cancelled.
-/// (A task that returns stores its value itself, through its [`Completer`].)
-pub(crate) trait Abort {
-    /// Records why the task produced no value.
-    fn abort(&self, why: JoinError);
-}
-
-impl<T> Abort for JoinState<T> {
-    fn abort(&self, why: JoinError) {
-        self.complete(Err(why));
+/// The scheduler reports a panic or a cancel here; a task that returns
+/// stores its value itself, through its [`Completer`].
+impl<T> EndHook for JoinState<T> {
+    fn ended(&self, how: Ended) {
+        self.complete(Err(match how {
+            Ended::Panicked(payload) => JoinError::Panicked(payload),
+            Ended::Cancelled => JoinError::Cancelled,
+        }));
     }
 }
 
@@ -217,8 +215,8 @@ pub(crate) struct Completer<T> {
 
 impl<T: 'static> Completer<T> {
     /// The hook through which the scheduler reports a panic or a cancel.
-    pub(crate) fn abort_hook(&self) -> Option<Arc<dyn Abort>> {
-        self.state.clone().map(|s| s as Arc<dyn Abort>)
+    pub(crate) fn end_hook(&self) -> Option<Arc<dyn EndHook>> {
+        self.state.clone().map(|s| s as Arc<dyn EndHook>)
     }
 }
 

@@ -1,42 +1,33 @@
-//! A scheduler on the caller's own thread, run on demand: what the C API's
-//! runtime tier (`jmpco_spawn`, `jmpco_run`, `jmpco_wait_fd`,
-//! `jmpco_sleep_ms`) stands on.
+//! A scheduler on the caller's own thread, run on demand: the other shape
+//! of runtime, which the C API's runtime tier stands on.
 //!
 //! A [`Runtime`](super::Runtime) owns worker threads, each looping until
-//! shutdown. A C program wants the other shape: spawn coroutines on the
-//! thread it is on, then run them there until they have all ended. So each
-//! thread may have one *local* scheduler (the same [`Scheduler`]: ready
-//! queue, epoll, timers), made lazily by the first [`spawn_local`] and
-//! kept, with its epoll fd and mailbox eventfd, until the thread exits.
-//! [`run_local`] runs it with [`Scheduler::run_until_idle`].
+//! shutdown. Some callers want to spawn tasks on the thread they are on and
+//! then run them there until they have all ended. So each thread may have
+//! one *local* scheduler (the same [`Scheduler`]: ready queue, epoll,
+//! timers), made lazily by the first [`spawn_here`] and kept, with its
+//! epoll fd and mailbox eventfd, until the thread exits. [`run_here`] runs
+//! it with [`Scheduler::run_until_idle`].
 //!
-//! Tasks spawned here are *foreign*: their bodies are C, so they are never
-//! unwound. The local scheduler only drops tasks when the thread exits
-//! with tasks it never ran; those are abandoned (their stacks freed as
-//! they are).
+//! Each task brings its own [`CancelPolicy`]. The local scheduler cancels
+//! tasks only when the thread exits with tasks it never ran to their end.
 //!
-//! The waits ([`wait_fd_in_task`], [`sleep_in_task`]) work in any task of
-//! this thread's running scheduler (a local one, or a runtime worker's when
-//! C code runs in a Rust task). They borrow the scheduler (`with_task`) and
-//! own nothing across the suspension, so a task parked in them can be
-//! abandoned without leaking the scheduler. A task that cannot park (being
-//! cancelled, or unwinding) gets [`WaitError::Cancelled`].
+//! A task here parks with the runtime's own waits ([`wait_fd`](super::wait_fd),
+//! [`try_sleep`](super::task::try_sleep)); those borrow the scheduler and own
+//! nothing across a park, so a task made with [`CancelPolicy::abandon`]
+//! may use them.
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::remote::Remote;
-use super::scheduler::{with_scheduler, with_task, Config, ParkRefused, Scheduler};
-use super::timer::deadline_after;
-use super::Interest;
+use super::scheduler::{with_scheduler, CancelPolicy, Config, Role, Scheduler};
 use crate::Backend;
 
-/// This thread's local scheduler; cancels (abandons) what it never ran
+/// This thread's local scheduler; cancels what it never ran to the end
 /// when the thread exits.
 struct Local(Rc<Scheduler>);
 
@@ -50,7 +41,7 @@ thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
 
-/// Why [`run_local`] did not run.
+/// Why [`run_here`] did not run.
 #[derive(Debug)]
 pub(crate) enum RunError {
     /// A scheduler loop already runs on this thread (the caller is one of
@@ -60,27 +51,15 @@ pub(crate) enum RunError {
     Io(io::Error),
 }
 
-/// Why a wait did not end with the fd ready.
-#[derive(Debug)]
-pub(crate) enum WaitError {
-    /// The caller is not a task of a running scheduler of this thread.
-    NotTask,
-    /// The timeout passed first.
-    TimedOut,
-    /// The fd could not be polled or registered (epoll refuses it), or was
-    /// closed while the task waited.
-    Refused,
-    /// The task cannot park: it is being cancelled, or unwinding a panic.
-    Cancelled,
-}
-
-/// Queues `body` as a foreign (C) task on this thread's scheduler: the one
-/// whose loop is running, if the caller is inside it, else the local
-/// scheduler, made now if needed. `stack_size` and `backend` are the
-/// task's own. Fails if the scheduler or the stack cannot be made.
-pub(crate) fn spawn_local(
+/// Queues `body` as a task on this thread's scheduler: the one whose loop
+/// is running, if the caller is inside it (a runtime worker's, say), else
+/// the local scheduler, made now if needed. `stack_size`, `backend` and
+/// `on_cancel` are the task's own. Fails if the scheduler or the stack
+/// cannot be made.
+pub(crate) fn spawn_here(
     stack_size: usize,
     backend: Backend,
+    on_cancel: CancelPolicy,
     body: impl FnOnce() + 'static,
 ) -> io::Result<()> {
     let config = Config {
@@ -88,8 +67,8 @@ pub(crate) fn spawn_local(
         backend,
     };
     with_scheduler(|running| match running {
-        Some(sched) => sched.spawn_with(config, false, true, None, body),
-        None => local_scheduler()?.spawn_with(config, false, true, None, body),
+        Some(sched) => sched.spawn_with(config, Role::Work, on_cancel, None, body),
+        None => local_scheduler()?.spawn_with(config, Role::Work, on_cancel, None, body),
     })
 }
 
@@ -116,7 +95,7 @@ fn local_scheduler() -> io::Result<Rc<Scheduler>> {
 
 /// Runs this thread's local scheduler until every task on it has ended
 /// (at once if it has none, or was never made).
-pub(crate) fn run_local() -> Result<(), RunError> {
+pub(crate) fn run_here() -> Result<(), RunError> {
     if with_scheduler(|s| s.is_some()) {
         return Err(RunError::Busy);
     }
@@ -126,47 +105,6 @@ pub(crate) fn run_local() -> Result<(), RunError> {
     sched.run_until_idle().map_err(RunError::Io)
 }
 
-/// Whether the caller is a task of this thread's running scheduler.
-pub(crate) fn in_task() -> bool {
-    with_task(|task| task.is_some())
-}
-
-/// Parks the calling task until `fd` is ready for `interest` (at once if it
-/// is ready now: level semantics) or `timeout` passes.
-pub(crate) fn wait_fd_in_task(
-    fd: RawFd,
-    interest: Interest,
-    timeout: Option<Duration>,
-) -> Result<(), WaitError> {
-    if !in_task() {
-        return Err(WaitError::NotTask);
-    }
-    match super::wait_fd(fd, interest, timeout) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(WaitError::TimedOut),
-        Err(e) if ParkRefused::is(&e) => Err(WaitError::Cancelled),
-        Err(_) => Err(WaitError::Refused),
-    }
-}
-
-/// Parks the calling task for at least `duration`; zero yields: the
-/// other ready tasks run first.
-pub(crate) fn sleep_in_task(duration: Duration) -> Result<(), WaitError> {
-    let deadline = deadline_after(duration);
-    with_task(|task| {
-        let Some((sched, _)) = task else {
-            return Err(WaitError::NotTask);
-        };
-        if duration.is_zero() {
-            return sched.yield_now().map_err(|_| WaitError::Cancelled);
-        }
-        while deadline.is_none_or(|d| Instant::now() < d) {
-            sched.park(deadline).map_err(|_| WaitError::Cancelled)?;
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::{Cell, RefCell};
@@ -174,15 +112,20 @@ mod tests {
     use std::rc::Rc;
     use std::time::{Duration, Instant};
 
-    use super::{
-        in_task, run_local, sleep_in_task, spawn_local, wait_fd_in_task, RunError, WaitError,
-    };
-    use crate::rt::Interest;
+    use super::{run_here, spawn_here, CancelPolicy, RunError};
+    use crate::rt::task::{in_task, try_sleep};
+    use crate::rt::{wait_fd, Interest};
     use crate::stack::DEFAULT_STACK_SIZE;
     use crate::Backend;
 
+    /// Spawns a task that is abandoned if cancelled, like the C tier's.
     fn spawn(body: impl FnOnce() + 'static) {
-        spawn_local(DEFAULT_STACK_SIZE, Backend::default(), body).expect("spawn a local task");
+        // SAFETY: the tests' bodies hold nothing with a destructor across a
+        // park but what they are willing to leak (channel ends, `Rc`s of
+        // test state), and park only in the runtime's own waits.
+        let abandon = unsafe { CancelPolicy::abandon() };
+        spawn_here(DEFAULT_STACK_SIZE, Backend::default(), abandon, body)
+            .expect("spawn a local task");
     }
 
     /// Each test runs on a fresh thread: a fresh local scheduler.
@@ -191,50 +134,49 @@ mod tests {
     }
 
     #[test]
-    fn run_local_runs_every_task_to_its_end_then_returns() {
+    fn run_here_runs_every_task_to_its_end_then_returns() {
         on_a_new_thread(|| {
-            assert!(run_local().is_ok(), "nothing spawned: returns at once");
+            assert!(run_here().is_ok(), "nothing spawned: returns at once");
             let log = Rc::new(RefCell::new(Vec::new()));
             for i in 0..3 {
                 let log = log.clone();
                 spawn(move || {
                     log.borrow_mut().push(i);
-                    sleep_in_task(Duration::from_millis(5)).expect("in a task");
+                    try_sleep(Duration::from_millis(5))
+                        .expect("in a task")
+                        .expect("parks");
                     log.borrow_mut().push(10 + i);
                 });
             }
             assert!(log.borrow().is_empty());
-            run_local().expect("run");
+            run_here().expect("run");
             assert_eq!(*log.borrow(), [0, 1, 2, 10, 11, 12]);
             // Usable again.
             let l = log.clone();
             spawn(move || l.borrow_mut().push(99));
-            run_local().expect("run again");
+            run_here().expect("run again");
             assert_eq!(log.borrow().last(), Some(&99));
         });
     }
 
     #[test]
-    fn run_local_inside_a_task_is_busy_and_waits_outside_are_not_tasks() {
+    fn run_here_inside_a_task_is_busy_and_waits_outside_are_not_tasks() {
         on_a_new_thread(|| {
             assert!(!in_task());
-            assert!(matches!(
-                sleep_in_task(Duration::ZERO),
-                Err(WaitError::NotTask)
-            ));
+            assert!(try_sleep(Duration::ZERO).is_none());
             let busy = Rc::new(Cell::new(false));
             let b = busy.clone();
             spawn(move || {
                 assert!(in_task());
-                b.set(matches!(run_local(), Err(RunError::Busy)));
+                b.set(matches!(run_here(), Err(RunError::Busy)));
             });
-            run_local().expect("run");
+            run_here().expect("run");
             assert!(busy.get());
         });
     }
 
     #[test]
-    fn wait_fd_in_task_is_level_triggered_and_times_out() {
+    fn wait_fd_in_a_local_task_is_level_triggered_and_times_out() {
         on_a_new_thread(|| {
             let (a, b) = UnixStream::pair().expect("socketpair");
             a.set_nonblocking(true).expect("non-blocking");
@@ -247,26 +189,24 @@ mod tests {
                 let t = Some(ms30);
                 // Buffered data: ready now, and still ready (nothing read).
                 o.borrow_mut()
-                    .push(wait_fd_in_task(fd, Interest::READABLE, t).is_ok());
+                    .push(wait_fd(fd, Interest::READABLE, t).is_ok());
                 o.borrow_mut()
-                    .push(wait_fd_in_task(fd, Interest::READABLE, t).is_ok());
+                    .push(wait_fd(fd, Interest::READABLE, t).is_ok());
                 let mut buf = [0u8; 8];
                 assert_eq!(std::io::Read::read(&mut &a, &mut buf).expect("read"), 1);
                 let start = Instant::now();
-                let timed_out = matches!(
-                    wait_fd_in_task(fd, Interest::READABLE, t),
-                    Err(WaitError::TimedOut)
-                );
+                let timed_out = wait_fd(fd, Interest::READABLE, t)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::TimedOut);
                 o.borrow_mut().push(timed_out && start.elapsed() >= ms30);
                 drop(b);
             });
-            run_local().expect("run");
+            run_here().expect("run");
             assert_eq!(*outcomes.borrow(), [true, true, true]);
         });
     }
 
     #[test]
-    fn a_foreign_task_parked_on_a_runtime_worker_is_abandoned_at_shutdown() {
+    fn an_abandoning_task_parked_on_a_runtime_worker_is_abandoned_at_shutdown() {
         let rt = crate::rt::Runtime::builder()
             .worker_threads(1)
             .build()
@@ -276,7 +216,7 @@ mod tests {
             // C code running in a Rust task spawns on the worker's scheduler.
             spawn(move || {
                 parked_tx.send(()).expect("report");
-                let _ = sleep_in_task(Duration::from_secs(60));
+                let _ = try_sleep(Duration::from_secs(60));
                 unreachable!("an abandoned task never resumes");
             });
         });

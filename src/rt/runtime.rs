@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::join::{self, JoinError, JoinHandle};
 use super::net::{socket, TcpListener, TcpStream};
 use super::remote::{Message, Remote};
-use super::scheduler::{with_scheduler, CancelCount, Config, Scheduler};
+use super::scheduler::{with_scheduler, CancelCount, Config, Role, Scheduler};
 use super::task::{self, spawn_on};
 use super::timer::deadline_after;
 use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
@@ -233,7 +233,7 @@ impl Handle {
         let remote = &self.shared.remotes[index % self.shared.remotes.len()];
         let (handle, completer) = join::channel_on(remote);
         remote.send(Message::Spawn(Box::new(move || {
-            let abort = completer.abort_hook();
+            let end = completer.end_hook();
             // The completer stays here until the body takes it, so that if no
             // task can be made (no stack) it is still here to say why: the
             // failed spawn drops the body, and its clone of the slot, unrun.
@@ -241,7 +241,7 @@ impl Handle {
             let body_slot = slot.clone();
             let spawned = with_scheduler(|sched| {
                 let sched = sched.expect("a spawn message runs on its worker");
-                sched.spawn(false, abort, move || {
+                sched.spawn(Role::Work, end, move || {
                     if let Some(completer) = body_slot.take() {
                         completer.complete(Ok(f()));
                     }
@@ -369,7 +369,9 @@ impl Runtime {
             remote.send(Message::Spawn(Box::new(move || {
                 let spawned = with_scheduler(|sched| {
                     let sched = sched.expect("a spawn message runs on its worker");
-                    spawn_on(sched, true, move || accept_loop(std_listener, handler))
+                    spawn_on(sched, Role::Service, move || {
+                        accept_loop(std_listener, handler)
+                    })
                 });
                 if let Err(e) = spawned {
                     eprintln!("jmpco: cannot start an accept loop: {e}");
@@ -465,7 +467,7 @@ where
                 let handler = handler.clone();
                 let spawned = with_scheduler(|sched| {
                     let sched = sched.expect("an accept loop runs on its worker");
-                    spawn_on(sched, false, move || handler(stream))
+                    spawn_on(sched, Role::Work, move || handler(stream))
                 });
                 if let Err(e) = spawned {
                     eprintln!("jmpco: dropping a connection, cannot spawn its task: {e}");

@@ -23,27 +23,11 @@
 //! thread's loop delivers wakes, and the loop does not run while a task
 //! runs, nothing can happen between that last check and the suspension.
 //!
-//! # Readiness and the lost-wakeup window
-//! Every fd is registered once, edge-triggered, for both directions. An
-//! edge is reported once, possibly while no task waits (the reader is busy
-//! writing, say). So the loop records it: each registered fd has a
-//! `readable` and a `writable` bit, *set* by events and *cleared* only by
-//! the task that saw `EAGAIN`. A task that gets `EAGAIN` clears the bit,
-//! then waits only while the bit stays clear. The window between the
-//! `EAGAIN` and the suspension is closed twice over: an edge that came
-//! before the `EAGAIN` concerns data the failed call already looked for,
-//! and one that comes after is queued in the kernel until this thread's
-//! next `epoll_wait`, which cannot run before the task has suspended (it is
-//! the same thread); the event then finds the task registered as a waiter.
-//! Readers and writers of one fd wait on separate bits and separate waiter
-//! lists, so neither steals the other's wake-up.
-//!
-//! A short read or write also clears the bit (the kernel had no more data,
-//! or no more room; any that comes later raises a new edge), which saves
-//! the system call that would only return `EAGAIN`. That rule fails at EOF:
-//! after the peer's FIN, a short read is followed by a read of 0, and no
-//! new edge comes. So "closed" (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`) is
-//! kept in separate, sticky bits that nothing clears.
+//! # Readiness
+//! The reactor below (`reactor.rs`) keeps each registered fd's readiness
+//! and waiters, and explains why no wake-up is lost between a call's
+//! `EAGAIN` and the task's park: the loop is the only code that sets
+//! readiness, and it runs only once the task has parked.
 //!
 //! # Cancellation
 //! Cancelling a task drops its coroutine, which unwinds the task's stack so
@@ -71,16 +55,6 @@
 //! lend a reference, never an owner, so a frame parked inside them holds
 //! nothing that must be dropped: a C task parked there can be abandoned.
 //!
-//! # Fds and their numbers
-//! The kernel keys an epoll registration by the open file, but reports and
-//! deletes it by fd number, and numbers are reused as soon as they are
-//! closed. So the reactor records which registration owns each number
-//! (`owners`). A registration whose fd was closed behind its back (a
-//! caller's breach) is found out when its number is registered again, and
-//! then forgotten without an `epoll_ctl` on the number, which is no longer
-//! its own; its waiters wake to an error. A stale waiter can never delete
-//! another fd's registration.
-//!
 //! # Running until idle
 //! A runtime's worker runs its loop until shutdown ([`Scheduler::run`]).
 //! The C API's per-thread scheduler (`local.rs`) instead runs it on the
@@ -88,7 +62,7 @@
 //! and may run it again later for tasks spawned since.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::Range;
@@ -100,16 +74,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::epoll::{Event, Events, Selector, Token};
-use super::join::{panic_message, Abort, JoinError};
+use super::epoll::Events;
+use super::reactor::{Await, Interest, Polled, Reactor};
 use super::remote::{Message, Remote};
 use super::slab::{Key, Slab};
 use super::timer::Timers;
-use super::Interest;
+use crate::coroutine::{panic_message, Payload};
 use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, Yielder};
-
-/// The token of the mailbox's eventfd (no slab key packs to this value).
-const REMOTE: Token = Token(u64::MAX);
 
 /// How many events one `epoll_wait` returns at most.
 const EVENTS_PER_WAIT: usize = 1024;
@@ -161,32 +132,64 @@ struct Task {
     /// Sequence number of the armed timer, 0 if none.
     timer: Cell<u64>,
     cancelling: Cell<bool>,
-    /// Cancelled as soon as shutdown starts (accept loops).
-    service: bool,
-    /// A C body: cancelling abandons its stack instead of unwinding it.
-    foreign: bool,
-    abort: Option<Arc<dyn Abort>>,
+    role: Role,
+    on_cancel: CancelPolicy,
+    end: Option<Arc<dyn EndHook>>,
 }
 
-/// A registered fd: readiness bits and who waits for each direction.
-struct Source {
-    fd: RawFd,
-    readable: bool,
-    writable: bool,
-    /// Sticky: EOF or an error is pending, so reads never block again
-    /// (even after a short read has cleared `readable`).
-    read_closed: bool,
-    /// Sticky: a hang-up or an error; writes never block again.
-    write_closed: bool,
-    readers: Vec<Key>,
-    writers: Vec<Key>,
+/// What a task is to shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Serves others (an accept loop): cancelled as soon as shutdown
+    /// begins, so no new work comes in.
+    Service,
+    /// Does work: gets the grace period, then is cancelled.
+    Work,
 }
 
-impl Source {
-    fn ready(&self, interest: Interest) -> bool {
-        (interest.is_readable() && (self.readable || self.read_closed))
-            || (interest.is_writable() && (self.writable || self.write_closed))
+/// What cancelling a task does with its stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CancelPolicy(Unwinding);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unwinding {
+    Unwind,
+    Abandon,
+}
+
+impl CancelPolicy {
+    /// Dropping the coroutine unwinds its stack from the park point: every
+    /// destructor runs (the Rust way, and the default).
+    pub(crate) const UNWIND: CancelPolicy = CancelPolicy(Unwinding::Unwind);
+
+    /// The stack is freed as it is, without running anything on it, the
+    /// way `longjmp` discards frames (`Coroutine::abandon`): for bodies that
+    /// cannot be unwound, such as C code.
+    ///
+    /// # Safety
+    /// At every point where the task can be cancelled (parked, or not yet
+    /// started) nothing on its stack, the unstarted closure included, owns
+    /// a value whose destructor must run before the memory is reused: such
+    /// values would be leaked and their memory handed to the next stack
+    /// owner.
+    pub(crate) const unsafe fn abandon() -> CancelPolicy {
+        CancelPolicy(Unwinding::Abandon)
     }
+}
+
+/// How a task ended without producing its value, as the scheduler sees it.
+/// (A task that returns hands its value over itself.)
+pub(crate) enum Ended {
+    /// Its body panicked; the payload.
+    Panicked(Payload),
+    /// It was cancelled, or dropped unstarted.
+    Cancelled,
+}
+
+/// Told how a task ended when it produced no value: its join handle's side.
+pub(crate) trait EndHook {
+    /// Records why the task produced no value.
+    fn ended(&self, how: Ended);
 }
 
 /// Counts cancelled tasks for the runtime's shutdown report.
@@ -198,19 +201,11 @@ pub(crate) type CancelCount = Arc<AtomicU64>;
 pub(crate) struct Scheduler {
     id: u64,
     config: Config,
-    selector: Selector,
+    reactor: Reactor,
     remote: Arc<Remote>,
     tasks: RefCell<Slab<Task>>,
-    sources: RefCell<Slab<Source>>,
     ready: RefCell<VecDeque<Key>>,
     timers: RefCell<Timers>,
-    /// The registrations made by [`wait_fd`](super::wait_fd) for fds it
-    /// does not own, shared by the calls waiting on the same fd at once:
-    /// fd -> (key, number of waiting calls).
-    fd_waits: RefCell<HashMap<RawFd, (Key, usize)>>,
-    /// Which source holds the epoll registration of each fd number (see
-    /// the module docs).
-    owners: RefCell<HashMap<RawFd, Key>>,
     /// The task being resumed (or cancelled).
     current: Cell<Option<Key>>,
     /// Set when shutdown begins: the deadline for the remaining tasks
@@ -275,19 +270,15 @@ impl Scheduler {
         remote: Arc<Remote>,
         cancelled: CancelCount,
     ) -> io::Result<Rc<Scheduler>> {
-        let selector = Selector::new()?;
-        selector.add(remote.eventfd(), REMOTE)?;
+        let reactor = Reactor::new(remote.eventfd())?;
         Ok(Rc::new(Scheduler {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
-            selector,
+            reactor,
             remote,
             tasks: RefCell::new(Slab::new()),
-            sources: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::new()),
-            fd_waits: RefCell::new(HashMap::new()),
-            owners: RefCell::new(HashMap::new()),
             current: Cell::new(None),
             shutdown: Cell::new(None),
             cancelled,
@@ -321,28 +312,29 @@ impl Scheduler {
 
     // ---- tasks -------------------------------------------------------------
 
-    /// Creates a task running `body`; it starts on a later loop turn.
-    /// `service` tasks are cancelled as soon as shutdown begins.
+    /// Creates a task running `body` with the scheduler's stack and switch
+    /// settings, unwound if cancelled; it starts on a later loop turn. `end`
+    /// hears how it ended if it produced no value.
     pub(crate) fn spawn<F>(
         &self,
-        service: bool,
-        abort: Option<Arc<dyn Abort>>,
+        role: Role,
+        end: Option<Arc<dyn EndHook>>,
         body: F,
     ) -> io::Result<()>
     where
         F: FnOnce() + 'static,
     {
-        self.spawn_with(self.config, service, false, abort, body)
+        self.spawn_with(self.config, role, CancelPolicy::UNWIND, end, body)
     }
 
-    /// [`spawn`](Self::spawn) with the task's own stack and switch settings;
-    /// a `foreign` task (a C body) is abandoned, not unwound, if cancelled.
+    /// [`spawn`](Self::spawn) with the task's own stack and switch settings
+    /// and cancellation policy.
     pub(crate) fn spawn_with<F>(
         &self,
         config: Config,
-        service: bool,
-        foreign: bool,
-        abort: Option<Arc<dyn Abort>>,
+        role: Role,
+        on_cancel: CancelPolicy,
+        end: Option<Arc<dyn EndHook>>,
         body: F,
     ) -> io::Result<()>
     where
@@ -378,9 +370,9 @@ impl Scheduler {
             parked: Cell::new(false),
             timer: Cell::new(0),
             cancelling: Cell::new(false),
-            service,
-            foreign,
-            abort,
+            role,
+            on_cancel,
+            end,
         });
         self.ready.borrow_mut().push_back(key);
         Ok(())
@@ -420,8 +412,8 @@ impl Scheduler {
                 );
                 let task = self.remove_task(key);
                 drop(co);
-                if let Some(abort) = task.and_then(|t| t.abort) {
-                    abort.abort(JoinError::Panicked(payload));
+                if let Some(end) = task.and_then(|t| t.end) {
+                    end.ended(Ended::Panicked(payload));
                 }
             }
         }
@@ -436,26 +428,26 @@ impl Scheduler {
         Some(task)
     }
 
-    /// Cancels a suspended (or unstarted) task: its stack unwinds, so its
-    /// destructors run; its join handle gets [`JoinError::Cancelled`].
-    /// A foreign task's stack is freed without unwinding instead.
+    /// Cancels a suspended (or unstarted) task as its [`CancelPolicy`]
+    /// says: its stack unwinds, so its destructors run, or it is freed as it
+    /// is. Its end hook hears [`Ended::Cancelled`].
     fn cancel_task(&self, key: Key) {
-        let (co, foreign, id) = match self.tasks.borrow_mut().get_mut(key) {
+        let (co, on_cancel, id) = match self.tasks.borrow_mut().get_mut(key) {
             Some(task) => {
                 task.cancelling.set(true);
-                (task.co.take(), task.foreign, task.id)
+                (task.co.take(), task.on_cancel, task.id)
             }
             None => return,
         };
-        if foreign {
+        if on_cancel.0 == Unwinding::Abandon {
             if let Some(co) = co {
-                // SAFETY: a foreign task's stack holds the C body's frames
-                // (nothing to drop; C cannot be unwound) and, while it is
-                // parked, the Rust frames of the export that parked it
-                // (`jmpco_wait_fd`, `jmpco_sleep_ms`) and of the scheduler's
-                // park, which hold only references and `Copy` values across
-                // the suspension. The closure of an unstarted task holds a
-                // function pointer and a `void *`.
+                // SAFETY: the task is parked or unstarted (it is not running:
+                // the loop holds no resume of it), and its policy was made by
+                // `CancelPolicy::abandon`, whose contract is that nothing on
+                // its stack then owns a value that must be dropped. This
+                // scheduler's own frames on it (the park in
+                // `suspend_current`, `with_task`) hold only references and
+                // `Copy` values.
                 unsafe { co.abandon() };
             }
         } else if let Some(co) = co {
@@ -475,8 +467,8 @@ impl Scheduler {
         }
         if let Some(task) = self.remove_task(key) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
-            if let Some(abort) = task.abort {
-                abort.abort(JoinError::Cancelled);
+            if let Some(end) = task.end {
+                end.ended(Ended::Cancelled);
             }
         }
     }
@@ -564,168 +556,41 @@ impl Scheduler {
         Ok(())
     }
 
-    // ---- fds ---------------------------------------------------------------
+    // ---- fds: the reactor's, with this scheduler's wake ---------------------
 
-    /// Registers `fd` (both directions, edge-triggered); the key names it
-    /// until [`deregister`](Self::deregister). Readiness starts unknown
-    /// (clear); the kernel reports the current state as a first event.
+    /// See [`Reactor::register`].
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Key> {
-        let key = self.sources.borrow_mut().insert_with(|_| Source {
-            fd,
-            readable: false,
-            writable: false,
-            read_closed: false,
-            write_closed: false,
-            readers: Vec::new(),
-            writers: Vec::new(),
-        });
-        if let Err(e) = self.selector.add(fd, Token(key.to_u64())) {
-            self.sources.borrow_mut().remove(key);
-            return Err(e);
-        }
-        // The kernel took the number, so any source still recorded under it
-        // lost its fd to a close: its registration went with the file.
-        let stale = self.owners.borrow_mut().insert(fd, key);
-        if let Some(stale) = stale {
-            self.forget(stale);
-        }
-        Ok(key)
+        self.reactor.register(fd, |k| self.wake(k))
     }
 
-    /// A registration of `fd` for a [`wait_fd`](super::wait_fd) call:
-    /// shared with the calls already waiting on it, made if there are none.
-    /// Pair with [`release_fd`](Self::release_fd).
+    /// See [`Reactor::acquire_fd`].
     pub(crate) fn acquire_fd(&self, fd: RawFd) -> io::Result<Key> {
-        let shared = self.fd_waits.borrow().get(&fd).map(|&(key, _)| key);
-        if let Some(key) = shared {
-            // Still the same file? If the fd was closed (and maybe its number
-            // reused) since, the kernel no longer knows the registration.
-            if self.selector.modify(fd, Token(key.to_u64())).is_ok() {
-                if let Some((_, users)) = self.fd_waits.borrow_mut().get_mut(&fd) {
-                    *users += 1;
-                }
-                return Ok(key);
-            }
-            self.forget(key);
-        }
-        let key = self.register(fd)?;
-        self.fd_waits.borrow_mut().insert(fd, (key, 1));
-        Ok(key)
+        self.reactor.acquire_fd(fd, |k| self.wake(k))
     }
 
-    /// Ends one [`acquire_fd`](Self::acquire_fd) that returned `key`; the
-    /// last one deregisters. Nothing happens if the registration has been
-    /// forgotten meanwhile (its fd was closed).
+    /// See [`Reactor::release_fd`].
     pub(crate) fn release_fd(&self, key: Key) {
-        let Some(fd) = self.sources.borrow().get(key).map(|s| s.fd) else {
-            return;
-        };
-        let last = {
-            let mut waits = self.fd_waits.borrow_mut();
-            match waits.get_mut(&fd) {
-                Some((k, users)) if *k == key && *users <= 1 => {
-                    waits.remove(&fd);
-                    true
-                }
-                Some((k, users)) if *k == key => {
-                    *users -= 1;
-                    false
-                }
-                _ => false,
-            }
-        };
-        if last {
-            self.deregister(key);
-        }
+        self.reactor.release_fd(key, |k| self.wake(k));
     }
 
-    /// Drops the registration; its waiters are woken (to find it gone).
-    /// The epoll registration is deleted only if the fd number is still
-    /// this source's (see the module docs).
+    /// See [`Reactor::deregister`].
     pub(crate) fn deregister(&self, key: Key) {
-        let Some(source) = self.sources.borrow_mut().remove(key) else {
-            return;
-        };
-        let owned = {
-            let mut owners = self.owners.borrow_mut();
-            let owned = owners.get(&source.fd) == Some(&key);
-            if owned {
-                owners.remove(&source.fd);
-            }
-            owned
-        };
-        if owned {
-            let _ = self.selector.delete(source.fd);
-        }
-        self.wake_all(source);
+        self.reactor.deregister(key, |k| self.wake(k));
     }
 
-    /// Forgets a source whose fd was closed behind its back, without an
-    /// `epoll_ctl`: the number is no longer its own.
-    fn forget(&self, key: Key) {
-        let Some(source) = self.sources.borrow_mut().remove(key) else {
-            return;
-        };
-        {
-            let mut owners = self.owners.borrow_mut();
-            if owners.get(&source.fd) == Some(&key) {
-                owners.remove(&source.fd);
-            }
-        }
-        {
-            let mut waits = self.fd_waits.borrow_mut();
-            if waits.get(&source.fd).is_some_and(|&(k, _)| k == key) {
-                waits.remove(&source.fd);
-            }
-        }
-        self.wake_all(source);
-    }
-
-    fn wake_all(&self, source: Source) {
-        for k in source.readers.into_iter().chain(source.writers) {
-            self.wake(k);
-        }
-    }
-
-    /// Code outside the task (a coroutine nested in it) did I/O on the fd
-    /// behind the readiness bits' back: set them for `interest`, so the
-    /// next call asks the kernel, and wake that direction's waiters to
-    /// retry (at worst a spurious wake-up).
+    /// See [`Reactor::mark_ready`].
     pub(crate) fn mark_ready(&self, key: Key, interest: Interest) {
-        let mut sources = self.sources.borrow_mut();
-        let Some(s) = sources.get_mut(key) else {
-            return;
-        };
-        if interest.is_readable() {
-            s.readable = true;
-            for k in s.readers.drain(..) {
-                self.wake(k);
-            }
-        }
-        if interest.is_writable() {
-            s.writable = true;
-            for k in s.writers.drain(..) {
-                self.wake(k);
-            }
-        }
+        self.reactor.mark_ready(key, interest, |k| self.wake(k));
     }
 
-    /// Whether the readiness bit for `interest` is set (`None`: no such
-    /// registration).
+    /// See [`Reactor::is_ready`].
     pub(crate) fn is_ready(&self, key: Key, interest: Interest) -> Option<bool> {
-        self.sources.borrow().get(key).map(|s| s.ready(interest))
+        self.reactor.is_ready(key, interest)
     }
 
-    /// The caller saw `EAGAIN` for `interest`: the bit is stale.
+    /// See [`Reactor::clear_ready`].
     pub(crate) fn clear_ready(&self, key: Key, interest: Interest) {
-        if let Some(s) = self.sources.borrow_mut().get_mut(key) {
-            if interest.is_readable() {
-                s.readable = false;
-            }
-            if interest.is_writable() {
-                s.writable = false;
-            }
-        }
+        self.reactor.clear_ready(key, interest);
     }
 
     /// Parks the current task (`task`) until the fd is ready for
@@ -738,32 +603,20 @@ impl Scheduler {
         deadline: Option<Instant>,
     ) -> io::Result<()> {
         loop {
-            {
-                let mut sources = self.sources.borrow_mut();
-                let s = sources.get_mut(key).ok_or_else(|| {
-                    io::Error::other(
-                        "jmpco: the fd's registration is gone: the fd was closed (or \
-                         deregistered) while a task waited on it",
-                    )
-                })?;
-                if s.ready(interest) {
-                    return Ok(());
-                }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                if interest.is_readable() {
-                    s.readers.push(task);
-                }
-                if interest.is_writable() {
-                    s.writers.push(task);
-                }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return match self.reactor.is_ready(key, interest) {
+                    Some(true) => Ok(()),
+                    Some(false) => Err(io::ErrorKind::TimedOut.into()),
+                    None => Err(registration_gone()),
+                };
+            }
+            match self.reactor.wait_for(key, task, interest) {
+                Await::Ready => return Ok(()),
+                Await::Gone => return Err(registration_gone()),
+                Await::Recorded => {}
             }
             let parked = self.park(deadline);
-            if let Some(s) = self.sources.borrow_mut().get_mut(key) {
-                s.readers.retain(|&k| k != task);
-                s.writers.retain(|&k| k != task);
-            }
+            self.reactor.stop_waiting(key, task);
             parked?;
         }
     }
@@ -845,41 +698,16 @@ impl Scheduler {
             } else {
                 Some(Duration::ZERO)
             };
-            self.selector.wait(&mut events, timeout)?;
+            self.reactor.wait(&mut events, timeout)?;
             for event in events.iter() {
-                if event.token == REMOTE {
-                    self.remote.clear_eventfd();
-                    continue;
+                match Reactor::classify(event) {
+                    Polled::Mailbox => self.remote.clear_eventfd(),
+                    Polled::Fd(event) => self.reactor.dispatch(event, |k| self.wake(k)),
                 }
-                self.dispatch(event);
             }
             // 4. Due timers.
             if self.timers.borrow().next_deadline().is_some() {
                 self.fire_timers(Instant::now());
-            }
-        }
-    }
-
-    /// Records readiness and wakes the waiters of that direction.
-    fn dispatch(&self, event: Event) {
-        // `wake` touches tasks and the ready queue, never sources, so the
-        // waiters can be woken while the sources are borrowed.
-        let mut sources = self.sources.borrow_mut();
-        let Some(s) = sources.get_mut(Key::from_u64(event.token.0)) else {
-            return; // deregistered since: a stale event
-        };
-        s.read_closed |= event.read_closed;
-        s.write_closed |= event.write_closed;
-        if event.readable {
-            s.readable = true;
-            for k in s.readers.drain(..) {
-                self.wake(k);
-            }
-        }
-        if event.writable {
-            s.writable = true;
-            for k in s.writers.drain(..) {
-                self.wake(k);
             }
         }
     }
@@ -919,11 +747,19 @@ impl Scheduler {
             tasks
                 .keys()
                 .into_iter()
-                .filter(|&k| tasks.get(k).is_some_and(|t| t.service))
+                .filter(|&k| tasks.get(k).is_some_and(|t| t.role == Role::Service))
                 .collect()
         };
         for key in services {
             self.cancel_task(key);
         }
     }
+}
+
+/// Why a wait on a registration failed: it is gone.
+fn registration_gone() -> io::Error {
+    io::Error::other(
+        "jmpco: the fd's registration is gone: the fd was closed (or deregistered) while a \
+         task waited on it",
+    )
 }

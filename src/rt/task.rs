@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::timer::deadline_after;
 
 use super::join::{self, JoinHandle};
-use super::scheduler::{with_scheduler, with_task, Scheduler};
+use super::scheduler::{with_scheduler, with_task, ParkRefused, Role, Scheduler};
 
 /// Spawns `f` as a new task on the caller's worker and returns its handle.
 /// The closure need not be `Send`: it never leaves this thread. To spawn
@@ -24,22 +24,18 @@ where
 {
     with_scheduler(|sched| {
         let sched = sched.expect("jmpco::rt::spawn called off the runtime's worker threads");
-        spawn_on(sched, false, f).unwrap_or_else(|e| panic!("jmpco: cannot spawn a task: {e}"))
+        spawn_on(sched, Role::Work, f).unwrap_or_else(|e| panic!("jmpco: cannot spawn a task: {e}"))
     })
 }
 
 /// Spawns on `sched` (its own thread).
-pub(crate) fn spawn_on<F, T>(
-    sched: &Scheduler,
-    service: bool,
-    f: F,
-) -> std::io::Result<JoinHandle<T>>
+pub(crate) fn spawn_on<F, T>(sched: &Scheduler, role: Role, f: F) -> std::io::Result<JoinHandle<T>>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
     let (handle, completer) = join::channel_on(sched.remote());
-    sched.spawn(service, completer.abort_hook(), move || {
+    sched.spawn(role, completer.end_hook(), move || {
         completer.complete(Ok(f()))
     })?;
     Ok(handle)
@@ -53,29 +49,44 @@ where
 /// A task that is being cancelled, or is unwinding a panic, cannot park:
 /// there `sleep` returns at once.
 pub fn sleep(duration: Duration) {
-    let deadline = deadline_after(duration);
-    with_task(|task| match task {
-        Some((sched, _)) => {
-            while deadline.is_none_or(|d| Instant::now() < d) {
-                if sched.park(deadline).is_err() {
-                    return; // the park was refused: the task is ending
-                }
-            }
-        }
-        None => std::thread::sleep(duration),
-    })
+    if try_sleep(duration).is_none() {
+        std::thread::sleep(duration);
+    }
 }
 
 /// Lets the worker's other ready tasks (and pending I/O) run, then
 /// continues (at once, in a task that cannot park: see [`sleep`]).
 /// Outside a task, yields the thread.
 pub fn yield_now() {
-    with_task(|task| match task {
-        Some((sched, _)) => {
-            let _ = sched.yield_now();
+    if try_yield().is_none() {
+        std::thread::yield_now();
+    }
+}
+
+/// Whether the caller runs on a task's own coroutine.
+pub(crate) fn in_task() -> bool {
+    with_task(|task| task.is_some())
+}
+
+/// [`sleep`] for a task, saying whether it parked: `None` outside a task,
+/// `Some(Err)` if the park was refused. Owns nothing across the park.
+pub(crate) fn try_sleep(duration: Duration) -> Option<Result<(), ParkRefused>> {
+    let deadline = deadline_after(duration);
+    with_task(|task| {
+        let (sched, _) = task?;
+        while deadline.is_none_or(|d| Instant::now() < d) {
+            if let Err(refused) = sched.park(deadline) {
+                return Some(Err(refused));
+            }
         }
-        None => std::thread::yield_now(),
+        Some(Ok(()))
     })
+}
+
+/// [`yield_now`] for a task, saying whether it parked: `None` outside a
+/// task, `Some(Err)` if the park was refused. Owns nothing across the park.
+pub(crate) fn try_yield() -> Option<Result<(), ParkRefused>> {
+    with_task(|task| task.map(|(sched, _)| sched.yield_now()))
 }
 
 /// Whether the caller's runtime has begun a graceful shutdown: a

@@ -22,7 +22,7 @@ macro_rules! parking_stream_io {
                 let mut inner = &self.inner;
                 let op = || std::io::Read::read(&mut inner, buf);
                 self.reg.io(
-                    $crate::rt::io::Interest::READABLE,
+                    $crate::rt::Interest::READABLE,
                     self.read_timeout.get(),
                     op,
                     |&n| n > 0 && n < len,
@@ -36,7 +36,7 @@ macro_rules! parking_stream_io {
                 let mut inner = &self.inner;
                 let op = || std::io::Write::write(&mut inner, buf);
                 self.reg.io(
-                    $crate::rt::io::Interest::WRITABLE,
+                    $crate::rt::Interest::WRITABLE,
                     self.write_timeout.get(),
                     op,
                     |&n| n < len,
@@ -48,7 +48,7 @@ macro_rules! parking_stream_io {
                 let mut inner = &self.inner;
                 let op = || std::io::Write::write_vectored(&mut inner, bufs);
                 self.reg.io(
-                    $crate::rt::io::Interest::WRITABLE,
+                    $crate::rt::Interest::WRITABLE,
                     self.write_timeout.get(),
                     op,
                     |&n| n < len,

@@ -9,7 +9,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use super::socket;
-use crate::rt::io::{Interest, Registration};
+use crate::rt::io::Registration;
+use crate::rt::Interest;
 
 /// Neither `Send` nor `Sync`.
 type NotSend = PhantomData<*const ()>;
