@@ -3,21 +3,22 @@
 //! A coroutine is a function with a stack of its own that can stop in the
 //! middle ([`Yielder::suspend`]) and be continued later ([`Coroutine::resume`]).
 //! Switching between coroutines is a user-space jump of a few dozen
-//! nanoseconds, and a parked coroutine costs one touched stack page: the
-//! reason the seed notes give for serving one client per coroutine instead
-//! of one per thread.
+//! nanoseconds, and a parked coroutine costs one touched stack page, where
+//! a thread costs a kernel switch and megabytes of reserved stack: the
+//! reason to serve one client per coroutine instead of one per thread.
 //!
 //! The switch itself is a small C shim (`csrc/`): `_setjmp`/`_longjmp` plus
 //! a stack-pointer move to enter a fresh stack ([`Backend::Sjlj`], the
-//! default), and the notes' `ucontext` ([`Backend::Ucontext`]) as the
-//! baseline to compare with.
+//! default), `ucontext` ([`Backend::Ucontext`], the classic
+//! `swapcontext` way) as the baseline to compare with, and a hand-written
+//! x86-64 switch ([`Backend::Asm`]).
 //!
 //! ## The model
 //! * [`Coroutine<I, Y, R>`](Coroutine) takes `I` on every resume, yields `Y`,
-//!   returns `R`. Its [`State`] is one of the notes' five: `Ready`, `Exec`,
-//!   `Hold`, `Term`, `Except`.
+//!   returns `R`. Its [`State`] is one of five: `Ready`, `Exec`, `Hold`,
+//!   `Term`, `Except`.
 //! * Coroutines nest: a body may create and resume others. [`current`] is the
-//!   running one (the notes' `GetThis`).
+//!   running one (a coroutine class's `GetThis`).
 //! * A panic in a body is caught on the coroutine's stack, the coroutine
 //!   becomes `Except`, and the panic continues in the resumer.
 //! * Dropping a suspended coroutine unwinds its stack, so its locals are

@@ -226,7 +226,7 @@ pub unsafe extern "C" fn jmpco_yield(value: *mut c_void, resumed_with: *mut *mut
     guard("jmpco_yield", || {
         // SAFETY: `current` returns null or a handle alive until this export
         // returns, and this coroutine cannot return before we do.
-        let Some(h) = (unsafe { jmpco_coro::current().as_ref() }) else {
+        let Some(h) = (unsafe { jmpco_coro::running().as_ref() }) else {
             return JMPCO_ENOTCORO;
         };
         let Some(yielder) = h.yielder() else {
@@ -263,7 +263,7 @@ pub unsafe extern "C" fn jmpco_status(co: *const jmpco_coro) -> jmpco_state {
 /// result: do not destroy it.
 #[no_mangle]
 pub extern "C" fn jmpco_current() -> *mut jmpco_coro {
-    guard("jmpco_current", || jmpco_coro::current().cast_mut())
+    guard("jmpco_current", || jmpco_coro::running().cast_mut())
 }
 
 /// The id of `co`: unique in the process, never 0, kept across

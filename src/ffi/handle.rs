@@ -185,7 +185,7 @@ impl jmpco_coro {
     /// A non-null result is alive until the current export returns: a handle
     /// is in the chain only while its `jmpco_resume` runs, and a running
     /// handle cannot be destroyed (`JMPCO_EXEC` is refused).
-    pub(crate) fn current() -> *const jmpco_coro {
+    pub(crate) fn running() -> *const jmpco_coro {
         let innermost = INNERMOST.with(Cell::get);
         // SAFETY: as said above, a handle in the chain is alive.
         match unsafe { innermost.as_ref() } {

@@ -37,18 +37,18 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 type Job = Box<dyn FnOnce(io::Result<()>) + Send>;
 
 struct Pool {
-    state: Mutex<State>,
+    state: Mutex<PoolState>,
     work: Condvar,
 }
 
-struct State {
+struct PoolState {
     jobs: VecDeque<Job>,
     threads: usize,
     idle: usize,
 }
 
 static POOL: Pool = Pool {
-    state: Mutex::new(State {
+    state: Mutex::new(PoolState {
         jobs: VecDeque::new(),
         threads: 0,
         idle: 0,

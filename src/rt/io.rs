@@ -22,9 +22,9 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use super::arena::Key;
 use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, Scheduler};
-use super::slab::Key;
 use super::syscall::syscall;
 use super::timer::deadline_after;
 

@@ -18,9 +18,9 @@ use std::panic;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
+use super::arena::Key;
 use super::remote::{Message, Remote};
 use super::scheduler::{with_scheduler, with_task, EndHook, Ended};
-use super::slab::Key;
 
 /// Why a task (or a blocking job) produced no value.
 ///
@@ -115,7 +115,7 @@ enum Caller {
 }
 
 impl Caller {
-    fn current() -> Caller {
+    fn here() -> Caller {
         with_task(|task| match task {
             Some((sched, key)) => Caller::Task(Waiter::Task(sched.remote().clone(), key)),
             None => with_scheduler(|sched| match sched {
@@ -287,7 +287,7 @@ impl<T> JoinHandle<T> {
     /// another worker or of the blocking pool from there blocks the thread,
     /// stalling its worker meanwhile.)
     pub fn join(self) -> Result<T, JoinError> {
-        let caller = Caller::current();
+        let caller = Caller::here();
         let waiter = match caller {
             Caller::Task(waiter) => waiter,
             Caller::OnWorker(worker) => {

@@ -1,9 +1,9 @@
 //! The epoll runtime: one coroutine per client, resumed by a per-thread
 //! event loop.
 //!
-//! The seed notes had two broken servers: a single-threaded loop that
-//! stalls on one slow client, and a thread pool in which two threads own
-//! one fd. Their answer, built here: every client gets a task (a
+//! Two classic server designs break: a single-threaded epoll loop stalls
+//! on one slow client, and an epoll loop feeding a thread pool lets two
+//! threads own one fd. The answer built here: every client gets a task (a
 //! [`Coroutine`](crate::Coroutine) on a pooled stack) written as plain
 //! blocking code, and a scheduler per thread resumes each task when epoll
 //! says its socket is ready.
@@ -36,9 +36,9 @@
 //!   timer heap, and its tasks. A coroutine is not `Send`, so a task never
 //!   leaves the worker that created it; other threads reach a worker only
 //!   through its mailbox (an `eventfd` in its epoll) with [`Handle::spawn`].
-//! * **The loop** (the notes' main coroutine) resumes ready tasks, reads
-//!   its mailbox, waits in `epoll_wait` (bounded by the next timer), turns
-//!   events into wake-ups, and fires due timers.
+//! * **The loop** (the main coroutine, on the thread's own stack) resumes
+//!   ready tasks, reads its mailbox, waits in `epoll_wait` (bounded by the
+//!   next timer), turns events into wake-ups, and fires due timers.
 //! * **Blocking calls park the task, not the thread.** [`TcpStream`] and
 //!   friends are non-blocking underneath; a call that gets `EAGAIN`
 //!   registers the fd (once, edge-triggered, both directions), clears the
@@ -95,14 +95,25 @@
 //!   [`JoinHandle::join`] blocks the thread, or panics when the joined task
 //!   runs on the same worker (it would deadlock).
 //!
-//! # Files
-//! `scheduler.rs` (the loop, parking, readiness), `epoll.rs` (the only
-//! `epoll_*` calls), `timer.rs`, `remote.rs` (the mailbox), `join.rs`,
-//! `task.rs` (spawn, sleep, yield), `io.rs` (registration, [`wait_fd`]),
-//! `net/` (sockets), `blocking.rs` (the pool), `runtime.rs` (workers,
-//! serving, shutdown), `local.rs` (a scheduler run on the caller's own
-//! thread until its tasks end: the C API's runtime tier).
+//! # Files, from the bottom up
+//! * `syscall.rs` (the `syscall!` macro), `epoll.rs` (the only `epoll_*`
+//!   calls: the selector), `arena.rs` (generational keys), `timer.rs` (the
+//!   timer heap, and every user duration made a deadline), `remote.rs` (a
+//!   worker's mailbox for other threads);
+//! * `reactor.rs`: registered fds, their readiness and waiters,
+//!   [`Interest`];
+//! * `scheduler.rs`: tasks, the ready queue, park and wake, the loop,
+//!   cancellation, shutdown; who is running;
+//! * `join.rs` ([`JoinHandle`]), `task.rs` ([`spawn`], [`sleep`],
+//!   [`yield_now`]), `io.rs` ([`wait_fd`] and the registration every
+//!   socket embeds), `net/` (the sockets), `blocking.rs` (the pool);
+//! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
+//!   scheduler run on the caller's own thread until its tasks end, which
+//!   the C API's runtime tier stands on).
+//!
+//! Each file imports only files listed before it (or beside it).
 
+mod arena;
 mod blocking;
 mod epoll;
 mod io;
@@ -113,7 +124,6 @@ mod reactor;
 mod remote;
 mod runtime;
 mod scheduler;
-mod slab;
 pub(crate) mod syscall;
 pub(crate) mod task;
 mod timer;

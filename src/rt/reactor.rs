@@ -51,8 +51,8 @@ use std::ops::BitOr;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
+use super::arena::{Arena, Key};
 use super::epoll::{Event, Events, Selector, Token};
-use super::slab::{Key, Slab};
 
 /// Which direction of an fd to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl BitOr for Interest {
     }
 }
 
-/// The token of the mailbox's eventfd (no slab key packs to this value).
+/// The token of the mailbox's eventfd (no arena key packs to this value).
 pub(crate) const MAILBOX: Token = Token(u64::MAX);
 
 /// What one event was about.
@@ -142,7 +142,7 @@ pub(crate) enum Await {
 /// One worker's selector and registered fds.
 pub(crate) struct Reactor {
     selector: Selector,
-    sources: RefCell<Slab<Source>>,
+    sources: RefCell<Arena<Source>>,
     /// Which source holds the epoll registration of each fd number (see
     /// the module docs).
     owners: RefCell<HashMap<RawFd, Key>>,
@@ -160,7 +160,7 @@ impl Reactor {
         selector.add(mailbox, MAILBOX)?;
         Ok(Reactor {
             selector,
-            sources: RefCell::new(Slab::new()),
+            sources: RefCell::new(Arena::new()),
             owners: RefCell::new(HashMap::new()),
             fd_waits: RefCell::new(HashMap::new()),
         })

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::slab::Key;
+use super::arena::Key;
 use super::syscall::syscall;
 
 /// What another thread can ask of a worker.

@@ -1,8 +1,8 @@
 //! One thread's scheduler: tasks, a ready queue, an epoll selector, timers.
 //!
 //! # The loop
-//! The scheduler's loop is the notes' main coroutine: it runs on the
-//! thread's own stack and resumes tasks, each a [`Coroutine`] on a pooled
+//! The scheduler's loop is the main coroutine: it runs on the thread's
+//! own stack and resumes tasks, each a [`Coroutine`] on a pooled
 //! stack. One turn:
 //!
 //! 1. resume every task that was ready when the turn began (tasks made
@@ -74,10 +74,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::arena::{Arena, Key};
 use super::epoll::Events;
 use super::reactor::{Await, Interest, Polled, Reactor};
 use super::remote::{Message, Remote};
-use super::slab::{Key, Slab};
 use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
 use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, Yielder};
@@ -203,11 +203,11 @@ pub(crate) struct Scheduler {
     config: Config,
     reactor: Reactor,
     remote: Arc<Remote>,
-    tasks: RefCell<Slab<Task>>,
+    tasks: RefCell<Arena<Task>>,
     ready: RefCell<VecDeque<Key>>,
     timers: RefCell<Timers>,
     /// The task being resumed (or cancelled).
-    current: Cell<Option<Key>>,
+    resuming: Cell<Option<Key>>,
     /// Set when shutdown begins: the deadline for the remaining tasks
     /// (`Some(None)`: no deadline, they may take forever).
     shutdown: Cell<Option<Option<Instant>>>,
@@ -276,10 +276,10 @@ impl Scheduler {
             config,
             reactor,
             remote,
-            tasks: RefCell::new(Slab::new()),
+            tasks: RefCell::new(Arena::new()),
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::new()),
-            current: Cell::new(None),
+            resuming: Cell::new(None),
             shutdown: Cell::new(None),
             cancelled,
         }))
@@ -287,7 +287,7 @@ impl Scheduler {
 
     /// The task being resumed, if the caller runs on its own coroutine.
     fn running_task(&self) -> Option<Key> {
-        let key = self.current.get()?;
+        let key = self.resuming.get()?;
         // A local's address is on the stack the caller runs on: the task's
         // own, or a coroutine's it created (whose stack lies elsewhere).
         let marker = 0u8;
@@ -346,7 +346,7 @@ impl Scheduler {
             .build(move |yielder: &Yielder<(), ()>, ()| {
                 // First resume: the loop has made this task current.
                 with_scheduler(|sched| {
-                    let key = sched.and_then(|s| Some((s, s.current.get()?)));
+                    let key = sched.and_then(|s| Some((s, s.resuming.get()?)));
                     if let Some((sched, key)) = key {
                         if let Some(task) = sched.tasks.borrow().get(key) {
                             task.yielder.set(yielder);
@@ -390,9 +390,9 @@ impl Scheduler {
             None => return,
         };
         let Some(mut co) = co else { return };
-        self.current.set(Some(key));
+        self.resuming.set(Some(key));
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
-        self.current.set(None);
+        self.resuming.set(None);
         match outcome {
             Ok(CoroutineResult::Yield(())) => {
                 if let Some(task) = self.tasks.borrow_mut().get_mut(key) {
@@ -451,9 +451,9 @@ impl Scheduler {
                 unsafe { co.abandon() };
             }
         } else if let Some(co) = co {
-            self.current.set(Some(key));
+            self.resuming.set(Some(key));
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
-            self.current.set(None);
+            self.resuming.set(None);
             // Only a panic raised after the body caught its cancellation gets
             // here (a destructor that panics while the cancellation unwinds
             // aborts the process: a panic during unwinding), or one out of a
@@ -518,7 +518,7 @@ impl Scheduler {
     }
 
     fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), ParkRefused> {
-        let key = self.current.get().ok_or(ParkRefused)?;
+        let key = self.resuming.get().ok_or(ParkRefused)?;
         let yielder = {
             let tasks = self.tasks.borrow();
             let task = tasks.get(key).ok_or(ParkRefused)?;

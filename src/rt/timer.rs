@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use super::slab::Key;
+use super::arena::Key;
 
 /// The instant `timeout` from now, or `None` (never) when no `Instant` can
 /// represent it: every user-given duration becomes a deadline through

@@ -121,7 +121,7 @@ pub struct Stack {
     /// its record in the registry.
     fresh: Option<registry::Recorded>,
     /// The range as registered with Valgrind (`valgrind` feature; else empty).
-    _valgrind: valgrind::Registration,
+    _valgrind: valgrind::StackRegistration,
 }
 
 // SAFETY: a Stack is an owned address range with no thread affinity: the pool it returns to
@@ -175,7 +175,7 @@ impl Stack {
             bottom,
             pages,
             fresh,
-            _valgrind: valgrind::Registration::new(bottom, bottom + pages * slab::page_size()),
+            _valgrind: valgrind::StackRegistration::new(bottom, bottom + pages * slab::page_size()),
         }
     }
 

@@ -1,10 +1,10 @@
 //! Valgrind stack registration (`--features valgrind`): each [`Stack`](super::Stack)
 //! registers its usable range with `VALGRIND_STACK_REGISTER` while it has an owner, so
-//! memcheck understands coroutine switches. Without the feature, [`Registration`] is an
+//! memcheck understands coroutine switches. Without the feature, [`StackRegistration`] is an
 //! empty type and costs nothing.
 //!
 //! The client requests live in `csrc/valgrind_stack.c` (built only with the feature); its
-//! two functions are declared here by hand rather than in the bindgen output, so the
+//! three functions are declared here by hand rather than in the bindgen output, so the
 //! committed bindings stay independent of the feature.
 
 #[cfg(feature = "valgrind")]
@@ -25,19 +25,19 @@ mod imp {
     }
 
     /// A stack range known to Valgrind until this is dropped.
-    pub(crate) struct Registration(c_uint);
+    pub(crate) struct StackRegistration(c_uint);
 
-    impl Registration {
+    impl StackRegistration {
         pub(crate) fn new(bottom: usize, top: usize) -> Self {
             make_undefined(bottom, top);
             // SAFETY: a client request only records the range; it touches no memory.
-            Registration(unsafe {
+            StackRegistration(unsafe {
                 jmpco_valgrind_stack_register(bottom as *mut c_void, top as *mut c_void)
             })
         }
     }
 
-    impl Drop for Registration {
+    impl Drop for StackRegistration {
         fn drop(&mut self) {
             // SAFETY: the id came from jmpco_valgrind_stack_register and is dropped once.
             unsafe { jmpco_valgrind_stack_deregister(self.0) }
@@ -48,12 +48,12 @@ mod imp {
 #[cfg(not(feature = "valgrind"))]
 mod imp {
     /// Without the `valgrind` feature: nothing to register.
-    pub(crate) struct Registration;
+    pub(crate) struct StackRegistration;
 
-    impl Registration {
+    impl StackRegistration {
         #[inline(always)]
         pub(crate) fn new(_bottom: usize, _top: usize) -> Self {
-            Registration
+            StackRegistration
         }
     }
 
@@ -62,4 +62,4 @@ mod imp {
     pub(crate) fn make_undefined(_lo: usize, _hi: usize) {}
 }
 
-pub(crate) use imp::{make_undefined, Registration};
+pub(crate) use imp::{make_undefined, StackRegistration};

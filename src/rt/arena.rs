@@ -1,5 +1,5 @@
-//! A slab with generation-checked keys: the scheduler's table of tasks and
-//! of registered fds.
+//! A generational arena: the scheduler's table of tasks and the reactor's
+//! table of registered fds.
 //!
 //! A [`Key`] names one slot *and* the occupant it was made for: when a slot
 //! is freed and reused, its generation changes, so a stale key (a late
@@ -34,15 +34,15 @@ struct Slot<T> {
 }
 
 /// Values addressed by [`Key`]; freed slots are reused.
-pub(crate) struct Slab<T> {
+pub(crate) struct Arena<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     len: usize,
 }
 
-impl<T> Slab<T> {
+impl<T> Arena<T> {
     pub(crate) fn new() -> Self {
-        Slab {
+        Arena {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
@@ -59,7 +59,7 @@ impl<T> Slab<T> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                let i = u32::try_from(self.slots.len()).expect("jmpco: slab full");
+                let i = u32::try_from(self.slots.len()).expect("jmpco: arena full");
                 self.slots.push(Slot {
                     generation: 0,
                     value: None,
@@ -128,14 +128,14 @@ mod tests {
 
     #[test]
     fn stale_keys_find_nothing_after_reuse() {
-        let mut slab = Slab::new();
-        let a = slab.insert_with(|_| 'a');
-        assert_eq!(slab.remove(a), Some('a'));
-        let b = slab.insert_with(|_| 'b');
+        let mut arena = Arena::new();
+        let a = arena.insert_with(|_| 'a');
+        assert_eq!(arena.remove(a), Some('a'));
+        let b = arena.insert_with(|_| 'b');
         assert_eq!(a.index, b.index);
-        assert_eq!(slab.get(a), None);
-        assert_eq!(slab.get(b), Some(&'b'));
+        assert_eq!(arena.get(a), None);
+        assert_eq!(arena.get(b), Some(&'b'));
         assert_eq!(Key::from_u64(b.to_u64()), b);
-        assert_eq!(slab.len(), 1);
+        assert_eq!(arena.len(), 1);
     }
 }
