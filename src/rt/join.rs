@@ -16,11 +16,10 @@ use std::fmt;
 use std::io;
 use std::panic;
 use std::sync::{Arc, Mutex};
-use std::thread::Thread;
 
-use super::arena::Key;
-use super::remote::{Message, Remote};
-use super::scheduler::{with_scheduler, with_task, EndHook, Ended};
+use super::park::{worker_id, Caller, Waiter};
+use super::remote::Remote;
+use super::scheduler::{EndHook, Ended};
 
 /// Why a task (or a blocking job) produced no value.
 ///
@@ -60,7 +59,7 @@ impl JoinError {
     }
 }
 
-pub(crate) use crate::coroutine::panic_message;
+use crate::coroutine::panic_message;
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,72 +93,6 @@ impl std::error::Error for JoinError {
     }
 }
 
-/// Who waits for a result, and how to wake them.
-pub(crate) enum Waiter {
-    /// A thread outside any task.
-    Thread(Thread),
-    /// A parked task on the worker that owns `Remote`.
-    Task(Arc<Remote>, Key),
-}
-
-/// Where a caller of `join` is.
-enum Caller {
-    /// A task, which can park.
-    Task(Waiter),
-    /// A worker's thread outside its tasks (in a coroutine a task created,
-    /// say): only the thread can wait, and it stalls the worker (whose
-    /// mailbox is `worker`) meanwhile.
-    OnWorker(usize),
-    /// Any other thread.
-    Thread,
-}
-
-impl Caller {
-    fn here() -> Caller {
-        with_task(|task| match task {
-            Some((sched, key)) => Caller::Task(Waiter::Task(sched.remote().clone(), key)),
-            None => with_scheduler(|sched| match sched {
-                Some(s) => Caller::OnWorker(worker_id(s.remote())),
-                None => Caller::Thread,
-            }),
-        })
-    }
-}
-
-impl Waiter {
-    /// Wakes the waiter (a task on this thread directly, else by message).
-    pub(crate) fn wake(self) {
-        match self {
-            Waiter::Thread(t) => t.unpark(),
-            Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
-                Some(s) if Arc::ptr_eq(s.remote(), &remote) => s.wake(key),
-                _ => remote.send(Message::Wake(key)),
-            }),
-        }
-    }
-
-    /// Sleeps until woken (or spuriously). A task that cannot park (it is
-    /// being cancelled, or unwinding) returns `false` at once.
-    fn sleep(&self) -> bool {
-        match self {
-            Waiter::Thread(_) => {
-                std::thread::park();
-                true
-            }
-            Waiter::Task(..) => {
-                with_task(|task| task.is_some_and(|(sched, _)| sched.park(None).is_ok()))
-            }
-        }
-    }
-
-    fn clone_ref(&self) -> Waiter {
-        match self {
-            Waiter::Thread(t) => Waiter::Thread(t.clone()),
-            Waiter::Task(r, k) => Waiter::Task(r.clone(), *k),
-        }
-    }
-}
-
 struct Slot<T> {
     result: Option<Result<T, JoinError>>,
     waiter: Option<Waiter>,
@@ -174,10 +107,6 @@ pub(crate) struct JoinState<T> {
     home: usize,
 }
 
-/// A worker's identity for [`JoinState::home`]: its mailbox's address.
-fn worker_id(remote: &Arc<Remote>) -> usize {
-    Arc::as_ptr(remote) as usize
-}
 
 impl<T> JoinState<T> {
     /// Stores the result (the first one wins) and wakes the waiter.
@@ -287,25 +216,23 @@ impl<T> JoinHandle<T> {
     /// another worker or of the blocking pool from there blocks the thread,
     /// stalling its worker meanwhile.)
     pub fn join(self) -> Result<T, JoinError> {
-        let caller = Caller::here();
-        let waiter = match caller {
-            Caller::Task(waiter) => waiter,
+        let waiter = match Caller::here() {
+            Caller::Can(waiter) => waiter,
             Caller::OnWorker(worker) => {
                 if worker == self.state.home && !self.is_finished() {
                     joined_own_worker_from_outside_a_task();
                 }
                 Waiter::Thread(std::thread::current())
             }
-            Caller::Thread => Waiter::Thread(std::thread::current()),
         };
         loop {
             let mut slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(result) = slot.result.take() {
                 return result;
             }
-            slot.waiter = Some(waiter.clone_ref());
+            slot.waiter = Some(waiter.clone());
             drop(slot);
-            if !waiter.sleep() {
+            if !waiter.sleep(None) {
                 // Our own task cannot park: stop waiting.
                 return Err(JoinError::Cancelled);
             }

@@ -115,11 +115,13 @@
 
 mod arena;
 mod blocking;
+pub mod channel;
 mod epoll;
 mod io;
 mod join;
 pub(crate) mod local;
 mod net;
+mod park;
 mod reactor;
 mod remote;
 mod runtime;

@@ -1,0 +1,681 @@
+//! Channels between tasks, workers and threads: [`bounded`], [`unbounded`],
+//! and `bounded(0)` as a rendezvous. crossbeam-channel's API and errors.
+//!
+//! ```
+//! use jmpco::rt::{self, channel, Runtime};
+//!
+//! let rt = Runtime::builder().worker_threads(1).build()?;
+//! let total = rt.block_on(|| {
+//!     let (tx, rx) = channel::bounded(4);
+//!     for i in 0..3 {
+//!         let tx = tx.clone();
+//!         rt::spawn(move || tx.send(i * 10).unwrap());
+//!     }
+//!     drop(tx); // the receiver ends once every sender is gone
+//!     rx.iter().sum::<i32>()
+//! });
+//! assert_eq!(total, 30);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # The model
+//! A channel is a queue under one mutex, plus the senders and receivers
+//! that wait on it, oldest first. A waiting sender holds its value in its
+//! entry; a waiting receiver has a slot. Whoever makes progress possible
+//! completes the waiter itself, under the lock: a sender that finds a
+//! receiver waiting on an empty queue puts the value into its slot; a
+//! receiver that takes from a full queue moves the oldest waiting sender's
+//! value in, and on a rendezvous channel takes it directly from that
+//! sender. Each completion first *claims* the waiter's [`Parker`], so it
+//! happens exactly once even when the waiter's deadline passes, or it is
+//! cancelled, at the same moment: nobody retries, and no message is lost or
+//! delivered twice. Messages come out in the order they went in.
+//!
+//! # What parks, what blocks
+//! A task parks (its worker runs the others); a hand-off between tasks of
+//! one worker makes no system call, and a task of another worker is woken
+//! through its mailbox. A plain thread blocks. A coroutine that a task
+//! created (code on a worker's thread outside its tasks) cannot wait: an
+//! operation that would have to panics instead, since blocking the thread
+//! would stall its worker, and deadlock it if the other side runs there.
+//!
+//! # Cancellation
+//! A task cancelled while it waits unwinds out of the operation: a sender
+//! takes its value back with it (the message was never sent), a receiver
+//! that had already been handed a message puts it back at the head of the
+//! queue (or hands it to the next waiting receiver), so it is not lost. A
+//! task that cannot park (being cancelled, or unwinding a panic) gets the
+//! operation's error at once: `send` gives the value back, `recv` returns
+//! [`RecvError`], the `_timeout` forms report a timeout.
+//!
+//! # Disconnection
+//! When every [`Receiver`] is gone, sends fail and give the value back;
+//! messages still queued are dropped. When every [`Sender`] is gone, the
+//! receivers drain what is queued, then fail.
+
+mod error;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+use super::park::{Caller, Parker, Woke};
+use super::timer::deadline_after;
+
+/// The operation number of a plain channel wait (a wait has one).
+const OP: usize = 0;
+/// The claim that a disconnect makes on the waiters it ends.
+const DISCONNECTED: usize = usize::MAX - 2;
+
+/// A channel that holds at most `cap` messages; `bounded(0)` is a
+/// rendezvous: a send waits until a receiver takes its value.
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    make(Some(cap))
+}
+
+/// A channel with no limit: a send never waits.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    make(None)
+}
+
+fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(Chan {
+        inner: Mutex::new(Inner {
+            queue: VecDeque::new(),
+            cap,
+            senders: 1,
+            receivers: 1,
+            send_waits: VecDeque::new(),
+            recv_waits: VecDeque::new(),
+        }),
+    });
+    (
+        Sender { chan: chan.clone() },
+        Receiver { chan },
+    )
+}
+
+struct Chan<T> {
+    inner: Mutex<Inner<T>>,
+}
+
+struct Inner<T> {
+    queue: VecDeque<T>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+    senders: usize,
+    receivers: usize,
+    /// Waiting senders, oldest first.
+    send_waits: VecDeque<Arc<SendWait<T>>>,
+    /// Waiting receivers, oldest first.
+    recv_waits: VecDeque<Arc<RecvWait<T>>>,
+}
+
+/// A waiting sender: its value stays here until a receiver takes it.
+struct SendWait<T> {
+    parker: Arc<Parker>,
+    op: usize,
+    value: Mutex<Option<T>>,
+}
+
+/// A waiting receiver: a sender puts a value into its slot.
+struct RecvWait<T> {
+    parker: Arc<Parker>,
+    op: usize,
+    slot: Mutex<Option<T>>,
+}
+
+/// Locks, ignoring poison: no code panics while it holds one of these
+/// locks (values are moved under them, never dropped).
+fn lock<U>(m: &Mutex<U>) -> MutexGuard<'_, U> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<T> Chan<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        lock(&self.inner)
+    }
+}
+
+impl<T> Inner<T> {
+    fn has_room(&self) -> bool {
+        self.cap.is_none_or(|cap| self.queue.len() < cap)
+    }
+
+    /// Sends `value` without waiting: to the oldest waiting receiver if the
+    /// queue is empty, else into the queue if it has room; gives it back
+    /// otherwise.
+    fn offer(&mut self, value: T) -> Result<(), T> {
+        let value = if self.queue.is_empty() {
+            match self.hand_to_receiver(value) {
+                Ok(()) => return Ok(()),
+                Err(value) => value,
+            }
+        } else {
+            value
+        };
+        if self.has_room() {
+            self.queue.push_back(value);
+            Ok(())
+        } else {
+            Err(value)
+        }
+    }
+
+    /// Completes the oldest receiver still waiting with `value`.
+    fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
+        while let Some(wait) = self.recv_waits.pop_front() {
+            if wait.parker.try_claim(wait.op) {
+                *lock(&wait.slot) = Some(value);
+                wait.parker.unpark();
+                return Ok(());
+            }
+        }
+        Err(value)
+    }
+
+    /// Receives without waiting: from the queue (then lets the oldest
+    /// waiting sender in), or straight from a waiting sender.
+    fn take(&mut self) -> Option<T> {
+        if let Some(value) = self.queue.pop_front() {
+            while self.has_room() {
+                match self.take_from_sender() {
+                    Some(next) => self.queue.push_back(next),
+                    None => break,
+                }
+            }
+            return Some(value);
+        }
+        self.take_from_sender()
+    }
+
+    /// Completes the oldest sender still waiting, taking its value.
+    fn take_from_sender(&mut self) -> Option<T> {
+        while let Some(wait) = self.send_waits.pop_front() {
+            if wait.parker.try_claim(wait.op) {
+                let value = lock(&wait.value).take();
+                wait.parker.unpark();
+                if value.is_some() {
+                    return value;
+                }
+            }
+        }
+        None
+    }
+
+    /// Puts back a message a cancelled receiver had been handed: it was the
+    /// oldest, so it goes first (the queue may hold one more than its
+    /// capacity until it is taken).
+    fn restore(&mut self, value: T) {
+        let value = if self.queue.is_empty() {
+            match self.hand_to_receiver(value) {
+                Ok(()) => return,
+                Err(value) => value,
+            }
+        } else {
+            value
+        };
+        self.queue.push_front(value);
+    }
+}
+
+/// The sending side; clone it for more senders. `Send` and `Sync` when the
+/// messages are `Send`.
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving side; clone it for more receivers (each message goes to
+/// one of them). `Send` and `Sync` when the messages are `Send`.
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting while the channel is full (on a rendezvous
+    /// channel, until a receiver takes it).
+    ///
+    /// # Errors
+    /// Every receiver is gone, or the calling task cannot park: the value
+    /// comes back.
+    ///
+    /// # Panics
+    /// If it would have to wait in a coroutine that a task created (see the
+    /// module docs).
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_until(value, None).map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Sends `value` if that needs no waiting.
+    ///
+    /// # Errors
+    /// The channel is full, or every receiver is gone: the value comes back.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut inner = self.chan.lock();
+        if inner.receivers == 0 {
+            return Err(TrySendError::Disconnected(value));
+        }
+        inner.offer(value).map_err(TrySendError::Full)
+    }
+
+    /// [`send`](Self::send), giving up after `timeout` (`Duration::MAX`:
+    /// never).
+    ///
+    /// # Errors
+    /// As `send`, and `Timeout` when the deadline passes first.
+    ///
+    /// # Panics
+    /// As `send`.
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(value, deadline_after(timeout))
+    }
+
+    /// [`send`](Self::send), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`send_timeout`](Self::send_timeout).
+    ///
+    /// # Panics
+    /// As `send`.
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(value, Some(deadline))
+    }
+
+    fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.chan.lock();
+        if inner.receivers == 0 {
+            return Err(SendTimeoutError::Disconnected(value));
+        }
+        let value = match inner.offer(value) {
+            Ok(()) => return Ok(()),
+            Err(value) => value,
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(value));
+        }
+        let waiter = match Caller::here() {
+            Caller::Can(waiter) => waiter,
+            Caller::OnWorker(_) => {
+                drop(inner);
+                would_block_outside_a_task("send");
+            }
+        };
+        let wait = Arc::new(SendWait {
+            parker: Parker::new(waiter),
+            op: OP,
+            value: Mutex::new(Some(value)),
+        });
+        inner.send_waits.push_back(wait.clone());
+        drop(inner);
+        let pending = PendingSend {
+            chan: &self.chan,
+            wait: &wait,
+        };
+        let woke = wait.parker.sleep(deadline);
+        let settled = pending.settle(woke);
+        std::mem::forget(pending);
+        match settled {
+            Settled::Done(()) => Ok(()),
+            Settled::Disconnected => Err(SendTimeoutError::Disconnected(take_value(&wait))),
+            Settled::GaveUp => Err(SendTimeoutError::Timeout(take_value(&wait))),
+        }
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
+    /// Whether no message is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a send would have to wait now.
+    pub fn is_full(&self) -> bool {
+        !self.chan.lock().has_room()
+    }
+
+    /// The channel's capacity (`None`: unbounded).
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.lock().cap
+    }
+}
+
+fn take_value<T>(wait: &SendWait<T>) -> T {
+    lock(&wait.value)
+        .take()
+        .expect("jmpco: a sender whose wait was not completed holds its value")
+}
+
+/// How a wait that ended ended.
+enum Settled<V> {
+    /// A counterpart completed it.
+    Done(V),
+    /// The other side went away.
+    Disconnected,
+    /// The waiter gave up first (deadline, refused park, or cancellation).
+    GaveUp,
+}
+
+/// A sender's wait in progress; dropped only if the sender unwinds out of
+/// it (it is cancelled), and then gives up the wait.
+struct PendingSend<'a, T> {
+    chan: &'a Arc<Chan<T>>,
+    wait: &'a Arc<SendWait<T>>,
+}
+
+impl<T> PendingSend<'_, T> {
+    fn settle(&self, woke: Woke) -> Settled<()> {
+        let claimed = match woke {
+            Woke::Claimed(op) => Err(op),
+            Woke::TimedOut | Woke::Refused => self.wait.parker.try_abort(),
+        };
+        match claimed {
+            Ok(()) => {
+                let mut inner = self.chan.lock();
+                inner.send_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
+                Settled::GaveUp
+            }
+            Err(DISCONNECTED) => Settled::Disconnected,
+            Err(_) => Settled::Done(()),
+        }
+    }
+}
+
+impl<T> Drop for PendingSend<'_, T> {
+    fn drop(&mut self) {
+        // Cancelled while waiting: withdraw. The value (if still ours) is
+        // dropped with the wait: it was never sent.
+        let _ = self.settle(Woke::Refused);
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives the next message, waiting while the channel is empty.
+    ///
+    /// # Errors
+    /// The channel is empty and every sender is gone, or the calling task
+    /// cannot park.
+    ///
+    /// # Panics
+    /// If it would have to wait in a coroutine that a task created (see the
+    /// module docs).
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Receives a message if one is there now.
+    ///
+    /// # Errors
+    /// `Empty`, or `Disconnected` when it is empty and every sender is gone.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut inner = self.chan.lock();
+        match inner.take() {
+            Some(value) => Ok(value),
+            None if inner.senders == 0 => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// [`recv`](Self::recv), giving up after `timeout` (`Duration::MAX`:
+    /// never).
+    ///
+    /// # Errors
+    /// As `recv`, and `Timeout` when the deadline passes first.
+    ///
+    /// # Panics
+    /// As `recv`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(deadline_after(timeout))
+    }
+
+    /// [`recv`](Self::recv), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`recv_timeout`](Self::recv_timeout).
+    ///
+    /// # Panics
+    /// As `recv`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut inner = self.chan.lock();
+        if let Some(value) = inner.take() {
+            return Ok(value);
+        }
+        if inner.senders == 0 {
+            return Err(RecvTimeoutError::Disconnected);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let waiter = match Caller::here() {
+            Caller::Can(waiter) => waiter,
+            Caller::OnWorker(_) => {
+                drop(inner);
+                would_block_outside_a_task("recv");
+            }
+        };
+        let wait = Arc::new(RecvWait {
+            parker: Parker::new(waiter),
+            op: OP,
+            slot: Mutex::new(None),
+        });
+        inner.recv_waits.push_back(wait.clone());
+        drop(inner);
+        let pending = PendingRecv {
+            chan: &self.chan,
+            wait: &wait,
+        };
+        let woke = wait.parker.sleep(deadline);
+        let settled = pending.settle(woke);
+        std::mem::forget(pending);
+        match settled {
+            Settled::Done(value) => Ok(value),
+            Settled::Disconnected => Err(RecvTimeoutError::Disconnected),
+            Settled::GaveUp => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
+    /// A blocking iterator: [`recv`](Self::recv) until it fails.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over what can be received without waiting.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
+    /// Whether no message is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The channel's capacity (`None`: unbounded).
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.lock().cap
+    }
+}
+
+/// A receiver's wait in progress; dropped only if the receiver unwinds out
+/// of it (it is cancelled), and then gives up the wait without losing a
+/// message it had been handed.
+struct PendingRecv<'a, T> {
+    chan: &'a Arc<Chan<T>>,
+    wait: &'a Arc<RecvWait<T>>,
+}
+
+impl<T> PendingRecv<'_, T> {
+    fn settle(&self, woke: Woke) -> Settled<T> {
+        let claimed = match woke {
+            Woke::Claimed(op) => Err(op),
+            Woke::TimedOut | Woke::Refused => self.wait.parker.try_abort(),
+        };
+        match claimed {
+            Ok(()) => {
+                let mut inner = self.chan.lock();
+                inner.recv_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
+                Settled::GaveUp
+            }
+            Err(DISCONNECTED) => Settled::Disconnected,
+            Err(_) => Settled::Done(
+                lock(&self.wait.slot)
+                    .take()
+                    .expect("jmpco: a completed receive holds its message"),
+            ),
+        }
+    }
+}
+
+impl<T> Drop for PendingRecv<'_, T> {
+    fn drop(&mut self) {
+        if let Settled::Done(value) = self.settle(Woke::Refused) {
+            self.chan.lock().restore(value);
+        }
+    }
+}
+
+/// The panic of an operation that would wait outside a task on a worker.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn would_block_outside_a_task(op: &str) -> ! {
+    panic!(
+        "jmpco: channel {op} would wait in a coroutine nested in a task (outside the task \
+         itself): only the task can park, and blocking the worker's thread could deadlock \
+         it; wait in the task, or use try_{op}"
+    )
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.lock().senders += 1;
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.lock().receivers += 1;
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut inner = self.chan.lock();
+        inner.senders -= 1;
+        if inner.senders == 0 {
+            for wait in inner.recv_waits.drain(..) {
+                if wait.parker.try_claim(DISCONNECTED) {
+                    wait.parker.unpark();
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let queued = {
+            let mut inner = self.chan.lock();
+            inner.receivers -= 1;
+            if inner.receivers > 0 {
+                return;
+            }
+            for wait in inner.send_waits.drain(..) {
+                if wait.parker.try_claim(DISCONNECTED) {
+                    wait.parker.unpark();
+                }
+            }
+            std::mem::take(&mut inner.queue)
+        };
+        // Nobody can receive them any more; dropped outside the lock.
+        drop(queued);
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+/// [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// The owning form of [`Receiver::iter`].
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}

@@ -1,0 +1,201 @@
+//! Waiting for something another task or thread does, and waking the
+//! waiter from anywhere: the primitive under join handles and channels.
+//!
+//! A [`Waiter`] is how to wake someone: a task (through its worker's
+//! mailbox, or directly when the waker runs on the same worker: no system
+//! call) or a plain thread (`unpark`). A [`Parker`] is one wait of one
+//! waiter: whoever ends the wait *claims* it first with a compare-and-swap,
+//! so of all the parties that may end one wait (a sender, a receiver, a
+//! disconnect, the waiter's own timeout or cancellation), exactly one does,
+//! and the loser knows it lost. Only then does the winner wake the waiter.
+//!
+//! # No lost wake-up
+//! A waiter records its parker where wakers will find it (under the lock
+//! of the thing it waits for, after checking that thing under the same
+//! lock), releases the lock, then sleeps until its parker is claimed. A
+//! claim that comes before the sleep is seen by the sleep's first check;
+//! a thread's `unpark` before its `park` is kept by std; and a task's wake
+//! through its mailbox is read by its worker's loop, which runs only once
+//! the task has parked. Wakes are hints: every sleeper re-checks its
+//! parker, so a spurious one costs a loop turn.
+//!
+//! # Giving up
+//! A waiter that stops waiting without being claimed (its deadline passed,
+//! its park was refused, or it is cancelled and unwinds from the sleep)
+//! claims its own parker as aborted. If that fails, a waker claimed it
+//! first and did its part (handed it a value, took its value): the waiter
+//! must then act as woken, or pass on what it was handed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Instant;
+
+use super::arena::Key;
+use super::remote::{Message, Remote};
+use super::scheduler::{with_scheduler, with_task};
+
+/// Who waits, and how to wake them.
+pub(crate) enum Waiter {
+    /// A plain thread.
+    Thread(Thread),
+    /// A task of the worker whose mailbox is the `Remote`.
+    Task(Arc<Remote>, Key),
+}
+
+/// Where a would-be waiter runs.
+pub(crate) enum Caller {
+    /// On a task or a plain thread: it can wait as this waiter.
+    Can(Waiter),
+    /// On a worker's thread outside its tasks (in a coroutine a task
+    /// created, say): no task to park, and blocking the thread stalls the
+    /// worker, deadlocking it if what it waits for runs there. The value is
+    /// the worker's identity ([`Waiter::worker_id`]).
+    OnWorker(usize),
+}
+
+impl Caller {
+    /// The caller, as a waiter if it can be one.
+    pub(crate) fn here() -> Caller {
+        with_task(|task| match task {
+            Some((sched, key)) => Caller::Can(Waiter::Task(sched.remote().clone(), key)),
+            None => with_scheduler(|sched| match sched {
+                Some(s) => Caller::OnWorker(worker_id(s.remote())),
+                None => Caller::Can(Waiter::Thread(std::thread::current())),
+            }),
+        })
+    }
+}
+
+/// A worker's identity: its mailbox's address (never dereferenced).
+pub(crate) fn worker_id(remote: &Arc<Remote>) -> usize {
+    Arc::as_ptr(remote) as usize
+}
+
+impl Waiter {
+    /// Wakes the waiter: a task of this thread's worker directly, a task of
+    /// another worker by message, a thread by `unpark`.
+    pub(crate) fn wake(&self) {
+        match self {
+            Waiter::Thread(t) => t.unpark(),
+            Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
+                Some(s) if Arc::ptr_eq(s.remote(), remote) => s.wake(*key),
+                _ => remote.send(Message::Wake(*key)),
+            }),
+        }
+    }
+
+    /// Sleeps until woken (or spuriously) or `deadline`; `false` if the
+    /// waiter is a task that cannot park (being cancelled, or unwinding).
+    pub(crate) fn sleep(&self, deadline: Option<Instant>) -> bool {
+        match self {
+            Waiter::Thread(_) => {
+                match deadline {
+                    None => std::thread::park(),
+                    Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+                }
+                true
+            }
+            Waiter::Task(..) => {
+                with_task(|task| task.is_some_and(|(sched, _)| sched.park(deadline).is_ok()))
+            }
+        }
+    }
+
+    fn clone_ref(&self) -> Waiter {
+        match self {
+            Waiter::Thread(t) => Waiter::Thread(t.clone()),
+            Waiter::Task(r, k) => Waiter::Task(r.clone(), *k),
+        }
+    }
+}
+
+impl Clone for Waiter {
+    fn clone(&self) -> Waiter {
+        self.clone_ref()
+    }
+}
+
+/// `Parker::state` while nobody has claimed the wait.
+const WAITING: usize = 0;
+/// `Parker::state` once the waiter gave up.
+const ABORTED: usize = usize::MAX;
+
+/// One wait of one waiter; see the module docs.
+pub(crate) struct Parker {
+    /// [`WAITING`], [`ABORTED`], or 1 + the operation that claimed it.
+    state: AtomicUsize,
+    waiter: Waiter,
+}
+
+/// How a [`Parker::sleep`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woke {
+    /// Claimed for operation `op`.
+    Claimed(usize),
+    /// The deadline passed unclaimed.
+    TimedOut,
+    /// The task cannot park (being cancelled, or unwinding a panic).
+    Refused,
+}
+
+impl Parker {
+    pub(crate) fn new(waiter: Waiter) -> Arc<Parker> {
+        Arc::new(Parker {
+            state: AtomicUsize::new(WAITING),
+            waiter,
+        })
+    }
+
+    /// Claims the wait for operation `op` (below `usize::MAX - 1`); `false`
+    /// if someone else (or the waiter's abort) was first.
+    pub(crate) fn try_claim(&self, op: usize) -> bool {
+        debug_assert!(op < usize::MAX - 1);
+        self.state
+            .compare_exchange(WAITING, op + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The operation that claimed the wait, if one did.
+    pub(crate) fn claimed(&self) -> Option<usize> {
+        match self.state.load(Ordering::Acquire) {
+            WAITING | ABORTED => None,
+            n => Some(n - 1),
+        }
+    }
+
+    /// The waiter gives up: `Ok` if nobody had claimed the wait, else the
+    /// operation that did (which the waiter must then honour).
+    pub(crate) fn try_abort(&self) -> Result<(), usize> {
+        match self
+            .state
+            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Ok(()),
+            Err(ABORTED) => Ok(()),
+            Err(n) => Err(n - 1),
+        }
+    }
+
+    /// Wakes the waiter (after a successful claim).
+    pub(crate) fn unpark(&self) {
+        self.waiter.wake();
+    }
+
+    /// Sleeps until the wait is claimed, `deadline` passes, or the task
+    /// cannot park. Does not abort: the caller decides with
+    /// [`try_abort`](Self::try_abort).
+    pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Woke {
+        loop {
+            if let Some(op) = self.claimed() {
+                return Woke::Claimed(op);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Woke::TimedOut;
+            }
+            if !self.waiter.sleep(deadline) {
+                return Woke::Refused;
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! `jmpco::rt::channel`: ordering, capacity and backpressure, rendezvous,
+//! disconnection, timeouts, use across workers and threads, contention,
+//! and cancellation while parked with every message counted. Every test
+//! is bounded by a watchdog.
+
+mod rt_support;
+
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jmpco::rt::channel::{
+    self, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use jmpco::rt::{self, JoinError, Runtime};
+use jmpco::{Backend, Coroutine};
+use rt_support::{one_worker, panic_text, watchdog};
+
+fn runtime(workers: usize, backend: Backend) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .backend(backend)
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn messages_arrive_in_order_between_tasks_of_one_worker() {
+    watchdog(30, "order", || {
+        for backend in Backend::ALL {
+            let rt = runtime(1, backend);
+            let got = rt.block_on(|| {
+                let (tx, rx) = channel::bounded(1);
+                let producer = rt::spawn(move || {
+                    for i in 0..1000u32 {
+                        tx.send(i).unwrap();
+                    }
+                });
+                let got: Vec<u32> = rx.iter().collect();
+                producer.join().unwrap();
+                got
+            });
+            assert_eq!(got, (0..1000).collect::<Vec<_>>(), "{backend:?}");
+            rt.shutdown(Duration::from_secs(5));
+        }
+    });
+}
+
+#[test]
+fn a_bounded_channel_holds_its_capacity_then_makes_senders_wait() {
+    watchdog(30, "backpressure", || {
+        let rt = one_worker();
+        rt.block_on(|| {
+            let (tx, rx) = channel::bounded(2);
+            assert_eq!(tx.capacity(), Some(2));
+            tx.try_send(1).unwrap();
+            tx.send(2).unwrap();
+            assert!(tx.is_full());
+            assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+            let waiting = rt::spawn({
+                let tx = tx.clone();
+                move || {
+                    let start = Instant::now();
+                    tx.send(3).unwrap();
+                    start.elapsed()
+                }
+            });
+            rt::sleep(Duration::from_millis(30));
+            assert!(!waiting.is_finished(), "the sender waits while full");
+            assert_eq!(rx.recv(), Ok(1));
+            let waited = waiting.join().unwrap();
+            assert!(waited >= Duration::from_millis(25), "waited {waited:?}");
+            assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2, 3]);
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        });
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn a_rendezvous_send_waits_until_a_receiver_takes_the_value() {
+    watchdog(30, "rendezvous", || {
+        let rt = one_worker();
+        rt.block_on(|| {
+            let (tx, rx) = channel::bounded::<&str>(0);
+            assert_eq!(tx.try_send("early"), Err(TrySendError::Full("early")));
+            let sender = rt::spawn(move || {
+                tx.send("hello").unwrap();
+                Instant::now()
+            });
+            rt::sleep(Duration::from_millis(20));
+            assert!(!sender.is_finished(), "no receiver yet");
+            assert_eq!(rx.len(), 0, "a rendezvous channel queues nothing");
+            let received_at = Instant::now();
+            assert_eq!(rx.recv(), Ok("hello"));
+            assert!(sender.join().unwrap() >= received_at);
+        });
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn an_unbounded_channel_never_makes_a_sender_wait() {
+    let (tx, rx) = channel::unbounded();
+    for i in 0..100_000u32 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(rx.len(), 100_000);
+    assert_eq!(tx.capacity(), None);
+    assert_eq!(rx.iter().take(3).collect::<Vec<_>>(), [0, 1, 2]);
+}
+
+#[test]
+fn with_every_sender_gone_receivers_drain_then_fail() {
+    watchdog(30, "senders_gone", || {
+        let (tx, rx) = channel::bounded(4);
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        assert!(rx.recv().is_err());
+        // A receiver already waiting is woken by the last sender's drop.
+        let rt = one_worker();
+        let result = rt.block_on(|| {
+            let (tx, rx) = channel::bounded::<u8>(1);
+            let waiting = rt::spawn(move || rx.recv_timeout(Duration::from_secs(10)));
+            rt::sleep(Duration::from_millis(10));
+            drop(tx);
+            waiting.join().unwrap()
+        });
+        assert_eq!(result, Err(RecvTimeoutError::Disconnected));
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn with_every_receiver_gone_sends_fail_and_give_the_value_back() {
+    watchdog(30, "receivers_gone", || {
+        let (tx, rx) = channel::bounded(1);
+        drop(rx);
+        assert_eq!(tx.send(String::from("a")).unwrap_err().into_inner(), "a");
+        assert!(tx.try_send(1.to_string()).unwrap_err().is_disconnected());
+        // A sender already waiting is woken by the last receiver's drop.
+        let rt = one_worker();
+        let result = rt.block_on(|| {
+            let (tx, rx) = channel::bounded(1);
+            tx.send(0).unwrap();
+            let waiting = rt::spawn(move || tx.send_timeout(7, Duration::from_secs(10)));
+            rt::sleep(Duration::from_millis(10));
+            drop(rx);
+            waiting.join().unwrap()
+        });
+        assert_eq!(result, Err(SendTimeoutError::Disconnected(7)));
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn timeouts_give_up_on_time_and_duration_max_means_forever() {
+    watchdog(30, "timeouts", || {
+        let rt = one_worker();
+        rt.block_on(|| {
+            let (tx, rx) = channel::bounded(1);
+            let start = Instant::now();
+            assert_eq!(
+                rx.recv_timeout(Duration::from_millis(30)),
+                Err(RecvTimeoutError::Timeout)
+            );
+            assert!(start.elapsed() >= Duration::from_millis(30));
+            tx.send(1).unwrap();
+            let start = Instant::now();
+            assert_eq!(
+                tx.send_timeout(2, Duration::from_millis(30)),
+                Err(SendTimeoutError::Timeout(2)),
+                "the value comes back"
+            );
+            assert!(start.elapsed() >= Duration::from_millis(30));
+            assert_eq!(rx.recv_timeout(Duration::ZERO), Ok(1), "ready now");
+            let late = rt::spawn(move || {
+                rt::sleep(Duration::from_millis(20));
+                tx.send(3).unwrap();
+            });
+            assert_eq!(rx.recv_timeout(Duration::MAX), Ok(3));
+            late.join().unwrap();
+        });
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn tasks_of_two_workers_exchange_messages_both_ways() {
+    watchdog(30, "two_workers", || {
+        let rt = runtime(2, Backend::default());
+        let (ping_tx, ping_rx) = channel::bounded::<u32>(1);
+        let (pong_tx, pong_rx) = channel::bounded::<u32>(1);
+        let echo = rt.handle().spawn_on(1, move || {
+            for v in ping_rx.iter() {
+                pong_tx.send(v + 1).unwrap();
+            }
+        });
+        let total = rt.handle().spawn_on(0, move || {
+            let mut total = 0;
+            for i in 0..2000 {
+                ping_tx.send(i).unwrap();
+                total += pong_rx.recv().unwrap();
+            }
+            total
+        });
+        assert_eq!(total.join().unwrap(), (1..=2000).sum::<u32>());
+        echo.join().unwrap();
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn plain_threads_block_and_tasks_park_on_one_channel() {
+    watchdog(30, "threads_and_tasks", || {
+        let rt = one_worker();
+        let (to_task, from_thread) = channel::bounded::<u32>(0);
+        let (to_thread, from_task) = channel::unbounded::<u32>();
+        let task = rt.spawn(move || {
+            let mut n = 0;
+            while let Ok(v) = from_thread.recv() {
+                to_thread.send(v * 2).unwrap();
+                n += 1;
+            }
+            n
+        });
+        let thread = std::thread::spawn(move || {
+            for i in 0..500 {
+                to_task.send(i).unwrap();
+            }
+        });
+        let doubled: Vec<u32> = from_task.iter().take(500).collect();
+        thread.join().unwrap();
+        assert_eq!(task.join().unwrap(), 500);
+        assert_eq!(doubled, (0..500).map(|i| i * 2).collect::<Vec<_>>());
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn ten_thousand_tasks_through_one_channel_lose_no_wake_up() {
+    watchdog(60, "ten_thousand", || {
+        let rt = runtime(2, Backend::default());
+        let (tx, rx) = channel::bounded::<u64>(16);
+        let (done_tx, done_rx) = channel::unbounded::<u64>();
+        // Receivers on both workers, senders on both: every hand-off kind.
+        for w in 0..2 {
+            let (rx, done_tx) = (rx.clone(), done_tx.clone());
+            rt.handle().spawn_on(w, move || {
+                for _ in 0..2 {
+                    let rx = rx.clone();
+                    let done_tx = done_tx.clone();
+                    rt::spawn(move || done_tx.send(rx.iter().sum()).unwrap());
+                }
+            });
+        }
+        drop((rx, done_tx));
+        let senders: Vec<_> = (0..10_000u64)
+            .map(|i| {
+                let tx = tx.clone();
+                rt.handle().spawn(move || tx.send(i).unwrap())
+            })
+            .collect();
+        drop(tx);
+        for s in senders {
+            s.join().unwrap();
+        }
+        let total: u64 = done_rx.iter().sum();
+        assert_eq!(total, (0..10_000u64).sum::<u64>());
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+/// Senders and receivers parked when shutdown cancels them: every message
+/// whose send returned `Ok` is received exactly once, by a task or from
+/// the queue afterwards, and no message shows up twice.
+#[test]
+fn cancellation_while_parked_loses_and_duplicates_no_message() {
+    watchdog(30, "cancel_counting", || {
+        for cap in [0, 2] {
+            let rt = runtime(2, Backend::default());
+            let (tx, rx) = channel::bounded::<u32>(cap);
+            let sent_ok = Arc::new(Mutex::new(Vec::new()));
+            let received = Arc::new(Mutex::new(Vec::new()));
+            for i in 0..60u32 {
+                let (tx, sent_ok) = (tx.clone(), sent_ok.clone());
+                rt.handle().spawn(move || {
+                    if tx.send(i).is_ok() {
+                        sent_ok.lock().unwrap().push(i);
+                    }
+                });
+            }
+            for _ in 0..4 {
+                let (rx, received) = (rx.clone(), received.clone());
+                rt.handle().spawn(move || {
+                    for _ in 0..5 {
+                        match rx.recv() {
+                            Ok(v) => received.lock().unwrap().push(v),
+                            Err(_) => return,
+                        }
+                        rt::yield_now();
+                    }
+                    // Then park until shutdown cancels it (or one more comes).
+                    if let Ok(v) = rx.recv_timeout(Duration::from_secs(60)) {
+                        received.lock().unwrap().push(v);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            let report = rt.shutdown(Duration::ZERO);
+            assert!(report.cancelled > 0, "cap {cap}: some tasks were parked");
+            drop(tx);
+            let mut delivered = received.lock().unwrap().clone();
+            delivered.extend(rx.try_iter());
+            let unique: HashSet<u32> = delivered.iter().copied().collect();
+            assert_eq!(unique.len(), delivered.len(), "cap {cap}: a duplicate in {delivered:?}");
+            for v in sent_ok.lock().unwrap().iter() {
+                assert!(unique.contains(v), "cap {cap}: {v} was sent but lost");
+            }
+        }
+    });
+}
+
+#[test]
+fn waiting_in_a_coroutine_nested_in_a_task_panics_naming_the_nesting() {
+    watchdog(30, "nested", || {
+        let rt = one_worker();
+        let (message, quick) = rt.block_on(|| {
+            let (tx, rx) = channel::bounded::<u8>(1);
+            let mut nested: Coroutine<(), (), _> = Coroutine::new(move |_, ()| {
+                // What needs no waiting works there.
+                tx.try_send(1).unwrap();
+                let quick = rx.recv().unwrap();
+                let waited = panic::catch_unwind(AssertUnwindSafe(|| rx.recv()));
+                (waited.map(|_| ()).unwrap_err(), quick)
+            });
+            let (payload, quick) = nested.resume(()).as_return().expect("returns");
+            (panic_text(payload.as_ref()), quick)
+        });
+        assert_eq!(quick, 1);
+        assert!(message.contains("nested in a task"), "{message}");
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn a_task_that_cannot_park_gets_the_error_at_once() {
+    watchdog(30, "refused", || {
+        let rt = one_worker();
+        let (tx, rx) = channel::bounded::<u8>(0);
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        let task = rt.spawn(move || {
+            struct OnUnwind(channel::Sender<u8>, Arc<Mutex<Option<String>>>);
+            impl Drop for OnUnwind {
+                fn drop(&mut self) {
+                    let start = Instant::now();
+                    let r = self.0.send_timeout(9, Duration::from_secs(5));
+                    *self.1.lock().unwrap() = Some(format!("{r:?} in {:?}", start.elapsed()));
+                }
+            }
+            let _guard = OnUnwind(tx, g);
+            panic!("the task's own panic");
+        });
+        assert!(matches!(task.join(), Err(JoinError::Panicked(_))));
+        let got = got.lock().unwrap().clone().expect("the destructor ran");
+        assert!(got.starts_with("Err(Timeout(..))"), "{got}");
+        drop(rx);
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
