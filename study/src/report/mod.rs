@@ -4,7 +4,9 @@
 //! beside the figure measured.
 //!
 //! How each bench is shown lives in one place, [`VIEWS`]: its columns, the
-//! metric its ratios and chart use, and its baseline.
+//! metric its ratios and chart use, its baseline and its chart's question;
+//! who each contestant is (jmpco, the notes' designs, a peer) lives in
+//! [`FAMILIES`].
 
 pub mod json;
 pub mod markdown;
@@ -99,6 +101,101 @@ const fn col(metric: &'static str, field: Field, header: &'static str, decimals:
     }
 }
 
+/// Who a contestant is: the charts give each family one colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// jmpco's own switches and runtime: sjlj, asm, coro-sjlj, ...
+    Jmpco,
+    /// The designs of the seed notes jmpco is set against: ucontext, OS
+    /// threads, the synchronous epoll loop, thread-per-connection, the
+    /// thread pool.
+    Notes,
+    /// Other crates doing the same job: corosensei, tokio.
+    Peer,
+}
+
+impl Family {
+    /// Every family, in legend order.
+    pub const ALL: [Family; 3] = [Family::Jmpco, Family::Notes, Family::Peer];
+
+    /// The legend's name for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Jmpco => "jmpco",
+            Family::Notes => "the notes' designs",
+            Family::Peer => "peer crates",
+        }
+    }
+}
+
+/// Every contestant's family, by the name it has in the records. A
+/// contestant on the ucontext switch is the notes' design even when jmpco
+/// runs it (`coro-ucontext`); the raw C loops go with their switch.
+pub const FAMILIES: &[(&str, Family)] = &[
+    ("sjlj", Family::Jmpco),
+    ("asm", Family::Jmpco),
+    ("raw-c-sjlj", Family::Jmpco),
+    ("raw-c-asm", Family::Jmpco),
+    ("sjlj-pooled", Family::Jmpco),
+    ("sjlj-fresh", Family::Jmpco),
+    ("asm-pooled", Family::Jmpco),
+    ("coro-sjlj", Family::Jmpco),
+    ("coro-asm", Family::Jmpco),
+    ("coro-sjlj-mt", Family::Jmpco),
+    ("jmpco", Family::Jmpco),
+    ("ucontext", Family::Notes),
+    ("raw-c-ucontext", Family::Notes),
+    ("ucontext-pooled", Family::Notes),
+    ("coro-ucontext", Family::Notes),
+    ("thread", Family::Notes),
+    ("sync", Family::Notes),
+    ("thread-per-conn", Family::Notes),
+    ("thread-pool", Family::Notes),
+    ("corosensei", Family::Peer),
+    ("corosensei-reused", Family::Peer),
+    ("tokio", Family::Peer),
+    ("tokio-mt", Family::Peer),
+];
+
+/// The family of `contestant`, if [`FAMILIES`] names it.
+pub fn family(contestant: &str) -> Option<Family> {
+    FAMILIES
+        .iter()
+        .find(|(name, _)| *name == contestant)
+        .map(|&(_, f)| f)
+}
+
+/// The unit of a chart's metric, for its ticks and value labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Nanoseconds: printed as ns, µs, ms or s.
+    Nanos,
+    /// Microseconds: printed as ns, µs, ms or s.
+    Micros,
+    /// Requests per second: printed as `91.2k req/s`.
+    PerSecond,
+    /// KiB.
+    Kib,
+}
+
+/// How a bench's chart reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Chart {
+    /// The question the chart answers, its title.
+    pub question: &'static str,
+    /// What the axis measures (the unit and scale are added).
+    pub axis: &'static str,
+    /// The primary metric's unit.
+    pub unit: Unit,
+    /// A metric drawn on top of the primary one, lighter, and what it is
+    /// (memory: the thread's kernel stack, beside its RSS).
+    pub stacked: Option<(&'static str, &'static str)>,
+    /// A bench whose figure for the same contestant, connection count and
+    /// metric is marked on each bar, and what the mark means (the slow
+    /// client: the p99 without it).
+    pub reference: Option<(&'static str, &'static str)>,
+}
+
 /// How a bench is shown.
 #[derive(Clone, Copy, Debug)]
 pub struct View {
@@ -114,6 +211,8 @@ pub struct View {
     pub baselines: &'static [&'static str],
     /// The table's columns after the contestant.
     pub columns: &'static [Column],
+    /// Its chart.
+    pub chart: Chart,
 }
 
 use Field::{Max, Median, Min};
@@ -131,6 +230,13 @@ pub const VIEWS: [View; 6] = [
             col("round_trip_ns", Min, "min", 1),
             col("round_trip_ns", Max, "max", 1),
         ],
+        chart: Chart {
+            question: "How long does a switch take? One resume + suspend round trip",
+            axis: "round trip",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
     },
     View {
         bench: "create",
@@ -143,6 +249,13 @@ pub const VIEWS: [View; 6] = [
             col("create_ns", Min, "min", 1),
             col("create_ns", Max, "max", 1),
         ],
+        chart: Chart {
+            question: "How long does it take to create one, run it once and finish it?",
+            axis: "create + first resume + finish",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
     },
     View {
         bench: "memory",
@@ -155,6 +268,13 @@ pub const VIEWS: [View; 6] = [
             col("vsz_kib_per_item", Median, "VSZ KiB", 1),
             col("kernel_stack_kib_per_item", Median, "kernel stack KiB", 2),
         ],
+        chart: Chart {
+            question: "What memory does each parked coroutine or thread hold?",
+            axis: "resident memory per parked unit",
+            unit: Unit::Kib,
+            stacked: Some(("kernel_stack_kib_per_item", "kernel stack")),
+            reference: None,
+        },
     },
     View {
         bench: "echo",
@@ -171,6 +291,13 @@ pub const VIEWS: [View; 6] = [
             col("server_cpu_pct", Median, "server CPU%", 0),
             col("client_cpu_pct", Median, "client CPU%", 0),
         ],
+        chart: Chart {
+            question: "Which server design serves the most 512-byte echo requests?",
+            axis: "requests per second",
+            unit: Unit::PerSecond,
+            stacked: None,
+            reference: None,
+        },
     },
     View {
         bench: "echo-slow",
@@ -184,6 +311,13 @@ pub const VIEWS: [View; 6] = [
             col("p99_us", Median, "p99 us", 1),
             col("p999_us", Median, "p99.9 us", 1),
         ],
+        chart: Chart {
+            question: "Does one slow client stall the others? Their p99 latency beside it",
+            axis: "p99 latency of the other clients",
+            unit: Unit::Micros,
+            stacked: None,
+            reference: Some(("echo", "p99 without the slow client")),
+        },
     },
     View {
         bench: "http",
@@ -197,6 +331,13 @@ pub const VIEWS: [View; 6] = [
             col("p99_us", Median, "p99 us", 1),
             col("rss_kib_per_conn", Median, "RSS KiB/conn", 1),
         ],
+        chart: Chart {
+            question: "How many HTTP hello requests per second under wrk?",
+            axis: "requests per second",
+            unit: Unit::PerSecond,
+            stacked: None,
+            reference: None,
+        },
     },
 ];
 

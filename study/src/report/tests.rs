@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::params;
+use plotters::style::RGBColor;
 
 fn study() -> Study {
     let rec = |bench: &str, who: &str, metric: &str, p, v: f64| {
@@ -92,5 +93,106 @@ fn json_round_trips_with_the_schema_fields() {
     assert_eq!(charts.len(), 4, "switch, memory, echo, echo-slow");
     let svg = std::fs::read_to_string(&charts[0]).expect("svg");
     assert!(svg.starts_with("<svg") && svg.contains("sjlj"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_contestant_has_a_family() {
+    let mut names: Vec<&str> = Vec::new();
+    let switch = crate::switch::contestants();
+    names.extend(switch.iter().map(|c| c.name()));
+    let create = crate::create::contestants();
+    names.extend(create.iter().map(|c| c.name()));
+    names.extend(crate::memory::contestants().iter().map(|c| c.0));
+    names.extend(crate::echo::servers().iter().map(|s| s.name()));
+    names.extend(crate::http::servers().iter().map(|s| s.name()));
+    for name in names {
+        assert!(
+            family(name).is_some(),
+            "{name} is in no family: add it to FAMILIES"
+        );
+    }
+    assert_eq!(family("coro-asm"), Some(Family::Jmpco));
+    assert_eq!(family("coro-ucontext"), Some(Family::Notes));
+    assert_eq!(family("thread-pool"), Some(Family::Notes));
+    assert_eq!(family("tokio-mt"), Some(Family::Peer));
+}
+
+#[test]
+fn orders_of_magnitude_get_a_log_axis_with_readable_ticks() {
+    let s = svg::Scale::for_values(2.9, 6851.7);
+    assert!(s.log, "{s:?}");
+    let ticks: Vec<String> = s
+        .ticks()
+        .iter()
+        .map(|t| svg::tick_label(Unit::Nanos, *t))
+        .collect();
+    assert_eq!(ticks, ["1 ns", "10 ns", "100 ns", "1 µs", "10 µs"]);
+    let us: Vec<String> = svg::Scale::for_values(1399.8, 568_852.5)
+        .ticks()
+        .iter()
+        .map(|t| svg::tick_label(Unit::Micros, *t))
+        .collect();
+    assert_eq!(us, ["1 ms", "10 ms", "100 ms", "1 s"]);
+}
+
+#[test]
+fn small_ratios_get_a_linear_axis_from_zero() {
+    let s = svg::Scale::for_values(37_225.0, 112_524.0);
+    assert!(!s.log && s.lo == 0.0, "{s:?}");
+    let ticks: Vec<String> = s
+        .ticks()
+        .iter()
+        .map(|t| svg::tick_label(Unit::PerSecond, *t))
+        .collect();
+    assert_eq!(ticks, ["0", "20k", "40k", "60k", "80k", "100k", "120k"]);
+    assert!((s.frac(60_000.0) - 0.5).abs() < 1e-9);
+    let kib = svg::Scale::for_values(4.05, 25.6);
+    assert!(
+        !kib.log && kib.hi >= 25.6 && kib.ticks().len() <= 8,
+        "{kib:?}"
+    );
+}
+
+#[test]
+fn values_print_with_their_units() {
+    assert_eq!(svg::value_label(Unit::Nanos, 4.18), "4.18 ns");
+    assert_eq!(svg::value_label(Unit::Nanos, 6402.3), "6.40 µs");
+    assert_eq!(svg::value_label(Unit::Micros, 568_852.5), "569 ms");
+    assert_eq!(svg::value_label(Unit::PerSecond, 91_190.0), "91.2k req/s");
+    assert_eq!(svg::value_label(Unit::Kib, 4.05), "4.05 KiB");
+}
+
+#[test]
+fn charts_name_units_families_machine_and_date() {
+    let study = study();
+    let dir = std::env::temp_dir().join(format!("jmpco-study-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let echo = VIEWS.iter().find(|v| v.bench == "echo").expect("echo view");
+    let path = dir.join("echo.svg");
+    assert!(svg::chart(&study, echo, &path).expect("drawn"));
+    let text = std::fs::read_to_string(&path).expect("svg");
+    assert!(text.contains("100 connections"), "grouped: {text}");
+    assert!(
+        text.contains("k req/s") && !text.contains("req_per_s"),
+        "{text}"
+    );
+    assert!(text.contains("the notes&apos;") || text.contains("the notes'"));
+    assert!(text.contains("peer crates"));
+    assert!(text.contains(&study.machine.date[..10]), "dated: {text}");
+    assert!(text.contains("1.25x"), "tokio / sync: {text}");
+    let fill = |f| {
+        let RGBColor(r, g, b) = svg::colour(Some(f));
+        format!("#{r:02X}{g:02X}{b:02X}")
+    };
+    assert!(text.contains(&fill(Family::Notes)) && text.contains(&fill(Family::Peer)));
+    let switch = VIEWS
+        .iter()
+        .find(|v| v.bench == "switch")
+        .expect("switch view");
+    let path = dir.join("switch.svg");
+    assert!(svg::chart(&study, switch, &path).expect("drawn"));
+    let text = std::fs::read_to_string(&path).expect("svg");
+    assert!(text.contains("log scale") && text.contains("10 ns") && !text.contains("100000.0"));
     std::fs::remove_dir_all(&dir).ok();
 }
