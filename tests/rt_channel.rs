@@ -10,9 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jmpco::rt::channel::{
-    self, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
-};
+use jmpco::rt::channel::{self, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use jmpco::rt::{self, JoinError, Runtime};
 use jmpco::{Backend, Coroutine};
 use rt_support::{one_worker, panic_text, watchdog};
@@ -318,7 +316,11 @@ fn cancellation_while_parked_loses_and_duplicates_no_message() {
             let mut delivered = received.lock().unwrap().clone();
             delivered.extend(rx.try_iter());
             let unique: HashSet<u32> = delivered.iter().copied().collect();
-            assert_eq!(unique.len(), delivered.len(), "cap {cap}: a duplicate in {delivered:?}");
+            assert_eq!(
+                unique.len(),
+                delivered.len(),
+                "cap {cap}: a duplicate in {delivered:?}"
+            );
             for v in sent_ok.lock().unwrap().iter() {
                 assert!(unique.contains(v), "cap {cap}: {v} was sent but lost");
             }

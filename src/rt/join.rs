@@ -107,7 +107,6 @@ pub(crate) struct JoinState<T> {
     home: usize,
 }
 
-
 impl<T> JoinState<T> {
     /// Stores the result (the first one wins) and wakes the waiter.
     pub(crate) fn complete(&self, result: Result<T, JoinError>) {

@@ -66,6 +66,13 @@
 //!   blocking job that cannot be started (no stack, no thread to be had) is
 //!   not left waiting: its handle reports [`JoinError::NotStarted`], with
 //!   the cause.
+//! * **Coordination.** [`channel`] passes values between tasks, workers and
+//!   threads: a task parks, a thread blocks, and a hand-off between tasks
+//!   of one worker makes no system call. Use it to hand work to a pool of
+//!   tasks, to fan results in, or (with `bounded(0)`) to meet another task.
+//!   A task that is cancelled while it waits on a channel unwinds out of
+//!   the wait; a message it was sending was not sent, and one it had been
+//!   handed goes back to the head of the queue.
 //! * **Blocking work stalls a worker.** A task that calls something that
 //!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
 //!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
@@ -104,9 +111,12 @@
 //!   [`Interest`];
 //! * `scheduler.rs`: tasks, the ready queue, park and wake, the loop,
 //!   cancellation, shutdown; who is running;
-//! * `join.rs` ([`JoinHandle`]), `task.rs` ([`spawn`], [`sleep`],
-//!   [`yield_now`]), `io.rs` ([`wait_fd`] and the registration every
-//!   socket embeds), `net/` (the sockets), `blocking.rs` (the pool);
+//! * `park.rs`: waiting for what another task or thread does, and waking
+//!   the waiter from anywhere (a claim decides who ends a wait);
+//! * `join.rs` ([`JoinHandle`]), `channel/` ([`channel`]), `task.rs`
+//!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
+//!   registration every socket embeds), `net/` (the sockets),
+//!   `blocking.rs` (the pool);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
 //!   the C API's runtime tier stands on).

@@ -92,7 +92,9 @@ impl Waiter {
             Waiter::Thread(_) => {
                 match deadline {
                     None => std::thread::park(),
-                    Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+                    Some(d) => {
+                        std::thread::park_timeout(d.saturating_duration_since(Instant::now()))
+                    }
                 }
                 true
             }

@@ -26,7 +26,7 @@
 //! receiver waiting on an empty queue puts the value into its slot; a
 //! receiver that takes from a full queue moves the oldest waiting sender's
 //! value in, and on a rendezvous channel takes it directly from that
-//! sender. Each completion first *claims* the waiter's [`Parker`], so it
+//! sender. Each completion first *claims* the wait (a compare-and-swap), so it
 //! happens exactly once even when the waiter's deadline passes, or it is
 //! cancelled, at the same moment: nobody retries, and no message is lost or
 //! delivered twice. Messages come out in the order they went in.
@@ -94,10 +94,7 @@ fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
             recv_waits: VecDeque::new(),
         }),
     });
-    (
-        Sender { chan: chan.clone() },
-        Receiver { chan },
-    )
+    (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
 struct Chan<T> {
@@ -248,7 +245,8 @@ impl<T> Sender<T> {
     /// If it would have to wait in a coroutine that a task created (see the
     /// module docs).
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.send_until(value, None).map_err(|e| SendError(e.into_inner()))
+        self.send_until(value, None)
+            .map_err(|e| SendError(e.into_inner()))
     }
 
     /// Sends `value` if that needs no waiting.
