@@ -7,7 +7,7 @@
 //! `wrk -t1 -c100 -d10s --latency http://127.0.0.1:8080/`.
 //!
 //! Flags: `--addr HOST:PORT` (default 127.0.0.1:8080), `--threads N`
-//! (default: the core count), `--backend sjlj|ucontext` (default sjlj),
+//! (default: the core count), `--backend sjlj|ucontext|asm` (default sjlj),
 //! `--stack-size BYTES` (default 16K; `K`/`M` suffixes work).
 //!
 //! TCP is a byte stream, so a read may hold half a request or several
@@ -144,19 +144,16 @@ fn parse() -> (String, usize, Backend, usize) {
     let mut stack = 16 * 1024;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            usage("");
+        }
         let v = it
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
         match flag.as_str() {
             "--addr" => addr = v,
             "--threads" => threads = v.parse().unwrap_or_else(|_| usage("--threads N")),
-            "--backend" => {
-                backend = match v.as_str() {
-                    "sjlj" => Backend::Sjlj,
-                    "ucontext" => Backend::Ucontext,
-                    _ => usage("--backend sjlj|ucontext"),
-                }
-            }
+            "--backend" => backend = v.parse().unwrap_or_else(|e: String| usage(&e)),
             "--stack-size" => {
                 let (num, mul) = match v.as_bytes().last() {
                     Some(b'K' | b'k') => (&v[..v.len() - 1], 1024),
@@ -174,8 +171,18 @@ fn parse() -> (String, usize, Backend, usize) {
     (addr, threads, backend, stack)
 }
 
+/// Prints the usage (after `msg`, if any) and exits: 0 for `--help`, 2
+/// for a bad command line.
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: http_hello [--addr HOST:PORT] [--threads N] [--backend sjlj|ucontext] [--stack-size BYTES]");
+    let backends = Backend::ALL.map(Backend::name).join("|");
+    let text = format!(
+        "usage: http_hello [--addr HOST:PORT] [--threads N] [--backend {backends}] [--stack-size BYTES]"
+    );
+    if msg.is_empty() {
+        println!("{text}");
+        std::process::exit(0)
+    }
+    eprintln!("{msg}\n{text}");
     std::process::exit(2)
 }
 
