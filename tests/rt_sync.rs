@@ -359,3 +359,19 @@ fn a_contended_lock_in_a_coroutine_nested_in_a_task_panics_naming_the_nesting() 
         rt.shutdown(Duration::from_secs(5));
     });
 }
+
+#[test]
+fn a_failed_try_acquire_takes_and_gives_back_nothing() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().expect("the permit");
+    for _ in 0..3 {
+        assert!(sem.try_acquire().is_none());
+    }
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "a refused try_acquire added a permit"
+    );
+    drop(held);
+    assert_eq!(sem.available_permits(), 1);
+}

@@ -68,7 +68,9 @@
 //!   the cause.
 //! * **Coordination.** [`channel`] passes values between tasks, workers and
 //!   threads: a task parks, a thread blocks, and a hand-off between tasks
-//!   of one worker makes no system call. Use it to hand work to a pool of
+//!   of one worker makes no system call. [`channel::Select`] waits for the
+//!   first of several sends, receives, fd readinesses and a deadline;
+//!   exactly one completes, and the others consume nothing. Use it to hand work to a pool of
 //!   tasks, to fan results in, or (with `bounded(0)`) to meet another task.
 //!   A task that is cancelled while it waits on a channel unwinds out of
 //!   the wait; a message it was sending was not sent, and one it had been

@@ -166,7 +166,7 @@ impl Pending<'_> {
         let gave_up = match woke {
             Woke::Claimed(_) => return Acquired::Yes,
             Woke::TimedOut => Acquired::TimedOut,
-            Woke::Refused => Acquired::Refused,
+            Woke::Refused | Woke::Woken => Acquired::Refused,
         };
         if self.wait.parker.try_abort().is_err() {
             return Acquired::Yes; // served in the same instant
@@ -309,7 +309,7 @@ impl Semaphore {
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.sem
             .try_acquire(1)
-            .then_some(SemaphorePermit { sem: self, n: 1 })
+            .then(|| SemaphorePermit { sem: self, n: 1 })
     }
 }
 
