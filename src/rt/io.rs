@@ -37,9 +37,9 @@ use super::timer::deadline_after;
 /// Inside a task only the task waits; elsewhere the thread blocks in
 /// `poll(2)`. The fd stays owned by the caller; inside a task it is
 /// registered for the duration of the call only (shared by the tasks of the
-/// worker that wait on it at the same time), so it must not be an fd that a
-/// jmpco type of this worker already holds (`EEXIST`), and must not be
-/// closed while a task waits on it.
+/// worker that wait on it at the same time; the fd of a jmpco socket of
+/// this worker waits on that socket's own registration). It must not be
+/// closed while a task waits on it: that wait then fails with an error.
 pub fn wait_fd(fd: RawFd, interest: Interest, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(deadline_after);
     // Level semantics: an fd that is ready now needs no registration.

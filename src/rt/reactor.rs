@@ -128,6 +128,16 @@ impl Source {
     }
 }
 
+/// A registration in use by waits on a raw fd.
+struct FdWait {
+    key: Key,
+    /// Calls waiting on it now.
+    users: usize,
+    /// Made by the waits (deregistered by the last), or borrowed from the
+    /// socket that holds the fd (a jmpco stream's, left alone).
+    own: bool,
+}
+
 /// What [`Reactor::wait_for`] found.
 pub(crate) enum Await {
     /// The fd is ready (or closed) for the interest: no need to wait.
@@ -146,10 +156,10 @@ pub(crate) struct Reactor {
     /// Which source holds the epoll registration of each fd number (see
     /// the module docs).
     owners: RefCell<HashMap<RawFd, Key>>,
-    /// The registrations made by [`wait_fd`](super::wait_fd) for fds it
-    /// does not own, shared by the calls waiting on the same fd at once:
-    /// fd -> (key, number of waiting calls).
-    fd_waits: RefCell<HashMap<RawFd, (Key, usize)>>,
+    /// The registrations [`wait_fd`](super::wait_fd) (and a select's fd
+    /// readiness) wait on, shared by the calls waiting on the same fd at
+    /// once.
+    fd_waits: RefCell<HashMap<RawFd, FdWait>>,
 }
 
 impl Reactor {
@@ -228,21 +238,42 @@ impl Reactor {
     /// A registration of `fd` for a [`wait_fd`](super::wait_fd) call:
     /// shared with the calls already waiting on it, made if there are none.
     /// Pair with [`release_fd`](Self::release_fd).
+    /// If the fd is registered already (a jmpco socket of this worker holds
+    /// it), the waits share that registration and leave it to its owner.
     pub(crate) fn acquire_fd(&self, fd: RawFd, mut wake: impl FnMut(Key)) -> io::Result<Key> {
-        let shared = self.fd_waits.borrow().get(&fd).map(|&(key, _)| key);
+        let shared = self.fd_waits.borrow().get(&fd).map(|w| w.key);
         if let Some(key) = shared {
             // Still the same file? If the fd was closed (and maybe its number
             // reused) since, the kernel no longer knows the registration.
             if self.selector.modify(fd, Token(key.to_u64())).is_ok() {
-                if let Some((_, users)) = self.fd_waits.borrow_mut().get_mut(&fd) {
-                    *users += 1;
+                if let Some(w) = self.fd_waits.borrow_mut().get_mut(&fd) {
+                    w.users += 1;
                 }
+                return Ok(key);
+            }
+            self.fd_waits.borrow_mut().remove(&fd);
+            self.forget(key, &mut wake);
+        }
+        let held = self.owners.borrow().get(&fd).copied();
+        if let Some(key) = held {
+            if self.selector.modify(fd, Token(key.to_u64())).is_ok() {
+                let wait = FdWait {
+                    key,
+                    users: 1,
+                    own: false,
+                };
+                self.fd_waits.borrow_mut().insert(fd, wait);
                 return Ok(key);
             }
             self.forget(key, &mut wake);
         }
         let key = self.register(fd, wake)?;
-        self.fd_waits.borrow_mut().insert(fd, (key, 1));
+        let wait = FdWait {
+            key,
+            users: 1,
+            own: true,
+        };
+        self.fd_waits.borrow_mut().insert(fd, wait);
         Ok(key)
     }
 
@@ -253,21 +284,22 @@ impl Reactor {
         let Some(fd) = self.sources.borrow().get(key).map(|s| s.fd) else {
             return;
         };
-        let last = {
+        let last_own = {
             let mut waits = self.fd_waits.borrow_mut();
             match waits.get_mut(&fd) {
-                Some((k, users)) if *k == key && *users <= 1 => {
+                Some(w) if w.key == key && w.users <= 1 => {
+                    let own = w.own;
                     waits.remove(&fd);
-                    true
+                    own
                 }
-                Some((k, users)) if *k == key => {
-                    *users -= 1;
+                Some(w) if w.key == key => {
+                    w.users -= 1;
                     false
                 }
                 _ => false,
             }
         };
-        if last {
+        if last_own {
             self.deregister(key, wake);
         }
     }
@@ -290,6 +322,13 @@ impl Reactor {
         if owned {
             let _ = self.selector.delete(source.fd);
         }
+        {
+            // Waits that borrowed it find it gone.
+            let mut waits = self.fd_waits.borrow_mut();
+            if waits.get(&source.fd).is_some_and(|w| w.key == key) {
+                waits.remove(&source.fd);
+            }
+        }
         source
             .readers
             .into_iter()
@@ -311,7 +350,7 @@ impl Reactor {
         }
         {
             let mut waits = self.fd_waits.borrow_mut();
-            if waits.get(&source.fd).is_some_and(|&(k, _)| k == key) {
+            if waits.get(&source.fd).is_some_and(|w| w.key == key) {
                 waits.remove(&source.fd);
             }
         }
