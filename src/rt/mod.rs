@@ -66,19 +66,8 @@
 //!   blocking job that cannot be started (no stack, no thread to be had) is
 //!   not left waiting: its handle reports [`JoinError::NotStarted`], with
 //!   the cause.
-//! * **Coordination.** [`channel`] passes values between tasks, workers and
-//!   threads: a task parks, a thread blocks, and a hand-off between tasks
-//!   of one worker makes no system call. [`channel::Select`] waits for the
-//!   first of several sends, receives, fd readinesses and a deadline;
-//!   exactly one completes, and the others consume nothing. Use it to hand work to a pool of
-//!   tasks, to fan results in, or (with `bounded(0)`) to meet another task.
-//!   A task that is cancelled while it waits on a channel unwinds out of
-//!   the wait; a message it was sending was not sent, and one it had been
-//!   handed goes back to the head of the queue. [`sync`] has the locks
-//!   (`Mutex`, `RwLock`: std's shapes, FIFO hand-off, poisoned by a panic
-//!   but not by a cancellation), a `Semaphore` to bound concurrency, a
-//!   `Condvar`, a `Barrier` and a `WaitGroup`; all of them park a task and
-//!   block a thread.
+//! * **Coordination.** Channels, select and locks park a task and block a
+//!   thread; see "Coordination" below for which one serves which job.
 //! * **Blocking work stalls a worker.** A task that calls something that
 //!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
 //!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
@@ -107,6 +96,41 @@
 //!   `poll(2)` and then completes, [`spawn`] works, and
 //!   [`JoinHandle::join`] blocks the thread, or panics when the joined task
 //!   runs on the same worker (it would deadlock).
+//!
+//! # Coordination
+//! | Job | Use | A task | A thread |
+//! |---|---|---|---|
+//! | Hand values to another task, worker or thread; fan work out, fan results in | [`channel::bounded`] / [`channel::unbounded`] | parks | blocks |
+//! | Meet another party, value in hand | `channel::bounded(0)` | parks | blocks |
+//! | Wait for the first of several sends, receives, fd readinesses, a deadline | [`channel::Select`] | parks | blocks (channels and a deadline only) |
+//! | Share mutable state | [`sync::Mutex`], [`sync::RwLock`] | parks | blocks |
+//! | Bound how many do something at once | [`sync::Semaphore`] | parks | blocks |
+//! | Wait for a condition on shared state | [`sync::Condvar`] | parks | blocks |
+//! | Wait for `n` parties each round, or for a group to finish | [`sync::Barrier`], [`sync::WaitGroup`] | parks | blocks |
+//! | Wait for a task's result | [`JoinHandle::join`] | parks | blocks |
+//!
+//! All of them serve waiters in arrival order, and every wait is *claimed*
+//! by whoever ends it (a sender, an unlock, a timeout, a cancellation), so
+//! exactly one party does: nothing is lost, duplicated, or left to a ghost
+//! waiter. Between tasks of one worker a hand-off makes no system call; a
+//! task of another worker is woken through its mailbox; a thread through
+//! `unpark`.
+//!
+//! Under cancellation: a task cancelled while it waits unwinds out of the
+//! wait. A message it was sending was not sent (the value is dropped with
+//! the task); one it had been handed goes back to the head of its queue; a
+//! lock or permit it had been handed goes to the next waiter; a
+//! notification it had been given goes to the next waiter. Its guards
+//! unlock as they unwind without poisoning anything. A task that cannot
+//! park (being cancelled, or unwinding a panic: in a destructor, say) gets
+//! the operation's error at once, except for a contended lock, where it
+//! blocks its thread until the lock is handed to it (and panics instead if
+//! the holder is a task of its own worker, which could never run).
+//!
+//! Code on a worker's thread outside its tasks (in a coroutine a task
+//! created) cannot park: an operation that would have to wait panics there,
+//! naming the nesting; what needs no waiting (`try_` forms, a ready
+//! operation) works.
 //!
 //! # Files, from the bottom up
 //! * `syscall.rs` (the `syscall!` macro), `epoll.rs` (the only `epoll_*`
