@@ -302,3 +302,22 @@ fn a_cancelled_select_gives_back_a_message_it_was_handed() {
         }
     });
 }
+
+/// A thread's select with fd readiness is refused before it registers
+/// anything, so no channel entry is left behind to swallow a message.
+#[test]
+fn a_threads_select_with_fd_readiness_panics_and_leaves_nothing_behind() {
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (tx, rx) = channel::bounded::<u32>(0);
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Select::new()
+            .recv(&rx, |r| r.ok())
+            .ready(&a, Interest::READABLE, || None)
+            .wait()
+    }));
+    assert!(refused.is_err());
+    assert!(
+        tx.try_send(1).is_err(),
+        "no receiver is registered any more"
+    );
+}

@@ -196,7 +196,15 @@ impl<'a, R> Select<'a, R> {
             ),
         };
         let parker = Parker::new(waiter);
-        with_task(|task| self.wait_registered(&parker, task, deadline))
+        with_task(|task| {
+            // Checked before anything is registered: an entry left behind
+            // could be handed a message nobody would collect.
+            assert!(
+                task.is_some() || !self.ops.iter().any(|op| op.needs_task()),
+                "jmpco: a Select with fd readiness must run in a task"
+            );
+            self.wait_registered(&parker, task, deadline)
+        })
     }
 
     fn on_deadline(&mut self) -> R {
@@ -357,6 +365,10 @@ trait Operation<R> {
     fn unregister(&mut self, task: Option<(&Scheduler, Key)>);
     /// A counterpart claimed this operation: collect its outcome.
     fn finish(&mut self) -> R;
+    /// Whether it can only wait in a task (fd readiness).
+    fn needs_task(&self) -> bool {
+        false
+    }
     /// Claimed, but the select is being cancelled: give back what the
     /// counterpart handed over.
     fn give_back(&mut self);
@@ -570,7 +582,7 @@ impl<R, F: FnOnce() -> R> Operation<R> for ReadyOp<F> {
 
     fn register(&mut self, _: &Arc<Parker>, _: usize, task: Option<(&Scheduler, Key)>) {
         let Some((sched, _)) = task else {
-            panic!("jmpco: a Select with fd readiness must run in a task");
+            unreachable!("jmpco: checked by Select::wait before registering");
         };
         // A registration that cannot be made (say, a closed fd) leaves the
         // operation to `poll`, which reports such an fd as ready.
@@ -586,6 +598,10 @@ impl<R, F: FnOnce() -> R> Operation<R> for ReadyOp<F> {
 
     fn finish(&mut self) -> R {
         unreachable!("jmpco: only the select itself claims fd readiness")
+    }
+
+    fn needs_task(&self) -> bool {
+        true
     }
 
     fn give_back(&mut self) {}
