@@ -17,8 +17,10 @@ use std::io;
 use std::panic;
 use std::sync::{Arc, Mutex};
 
+use super::arena::Key;
 use super::park::{worker_id, Caller, Waiter};
-use super::remote::Remote;
+use super::remote::{Message, Remote};
+use super::scheduler::with_scheduler;
 use super::scheduler::{EndHook, Ended};
 
 /// Why a task (or a blocking job) produced no value.
@@ -105,6 +107,73 @@ pub(crate) struct JoinState<T> {
     /// identity (see [`worker_id`]); 0 for work off the workers (the
     /// blocking pool).
     home: usize,
+    /// Where the task is, for [`JoinHandle::abort`].
+    target: Arc<Mutex<Target>>,
+}
+
+/// Where an abort has to go.
+enum Target {
+    /// Not spawned yet (its spawn message is on its way); `true` once an
+    /// abort was asked for, which the spawn then honours.
+    Unbound(bool),
+    /// A task: its worker's mailbox and its key there.
+    Task(Arc<Remote>, Key),
+    /// Work that cannot be aborted (the blocking pool's).
+    Unabortable,
+}
+
+/// Aborts a task; see [`JoinHandle::abort`]. Cloneable, and `Send + Sync`:
+/// any task or thread may hold one.
+#[derive(Clone)]
+pub struct AbortHandle {
+    target: Arc<Mutex<Target>>,
+}
+
+impl AbortHandle {
+    /// Records where the task was spawned, so aborts can reach it; an abort
+    /// asked for before that is carried out now.
+    pub(crate) fn bind(&self, remote: &Arc<Remote>, key: Key) {
+        let aborted = {
+            let mut target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+            let aborted = matches!(*target, Target::Unbound(true));
+            *target = Target::Task(remote.clone(), key);
+            aborted
+        };
+        if aborted {
+            abort_task((remote.clone(), key));
+        }
+    }
+
+    /// See [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        let task = {
+            let mut target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+            match &mut *target {
+                Target::Unbound(aborted) => {
+                    *aborted = true;
+                    return;
+                }
+                Target::Task(remote, key) => (remote.clone(), *key),
+                Target::Unabortable => return,
+            }
+        };
+        abort_task(task);
+    }
+}
+
+/// Aborts the task `key` of the worker whose mailbox is `remote`: directly
+/// when called on that worker, else through its mailbox.
+fn abort_task((remote, key): (Arc<Remote>, Key)) {
+    with_scheduler(|sched| match sched {
+        Some(s) if Arc::ptr_eq(s.remote(), &remote) => s.abort(key),
+        _ => remote.send(Message::Abort(key)),
+    });
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle").finish_non_exhaustive()
+    }
 }
 
 impl<T> JoinState<T> {
@@ -178,12 +247,18 @@ pub(crate) fn channel_on<T>(home: &Arc<Remote>) -> (JoinHandle<T>, Completer<T>)
 }
 
 fn make<T>(home: usize) -> (JoinHandle<T>, Completer<T>) {
+    let target = if home == 0 {
+        Target::Unabortable
+    } else {
+        Target::Unbound(false)
+    };
     let state = Arc::new(JoinState {
         slot: Mutex::new(Slot {
             result: None,
             waiter: None,
         }),
         home,
+        target: Arc::new(Mutex::new(target)),
     });
     (
         JoinHandle {
@@ -200,6 +275,28 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
+    /// Aborts the task: it is cancelled at its park point (or at its next
+    /// park, if it is running: a task may abort itself), unwinding its
+    /// stack so its destructors run and its sockets close; [`join`](Self::join)
+    /// then reports [`JoinError::Cancelled`]. Every park is such a point:
+    /// I/O, `accept`, `connect`, `sleep`, `wait_fd`, channel operations,
+    /// locks, select, `join`, and `unblock` (whose blocking job runs on to
+    /// its end on the pool; its result is dropped). Aborting a task that
+    /// has ended does nothing, as does aborting blocking work
+    /// ([`spawn_blocking`](super::spawn_blocking)'s handle). Works from any
+    /// task or thread.
+    pub fn abort(&self) {
+        self.abort_handle().abort();
+    }
+
+    /// A handle that aborts the task from anywhere, without owning its
+    /// result.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            target: self.state.target.clone(),
+        }
+    }
+
     /// Waits for the task and returns its value, or why there is none.
     ///
     /// From a task this parks only that task (its worker runs others); from

@@ -70,6 +70,7 @@ pub(crate) fn spawn_here(
         Some(sched) => sched.spawn_with(config, Role::Work, on_cancel, None, body),
         None => local_scheduler()?.spawn_with(config, Role::Work, on_cancel, None, body),
     })
+    .map(drop)
 }
 
 /// This thread's local scheduler, made if there is none.

@@ -78,8 +78,9 @@
 //!   stack, so destructors run and sockets close. It is called from
 //!   outside the runtime (from one of its own tasks it panics; see
 //!   [`Runtime`] for a drop there).
-//! * **Cancellation.** A cancelled task unwinds from the point where it is
-//!   parked. From then on, and whenever a task unwinds a panic, it cannot
+//! * **Cancellation.** A cancelled task (by shutdown, or by
+//!   [`JoinHandle::abort`]) unwinds from the point where it is parked (a
+//!   running task that is aborted, at its next park). From then on, and whenever a task unwinds a panic, it cannot
 //!   park: I/O fails at once with an error, [`sleep`] and [`yield_now`]
 //!   return, and [`JoinHandle::join`] reports [`JoinError::Cancelled`]. So a
 //!   destructor that does I/O never suspends a dying task, and no other
@@ -174,7 +175,7 @@ mod timer;
 
 pub use blocking::{spawn_blocking, unblock, IDLE_TIMEOUT, MAX_THREADS};
 pub use io::wait_fd;
-pub use join::{JoinError, JoinHandle};
+pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use net::{TcpListener, TcpStream, UnixStream};
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};

@@ -32,6 +32,8 @@ pub(crate) enum Message {
     Spawn(Box<dyn FnOnce() + Send>),
     /// Wake this task if it is parked.
     Wake(Key),
+    /// Abort this task (see `Scheduler::abort`).
+    Abort(Key),
     /// Stop accepting; cancel what is left at the deadline (`None`: wait
     /// for every task to end by itself).
     Shutdown(Option<Instant>),

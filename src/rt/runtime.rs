@@ -232,6 +232,7 @@ impl Handle {
     {
         let remote = &self.shared.remotes[index % self.shared.remotes.len()];
         let (handle, completer) = join::channel_on(remote);
+        let aborter = handle.abort_handle();
         remote.send(Message::Spawn(Box::new(move || {
             let end = completer.end_hook();
             // The completer stays here until the body takes it, so that if no
@@ -241,11 +242,13 @@ impl Handle {
             let body_slot = slot.clone();
             let spawned = with_scheduler(|sched| {
                 let sched = sched.expect("a spawn message runs on its worker");
-                sched.spawn(Role::Work, end, move || {
+                let key = sched.spawn(Role::Work, end, move || {
                     if let Some(completer) = body_slot.take() {
                         completer.complete(Ok(f()));
                     }
-                })
+                })?;
+                aborter.bind(sched.remote(), key);
+                Ok(())
             });
             if let Err(e) = spawned {
                 if let Some(completer) = slot.take() {

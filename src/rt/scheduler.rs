@@ -132,6 +132,8 @@ struct Task {
     /// Sequence number of the armed timer, 0 if none.
     timer: Cell<u64>,
     cancelling: Cell<bool>,
+    /// Aborted while it ran: it is cancelled when it next parks.
+    abort_requested: Cell<bool>,
     role: Role,
     on_cancel: CancelPolicy,
     end: Option<Arc<dyn EndHook>>,
@@ -320,7 +322,7 @@ impl Scheduler {
         role: Role,
         end: Option<Arc<dyn EndHook>>,
         body: F,
-    ) -> io::Result<()>
+    ) -> io::Result<Key>
     where
         F: FnOnce() + 'static,
     {
@@ -336,7 +338,7 @@ impl Scheduler {
         on_cancel: CancelPolicy,
         end: Option<Arc<dyn EndHook>>,
         body: F,
-    ) -> io::Result<()>
+    ) -> io::Result<Key>
     where
         F: FnOnce() + 'static,
     {
@@ -370,12 +372,31 @@ impl Scheduler {
             parked: Cell::new(false),
             timer: Cell::new(0),
             cancelling: Cell::new(false),
+            abort_requested: Cell::new(false),
             role,
             on_cancel,
             end,
         });
         self.ready.borrow_mut().push_back(key);
-        Ok(())
+        Ok(key)
+    }
+
+    /// Aborts task `key`: cancels it now if it waits (parked, or queued to
+    /// run), or when it next parks if it is running (it aborted itself, or
+    /// code it called did). Nothing happens to a task that has ended.
+    pub(crate) fn abort(&self, key: Key) {
+        let now = match self.tasks.borrow().get(key) {
+            None => return,
+            Some(task) if task.co.is_none() => {
+                // Running (or being cancelled already): at its next park.
+                task.abort_requested.set(true);
+                false
+            }
+            Some(_) => true,
+        };
+        if now {
+            self.cancel_task(key);
+        }
     }
 
     /// Number of live tasks.
@@ -395,8 +416,15 @@ impl Scheduler {
         self.resuming.set(None);
         match outcome {
             Ok(CoroutineResult::Yield(())) => {
-                if let Some(task) = self.tasks.borrow_mut().get_mut(key) {
-                    task.co = Some(co);
+                let aborted = match self.tasks.borrow_mut().get_mut(key) {
+                    Some(task) => {
+                        task.co = Some(co);
+                        task.abort_requested.get()
+                    }
+                    None => false,
+                };
+                if aborted {
+                    self.cancel_task(key);
                 }
             }
             Ok(CoroutineResult::Return(())) => {
@@ -451,9 +479,11 @@ impl Scheduler {
                 unsafe { co.abandon() };
             }
         } else if let Some(co) = co {
-            self.resuming.set(Some(key));
+            // Called by the loop, or by a task that aborts another: the
+            // task being cancelled is the one resumed while it unwinds.
+            let caller = self.resuming.replace(Some(key));
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
-            self.resuming.set(None);
+            self.resuming.set(caller);
             // Only a panic raised after the body caught its cancellation gets
             // here (a destructor that panics while the cancellation unwinds
             // aborts the process: a panic during unwinding), or one out of a
@@ -682,6 +712,7 @@ impl Scheduler {
                 match message {
                     Message::Spawn(f) => f(),
                     Message::Wake(key) => self.wake(key),
+                    Message::Abort(key) => self.abort(key),
                     Message::Shutdown(deadline) => self.begin_shutdown(deadline),
                 }
             }

@@ -35,9 +35,10 @@ where
     T: 'static,
 {
     let (handle, completer) = join::channel_on(sched.remote());
-    sched.spawn(role, completer.end_hook(), move || {
+    let key = sched.spawn(role, completer.end_hook(), move || {
         completer.complete(Ok(f()))
     })?;
+    handle.abort_handle().bind(sched.remote(), key);
     Ok(handle)
 }
 
