@@ -55,6 +55,9 @@
 //!   suspended; an edge in that window is queued by the kernel and
 //!   delivered to the next `epoll_wait`, which finds the task waiting. See
 //!   `scheduler.rs` for the argument in full.
+//! * **Deadlines.** [`timeout`] and [`deadline`] bound every park in a
+//!   closure: one still parked at the deadline unwinds back to the
+//!   `timeout` frame, which returns [`Elapsed`]; they nest.
 //! * **Time.** [`sleep`], per-stream read/write timeouts
 //!   ([`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut)) and
 //!   [`wait_fd`] timeouts use the worker's timer heap; `epoll_wait`'s
@@ -180,4 +183,4 @@ pub use net::{TcpListener, TcpStream, UnixStream};
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
 pub(crate) use scheduler::{CancelPolicy, ParkRefused};
-pub use task::{shutdown_requested, sleep, spawn, yield_now};
+pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};

@@ -134,6 +134,12 @@ struct Task {
     cancelling: Cell<bool>,
     /// Aborted while it ran: it is cancelled when it next parks.
     abort_requested: Cell<bool>,
+    /// The deadlines of the `rt::timeout` frames it is inside, innermost
+    /// last: (the frame's id, its deadline).
+    deadlines: RefCell<Vec<(u64, Instant)>>,
+    /// Set while a deadline's unwind runs (it is no panic: locks it passes
+    /// through are not poisoned), cleared when its frame catches it.
+    deadline_unwinding: Cell<bool>,
     role: Role,
     on_cancel: CancelPolicy,
     end: Option<Arc<dyn EndHook>>,
@@ -187,6 +193,9 @@ pub(crate) enum Ended {
     /// It was cancelled, or dropped unstarted.
     Cancelled,
 }
+
+/// The unwinding payload of a `timeout` frame's deadline: the frame's id.
+pub(crate) struct DeadlinePassed(pub(crate) u64);
 
 /// Told how a task ended when it produced no value: its join handle's side.
 pub(crate) trait EndHook {
@@ -373,6 +382,8 @@ impl Scheduler {
             timer: Cell::new(0),
             cancelling: Cell::new(false),
             abort_requested: Cell::new(false),
+            deadlines: RefCell::new(Vec::new()),
+            deadline_unwinding: Cell::new(false),
             role,
             on_cancel,
             end,
@@ -549,6 +560,17 @@ impl Scheduler {
 
     fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), ParkRefused> {
         let key = self.resuming.get().ok_or(ParkRefused)?;
+        // A `timeout` the task is inside bounds every park in it.
+        let frames = self.earliest_deadline(key);
+        if let Some((frame, at)) = frames {
+            if Instant::now() >= at && !std::thread::panicking() {
+                self.fire_deadline(key, frame);
+            }
+        }
+        let deadline = match (deadline, frames) {
+            (Some(d), Some((_, at))) => Some(d.min(at)),
+            (d, f) => d.or(f.map(|(_, at)| at)),
+        };
         let yielder = {
             let tasks = self.tasks.borrow();
             let task = tasks.get(key).ok_or(ParkRefused)?;
@@ -583,7 +605,56 @@ impl Scheduler {
                 self.timers.borrow_mut().disarmed();
             }
         }
+        if let Some((frame, at)) = frames {
+            if Instant::now() >= at {
+                self.fire_deadline(key, frame);
+            }
+        }
         Ok(())
+    }
+
+    /// The earliest deadline of the `timeout` frames task `key` is inside.
+    fn earliest_deadline(&self, key: Key) -> Option<(u64, Instant)> {
+        let tasks = self.tasks.borrow();
+        let deadlines = tasks.get(key)?.deadlines.borrow();
+        deadlines.iter().copied().min_by_key(|&(_, at)| at)
+    }
+
+    /// Unwinds the running task back to `timeout` frame `frame`.
+    fn fire_deadline(&self, key: Key, frame: u64) -> ! {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.deadline_unwinding.set(true);
+        }
+        panic::resume_unwind(Box::new(DeadlinePassed(frame)))
+    }
+
+    /// Enters a `timeout` frame of task `key` with `deadline`; its id.
+    pub(crate) fn push_deadline(&self, key: Key, deadline: Instant) -> u64 {
+        static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
+        let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.deadlines.borrow_mut().push((frame, deadline));
+        }
+        frame
+    }
+
+    /// Leaves `timeout` frame `frame` of task `key`; `caught` if it caught
+    /// its own deadline's unwind (which ends there).
+    pub(crate) fn pop_deadline(&self, key: Key, frame: u64, caught: bool) {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.deadlines.borrow_mut().retain(|&(f, _)| f != frame);
+            if caught {
+                task.deadline_unwinding.set(false);
+            }
+        }
+    }
+
+    /// Whether task `key` is unwinding to a `timeout` frame.
+    pub(crate) fn deadline_unwinding(&self, key: Key) -> bool {
+        self.tasks
+            .borrow()
+            .get(key)
+            .is_some_and(|t| t.deadline_unwinding.get())
     }
 
     // ---- fds: the reactor's, with this scheduler's wake ---------------------

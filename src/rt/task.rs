@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::timer::deadline_after;
 
 use super::join::{self, JoinHandle};
-use super::scheduler::{with_scheduler, with_task, ParkRefused, Role, Scheduler};
+use super::scheduler::{with_scheduler, with_task, DeadlinePassed, ParkRefused, Role, Scheduler};
 
 /// Spawns `f` as a new task on the caller's worker and returns its handle.
 /// The closure need not be `Send`: it never leaves this thread. To spawn
@@ -95,4 +95,92 @@ pub(crate) fn try_yield() -> Option<Result<(), ParkRefused>> {
 /// `false` off the runtime's worker threads.
 pub fn shutdown_requested() -> bool {
     with_scheduler(|sched| sched.is_some_and(Scheduler::shutting_down))
+}
+
+/// A [`timeout`] (or [`deadline`]) whose deadline passed before its closure
+/// ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Runs `f` with a deadline `timeout` from now (`Duration::MAX`: none):
+/// [`deadline`] with `Instant::now() + timeout`.
+///
+/// ```
+/// use std::time::Duration;
+/// use jmpco::rt::{self, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (quick, slow) = rt.block_on(|| {
+///     let quick = rt::timeout(Duration::from_secs(5), || 1 + 1);
+///     let slow = rt::timeout(Duration::from_millis(10), || rt::sleep(Duration::from_secs(60)));
+///     (quick, slow)
+/// });
+/// assert_eq!(quick, Ok(2));
+/// assert_eq!(slow, Err(rt::Elapsed));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    deadline_inner(deadline_after(timeout), f)
+}
+
+/// Runs `f`, and if it is still parked when `at` passes, unwinds it from
+/// that park point back to here (its destructors run) and returns
+/// [`Elapsed`]. Every park in `f` is bounded by `at` (I/O, `sleep`,
+/// channels, locks, select, `join`): the park wakes at the deadline, and
+/// the unwind starts there. A deadline that does not fire costs a push and
+/// a pop here and, in each park, a shorter timer: no system call.
+///
+/// Deadlines nest: each park is bounded by the earliest deadline it is
+/// inside, and only the frame of the deadline that fired returns
+/// `Elapsed`; inner frames pass its unwind through. Locks whose guards the
+/// unwind drops are not poisoned (it is no panic). Code that runs without
+/// parking is not interrupted: the deadline is checked where the task
+/// parks.
+///
+/// Outside a task nothing can be interrupted: `f` runs to its end, and its
+/// value is dropped for `Elapsed` if that end came after `at`.
+pub fn deadline<T>(at: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    deadline_inner(Some(at), f)
+}
+
+fn deadline_inner<T>(at: Option<Instant>, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let Some(at) = at else {
+        return Ok(f());
+    };
+    let frame = with_task(|task| task.map(|(sched, key)| (key, sched.push_deadline(key, at))));
+    let Some((key, frame)) = frame else {
+        let value = f();
+        return if Instant::now() > at {
+            Err(Elapsed)
+        } else {
+            Ok(value)
+        };
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let caught = matches!(&outcome, Err(p) if p.downcast_ref::<DeadlinePassed>().is_some_and(|d| d.0 == frame));
+    with_scheduler(|sched| {
+        if let Some(sched) = sched {
+            sched.pop_deadline(key, frame, caught);
+        }
+    });
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(_) if caught => Err(Elapsed),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Whether the running task unwinds on purpose (it is being cancelled, or
+/// a `timeout` fired), not for a panic: locks then do not poison.
+pub(crate) fn unwinding_on_purpose() -> bool {
+    crate::coroutine::running_is_cancelled()
+        || with_task(|task| task.is_some_and(|(sched, key)| sched.deadline_unwinding(key)))
 }

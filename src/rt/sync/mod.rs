@@ -25,7 +25,8 @@
 //! destructors.
 //!
 //! As in std, a guard dropped while its holder panics poisons the lock. A
-//! guard dropped while its task is *cancelled* does not: the unwind is the
+//! guard dropped while its task is *cancelled*, or unwinds to a
+//! [`timeout`](crate::rt::timeout) that fired, does not: the unwind is the
 //! runtime's, not a failure of the code that held the lock.
 
 mod barrier;

@@ -206,8 +206,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        if !self.panicking && std::thread::panicking() && !crate::coroutine::running_is_cancelled()
-        {
+        if !self.panicking && std::thread::panicking() && !crate::rt::task::unwinding_on_purpose() {
             self.mutex.poisoned.store(true, Ordering::Relaxed);
         }
         self.mutex.holder.store(0, Ordering::Release);

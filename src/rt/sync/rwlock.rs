@@ -263,8 +263,7 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
-        if !self.panicking && std::thread::panicking() && !crate::coroutine::running_is_cancelled()
-        {
+        if !self.panicking && std::thread::panicking() && !crate::rt::task::unwinding_on_purpose() {
             self.lock.poisoned.store(true, Ordering::Relaxed);
         }
         self.lock.writer.store(0, Ordering::Release);
