@@ -152,6 +152,7 @@
 //!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
 //!   registration every socket embeds), `net/` (the sockets),
 //!   `blocking.rs` (the pool);
+//! * `task_local.rs` ([`TaskLocal`], [`task_id`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
 //!   the C API's runtime tier stands on).
@@ -174,6 +175,7 @@ mod scheduler;
 pub mod sync;
 pub(crate) mod syscall;
 pub(crate) mod task;
+mod task_local;
 mod timer;
 
 pub use blocking::{spawn_blocking, unblock, IDLE_TIMEOUT, MAX_THREADS};
@@ -184,3 +186,4 @@ pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
 pub(crate) use scheduler::{CancelPolicy, ParkRefused};
 pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};
+pub use task_local::{task_id, AccessError, TaskId, TaskLocal};

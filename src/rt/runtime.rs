@@ -244,7 +244,9 @@ impl Handle {
                 let sched = sched.expect("a spawn message runs on its worker");
                 let key = sched.spawn(Role::Work, end, move || {
                     if let Some(completer) = body_slot.take() {
-                        completer.complete(Ok(f()));
+                        let value = f();
+                        task::drop_task_locals();
+                        completer.complete(Ok(value));
                     }
                 })?;
                 aborter.bind(sched.remote(), key);

@@ -61,6 +61,7 @@
 //! caller's thread until no task is left ([`Scheduler::run_until_idle`]),
 //! and may run it again later for tasks spawned since.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -140,6 +141,11 @@ struct Task {
     /// Set while a deadline's unwind runs (it is no panic: locks it passes
     /// through are not poisoned), cleared when its frame catches it.
     deadline_unwinding: Cell<bool>,
+    /// Its task-local values, by the address of their `TaskLocal` key;
+    /// dropped with the task record, after its coroutine (so also when it
+    /// is cancelled). Boxed: a value stays put while borrowed, though the
+    /// list may grow.
+    locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
     role: Role,
     on_cancel: CancelPolicy,
     end: Option<Arc<dyn EndHook>>,
@@ -384,6 +390,7 @@ impl Scheduler {
             abort_requested: Cell::new(false),
             deadlines: RefCell::new(Vec::new()),
             deadline_unwinding: Cell::new(false),
+            locals: RefCell::new(Vec::new()),
             role,
             on_cancel,
             end,
@@ -508,6 +515,8 @@ impl Scheduler {
         }
         if let Some(task) = self.remove_task(key) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
+            // Its task-locals go before anyone hears it ended.
+            drop(task.locals.take());
             if let Some(end) = task.end {
                 end.ended(Ended::Cancelled);
             }
@@ -647,6 +656,52 @@ impl Scheduler {
                 task.deadline_unwinding.set(false);
             }
         }
+    }
+
+    /// Drops task `key`'s task-local values now (the task is ending: its
+    /// body returned, and its result is about to be handed over).
+    pub(crate) fn drop_locals(&self, key: Key) {
+        let locals = match self.tasks.borrow().get(key) {
+            Some(task) => task.locals.take(),
+            None => return,
+        };
+        drop(locals);
+    }
+
+    /// The id of task `key` (its coroutine's).
+    pub(crate) fn task_id(&self, key: Key) -> Option<CoroutineId> {
+        self.tasks.borrow().get(key).map(|t| t.id)
+    }
+
+    /// Task `key`'s value for the task-local `id`, made with `init` the
+    /// first time; `None` if there is no such task. The pointer stays valid
+    /// until the task record is dropped, which happens only after the task's
+    /// coroutine has ended (so never while code of the task runs).
+    pub(crate) fn task_local(
+        &self,
+        key: Key,
+        id: usize,
+        init: &dyn Fn() -> Box<dyn Any>,
+    ) -> Option<*const dyn Any> {
+        {
+            let tasks = self.tasks.borrow();
+            let found = tasks
+                .get(key)?
+                .locals
+                .borrow()
+                .iter()
+                .find(|(k, _)| *k == id)
+                .map(|(_, value)| &**value as *const dyn Any);
+            if found.is_some() {
+                return found;
+            }
+        }
+        // Made with nothing borrowed: `init` may use task-locals, or spawn.
+        let value = init();
+        let tasks = self.tasks.borrow();
+        let mut locals = tasks.get(key)?.locals.borrow_mut();
+        locals.push((id, value));
+        Some(&*locals.last().expect("just pushed").1 as *const dyn Any)
     }
 
     /// Whether task `key` is unwinding to a `timeout` frame.

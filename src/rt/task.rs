@@ -36,7 +36,9 @@ where
 {
     let (handle, completer) = join::channel_on(sched.remote());
     let key = sched.spawn(role, completer.end_hook(), move || {
-        completer.complete(Ok(f()))
+        let value = f();
+        drop_task_locals();
+        completer.complete(Ok(value))
     })?;
     handle.abort_handle().bind(sched.remote(), key);
     Ok(handle)
@@ -176,6 +178,16 @@ fn deadline_inner<T>(at: Option<Instant>, f: impl FnOnce() -> T) -> Result<T, El
         Err(_) if caught => Err(Elapsed),
         Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// Drops the running task's task-local values: its body has returned, and
+/// whoever joins it must find them gone.
+pub(crate) fn drop_task_locals() {
+    with_task(|task| {
+        if let Some((sched, key)) = task {
+            sched.drop_locals(key);
+        }
+    });
 }
 
 /// Whether the running task unwinds on purpose (it is being cancelled, or
