@@ -147,7 +147,8 @@
 //!   cancellation, shutdown; who is running;
 //! * `park.rs`: waiting for what another task or thread does, and waking
 //!   the waiter from anywhere (a claim decides who ends a wait);
-//! * `join.rs` ([`JoinHandle`]), `channel/` ([`channel`]), `sync/`
+//! * `join.rs` ([`JoinHandle`], [`AbortHandle`]), `join_set.rs`
+//!   ([`JoinSet`]), `channel/` ([`channel`]), `sync/`
 //!   ([`sync`]: locks, semaphore, condvar, barrier, wait group), `task.rs`
 //!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
 //!   registration every socket embeds), `net/` (the sockets),
@@ -165,6 +166,7 @@ pub mod channel;
 mod epoll;
 mod io;
 mod join;
+mod join_set;
 pub(crate) mod local;
 mod net;
 mod park;
@@ -181,6 +183,7 @@ mod timer;
 pub use blocking::{spawn_blocking, unblock, IDLE_TIMEOUT, MAX_THREADS};
 pub use io::wait_fd;
 pub use join::{AbortHandle, JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub use net::{TcpListener, TcpStream, UnixStream};
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
