@@ -55,7 +55,7 @@ int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_
   return 0;
 }
 
-/* The asm backend's loop enters the switch the way src/switch.rs does
+/* The asm backend's loop enters the switch the way src/switch/asm.rs does
  * (see csrc/switch_asm_entries.h). */
 struct asm_pair {
   jmpco_asm_ctx main;

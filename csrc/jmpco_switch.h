@@ -5,7 +5,8 @@
  * it (see scripts/regen-bindings.sh). Only the files in csrc/ include
  * <setjmp.h> or <ucontext.h>; Rust sees contexts as opaque, fixed-size,
  * fixed-alignment byte arrays whose sizes are checked on both sides
- * (`_Static_assert` in each backend, const asserts in src/sys/mod.rs).
+ * (`_Static_assert` in each backend, const asserts in the backend's Rust
+ * module: src/switch/sjlj.rs, ucontext.rs, asm.rs).
  *
  * The model
  * ---------
