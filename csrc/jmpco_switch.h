@@ -134,16 +134,6 @@ void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
  * context that nobody continues. */
 __attribute__((noreturn)) void jmpco_asm_exit(jmpco_asm_ctx *to, void *transfer);
 
-/* -------------------------------------------------------------------------
- * Raw C baselines for the benchmarks (csrc/bench_loop.c): run `rounds`
- * resume+yield round trips between the calling thread and one coroutine on
- * a stack [stack_top - stack_size, stack_top) the caller provides, with no
- * Rust in the loop.  Return 0, or -1 if the backend could not be set up.
- * ---------------------------------------------------------------------- */
-int jmpco_bench_sjlj_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-int jmpco_bench_asm_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-
 #ifdef __cplusplus
 }
 #endif

@@ -112,33 +112,6 @@ impl Backend {
         }
     }
 
-    /// Runs `rounds` resume+suspend round trips of this backend's switch in
-    /// the raw C loop of `csrc/bench_loop.c` (no Rust in the loop), on a
-    /// coroutine it leaves suspended in `stack`. The benchmarks' baseline for
-    /// the cost of the Rust layer.
-    #[doc(hidden)]
-    pub fn raw_c_round_trips(self, stack: &mut crate::stack::Stack, rounds: u64) -> io::Result<()> {
-        let top = stack.top().cast();
-        let size = stack.size();
-        // SAFETY: `&mut Stack` means no coroutine lives on it; the C loop
-        // only uses memory below `top`, and leaves a suspended coroutine
-        // there that owns nothing and is never continued.
-        let rc = unsafe {
-            match self {
-                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(top, size, rounds),
-                Backend::Ucontext => sys::jmpco_bench_ucontext_round_trips(top, size, rounds),
-                Backend::Asm => sys::jmpco_bench_asm_round_trips(top, size, rounds),
-            }
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!(
-                "the raw C {self} loop could not set up its context"
-            )))
-        }
-    }
-
     /// Fails if this backend cannot switch stacks in this process: `sjlj`
     /// and `asm` under Intel CET shadow stacks (`cet.rs`).
     pub(crate) fn check_supported(self) -> io::Result<()> {
