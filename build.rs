@@ -5,17 +5,21 @@
 //! A normal build needs only a C compiler: the bindings are committed in
 //! `src/sys/bindings.rs`. `scripts/regen-bindings.sh` rewrites that file
 //! through the `bindgen` feature; CI fails when it drifts.
+//!
+//! For build scripts of crates that depend on jmpco (`links =
+//! "jmpco_shim"`), it publishes `DEP_JMPCO_SHIM_INCLUDE` (the directory of
+//! the shim's headers) and, with the `asan` feature, `DEP_JMPCO_SHIM_ASAN`:
+//! the study compiles its raw C benchmark loops against them.
 
 use std::env;
 
-/// The C sources of the shim, one backend each plus the raw benchmark loops.
+/// The C sources of the shim, one backend each (sjlj's in two copies).
 const SHIM_SOURCES: &[&str] = &[
     "csrc/switch_sjlj.c",
     "csrc/switch_sjlj_suspend.c",
     "csrc/switch_ucontext.c",
     "csrc/switch_asm.S",
     "csrc/switch_asm_init.c",
-    "csrc/bench_loop.c",
 ];
 
 /// Valgrind stack registration, built only with the `valgrind` feature.
@@ -25,14 +29,14 @@ const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
 /// Files the sources include besides `SHIM_HEADER` (headers and the asm
-/// fragments): a change must rebuild.
+/// landing): a change must rebuild. (The inline resume and suspend
+/// fragments, `csrc/switch_asm_{resume,suspend}.inc`, are the Rust side's:
+/// `src/switch/asm.rs` includes them with `include_str!`, which cargo
+/// tracks.)
 const SHIM_PRIVATE_HEADERS: &[&str] = &[
     "csrc/switch_asm_layout.h",
     "csrc/asan_fiber.h",
     "csrc/switch_sjlj_core.h",
-    "csrc/switch_asm_entries.h",
-    "csrc/switch_asm_resume.inc",
-    "csrc/switch_asm_suspend.inc",
     "csrc/switch_asm_land.inc",
 ];
 
@@ -66,10 +70,7 @@ fn build_shim() {
         // another stack, which is half of all coroutine switches.
         .flag("-U_FORTIFY_SOURCE")
         // The backends view the opaque context bytes as their own structs.
-        .flag("-fno-strict-aliasing")
-        // The asm backend's inline entries `.include` their fragments
-        // (csrc/switch_asm_entries.h): the assembler must find them too.
-        .flag(format!("-Wa,-I{}", csrc_dir()));
+        .flag("-fno-strict-aliasing");
     if env::var_os("CARGO_FEATURE_VALGRIND").is_some() {
         build.file(VALGRIND_SOURCE);
     }
@@ -80,6 +81,9 @@ fn build_shim() {
         // has no ASan). The annotation functions are weak references, so the
         // build links without the ASan runtime and they are skipped there.
         build.define("JMPCO_ASAN", None);
+        // Dependents' C code that switches (the study's raw loops) must
+        // take the annotated path too.
+        println!("cargo:asan=1");
     }
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("x86_64") {
         // switch_sjlj.c and switch_asm.S carry an #error for other targets;
@@ -87,9 +91,13 @@ fn build_shim() {
         println!("cargo:warning=jmpco: only x86_64 is supported; the C shim will not build");
     }
     build.compile("jmpco_shim");
+    // Where dependents' build scripts find jmpco_switch.h and the asm
+    // fragments (links metadata: DEP_JMPCO_SHIM_INCLUDE).
+    println!("cargo:include={}", csrc_dir());
 }
 
-/// The absolute path of `csrc/`: the assembler runs in another directory.
+/// The absolute path of `csrc/`, for dependents' build scripts, which run
+/// in other directories.
 fn csrc_dir() -> String {
     let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     format!("{root}/csrc")

@@ -5,7 +5,8 @@
  * it (see scripts/regen-bindings.sh). Only the files in csrc/ include
  * <setjmp.h> or <ucontext.h>; Rust sees contexts as opaque, fixed-size,
  * fixed-alignment byte arrays whose sizes are checked on both sides
- * (`_Static_assert` in each backend, const asserts in src/sys/mod.rs).
+ * (`_Static_assert` in each backend, const asserts in the backend's Rust
+ * module: src/switch/sjlj.rs, ucontext.rs, asm.rs).
  *
  * The model
  * ---------
@@ -132,16 +133,6 @@ void *jmpco_asm_switch(jmpco_asm_ctx *from, jmpco_asm_ctx *to, void *transfer);
 /* The exit switch: the finished side is saved in a per-thread scratch
  * context that nobody continues. */
 __attribute__((noreturn)) void jmpco_asm_exit(jmpco_asm_ctx *to, void *transfer);
-
-/* -------------------------------------------------------------------------
- * Raw C baselines for the benchmarks (csrc/bench_loop.c): run `rounds`
- * resume+yield round trips between the calling thread and one coroutine on
- * a stack [stack_top - stack_size, stack_top) the caller provides, with no
- * Rust in the loop.  Return 0, or -1 if the backend could not be set up.
- * ---------------------------------------------------------------------- */
-int jmpco_bench_sjlj_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
-int jmpco_bench_asm_round_trips(void *stack_top, size_t stack_size, uint64_t rounds);
 
 #ifdef __cplusplus
 }

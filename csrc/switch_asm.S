@@ -41,7 +41,7 @@
  *   switch_asm_suspend.inc + switch_asm_land.inc   suspend, inline
  *   jmpco_asm_switch (below)                       C ABI, either way
  * The .inc fragments are assembled *inline* into their callers: Rust's
- * `asm!` blocks (src/asm_entry.rs, by include_str!) and C's (csrc/
+ * `asm!` blocks (src/switch/asm.rs, by include_str!) and C's (csrc/
  * switch_asm_entries.h, by the assembler's .include).  Only rbx and rbp
  * are in the frame because they are the two callee-saved registers Rust
  * inline asm cannot declare clobbered (LLVM reserves rbx; rbp is the frame
@@ -168,7 +168,7 @@
  *
  * Not handled: CET.  Shadow stacks: a suspend's `ret` returns across
  * stacks, which a shadow stack rejects, so this object carries no GNU
- * property note and src/shadow_stack.rs refuses the backend when they are
+ * property note and src/switch/cet.rs refuses the backend when they are
  * on.  IBT: a resume's `call *` lands on a landing with no `endbr64`;
  * Linux enables no user-mode IBT today.
  */

@@ -2,10 +2,12 @@
  * switch_asm_entries.h -- the asm backend's inline entries for C: the
  * resume and suspend fragments (switch_asm_resume.inc,
  * switch_asm_suspend.inc, each followed by switch_asm_land.inc) assembled
- * into the caller, exactly as src/asm_entry.rs assembles them into Rust.
- * For the raw C benchmark loop (bench_loop.c) and the C tests; not part of
- * the library's interface.  Needs the assembler to find the fragments:
- * compile with -Wa,-I<csrc> (build.rs and tests/c_switch.rs do).
+ * into the caller, exactly as src/switch/asm.rs assembles them into Rust.
+ * For the C tests and the study's raw C benchmark loop
+ * (study/csrc/bench_loop.c); not part of the library's interface, and no
+ * source of the library includes it.  Needs the assembler to find the
+ * fragments: compile with -Wa,-I<csrc> (tests/c_switch.rs and
+ * study/build.rs do).
  *
  * Not C ABI, so the asm statements say what they clobber: every scratch
  * register plus r12-r15.  They step over the 128-byte red zone, which GCC

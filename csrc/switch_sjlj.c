@@ -70,7 +70,7 @@
  * attribute get a plain `ret`: slower, same behaviour.  With Intel IBT
  * enforced the register jump would need an ENDBR at every return site, but
  * Linux enables no user-mode IBT, and the shadow stacks that do exist make
- * jmpco refuse this backend anyway (src/shadow_stack.rs).
+ * jmpco refuse this backend anyway (src/switch/cet.rs).
  *
  * Why -U_FORTIFY_SOURCE (see build.rs): with _FORTIFY_SOURCE, glibc turns
  * longjmp into __longjmp_chk, which aborts with "longjmp causes

@@ -7,6 +7,12 @@
 //! a thread costs a kernel switch and megabytes of reserved stack: the
 //! reason to serve one client per coroutine instead of one per thread.
 //!
+//! (The *seed notes*, "the notes" below, are the design notes jmpco grew
+//! from: they argue that a thread costs megabytes of stack and a kernel
+//! switch where a coroutine costs a page and a user-space switch, and they
+//! name what this crate keeps: three ways to switch, five states, `GetThis`
+//! and `Reset`.)
+//!
 //! The switch itself is a small C shim (`csrc/`): `_setjmp`/`_longjmp` plus
 //! a stack-pointer move to enter a fresh stack ([`Backend::Sjlj`], the
 //! default), `ucontext` ([`Backend::Ucontext`], the classic
@@ -43,14 +49,11 @@
 //!
 #![doc = include_str!("failure_model.md")]
 
-#[cfg(not(feature = "asan"))]
-mod asm_entry;
 mod coroutine;
 #[allow(non_camel_case_types)]
 pub mod ffi;
 mod overflow;
 pub mod rt;
-mod shadow_stack;
 pub mod stack;
 mod switch;
 #[doc(hidden)]

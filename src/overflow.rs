@@ -9,7 +9,12 @@
 //!
 //! The handler is installed once per process and remembers the handler it
 //! replaced. On a fault it asks whether the address lies in the guard of
-//! the thread's running coroutine. If so it writes
+//! the thread's running coroutine: the stack registry (`stack/`) says
+//! which stack, if any, holds the address and the stack pointer, and the
+//! coroutine layer, which owns the control block at each stack's top, says
+//! whose stack it is through the [`OwnerOf`] function it hands to
+//! [`install_for_this_thread`]. (Handed in, not imported: this module sits
+//! below `coroutine/`, which calls it.) If so it writes
 //! `jmpco: coroutine <id> overflowed its <N>-byte stack` to stderr and
 //! aborts (SIGABRT); otherwise it passes the fault on to the previous
 //! handler, or to the default action, unchanged. Only async-signal-safe
@@ -28,8 +33,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::coroutine::guard_hit;
-use crate::stack::Stack;
+use crate::stack::{stack_of, Stack};
 
 /// Bytes of the alternate signal stack jmpco gives a thread without one.
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -41,6 +45,20 @@ const SIGNALS: [c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 /// handler can run.
 static PREVIOUS: [OnceLock<libc::sigaction>; 2] = [OnceLock::new(), OnceLock::new()];
 
+/// Names the coroutine on a stack: the id of the coroutine whose stack
+/// ends at `stack_top`, if one was ever installed there. Called from the
+/// signal handler, so it must be async-signal-safe (no lock, no
+/// allocation).
+///
+/// # Safety
+/// `stack_top` is the top of a mapped jmpco stack (one the stack registry
+/// holds).
+pub(crate) type OwnerOf = unsafe fn(stack_top: usize) -> Option<u64>;
+
+/// The [`OwnerOf`] of the first [`install_for_this_thread`]; set once,
+/// before our handler can run.
+static OWNER_OF: OnceLock<OwnerOf> = OnceLock::new();
+
 thread_local! {
     /// Set once this thread has an alternate stack and the process handler.
     static READY: Cell<bool> = const { Cell::new(false) };
@@ -50,20 +68,23 @@ thread_local! {
 
 /// Makes sure a stack overflow on this thread is reported: installs the
 /// process-wide handler (once) and this thread's alternate signal stack.
-/// Cheap after the first call on a thread.
-pub(crate) fn install_for_this_thread() -> io::Result<()> {
+/// `owner_of` names the coroutine whose guard was hit; the process keeps
+/// the first one given. Cheap after the first call on a thread.
+pub(crate) fn install_for_this_thread(owner_of: OwnerOf) -> io::Result<()> {
     if READY.with(Cell::get) {
         return Ok(());
     }
-    install_handlers()?;
+    install_handlers(owner_of)?;
     ensure_alt_stack()?;
     READY.with(|r| r.set(true));
     Ok(())
 }
 
-fn install_handlers() -> io::Result<()> {
+fn install_handlers(owner_of: OwnerOf) -> io::Result<()> {
     static INSTALLED: OnceLock<Result<(), i32>> = OnceLock::new();
     let result = INSTALLED.get_or_init(|| {
+        // Before our handler can run, as PREVIOUS below.
+        let _ = OWNER_OF.set(owner_of);
         for (i, &sig) in SIGNALS.iter().enumerate() {
             // SAFETY: sigaction is plain data; all-zero is a valid value
             // that we then fill in.
@@ -154,6 +175,24 @@ extern "C" fn handle_fault(sig: c_int, info: *mut libc::siginfo_t, context: *mut
         unsafe { libc::abort() };
     }
     pass_on(sig, info, context);
+}
+
+/// If a fault at `addr`, taken with the stack pointer at `sp`, is a stack
+/// overflow: `addr` lies in the guard page of the jmpco stack `sp` is on
+/// (or has run into). Then the id and usable size of the coroutine on that
+/// stack. The registry lookup and the [`OwnerOf`] call are lock- and
+/// allocation-free.
+fn guard_hit(addr: usize, sp: usize) -> Option<(u64, usize)> {
+    let (stack, in_guard) = stack_of(addr)?;
+    let (sp_stack, _) = stack_of(sp)?;
+    if !in_guard || sp_stack != stack {
+        return None;
+    }
+    let owner_of = OWNER_OF.get()?;
+    // SAFETY: the registry holds only mapped stacks, and the code that
+    // overflowed into this guard runs on the stack above it.
+    let id = unsafe { owner_of(stack.end) }?;
+    Some((id, stack.end - stack.start))
 }
 
 /// Writes the overflow message with no allocation or lock.

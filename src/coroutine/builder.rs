@@ -1,11 +1,13 @@
 //! [`Builder`]: stack size, backend and stack source of a new coroutine.
+//!
+//! Only the configuration: [`Builder::build`], which makes the
+//! [`Coroutine`](crate::Coroutine), is in `mod.rs` beside the coroutine's
+//! constructor, so that this file and `mod.rs` do not import each other.
 
-use super::{Coroutine, Error, Yielder};
-use crate::stack::{Stack, DEFAULT_STACK_SIZE};
+use crate::stack::DEFAULT_STACK_SIZE;
 use crate::switch::Backend;
-use crate::{overflow, shadow_stack};
 
-/// Configures and creates a [`Coroutine`].
+/// Configures and creates a [`Coroutine`](crate::Coroutine).
 ///
 /// ```
 /// use jmpco::{Backend, Coroutine};
@@ -19,9 +21,9 @@ use crate::{overflow, shadow_stack};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Builder {
-    stack_size: usize,
-    backend: Backend,
-    pooled: bool,
+    pub(super) stack_size: usize,
+    pub(super) backend: Backend,
+    pub(super) pooled: bool,
 }
 
 impl Default for Builder {
@@ -60,28 +62,5 @@ impl Builder {
     pub fn pooled(mut self, pooled: bool) -> Self {
         self.pooled = pooled;
         self
-    }
-
-    /// Creates the coroutine; `body` starts at the first resume.
-    ///
-    /// Fails if no stack can be had (out of memory, or out of guard-page
-    /// mappings under the mprotect fallback), if the stack is too small for
-    /// the closure, or if the backend cannot run here (`sjlj` and `asm` under
-    /// Intel CET shadow stacks).
-    pub fn build<I, Y, R, F>(self, body: F) -> Result<Coroutine<I, Y, R>, Error>
-    where
-        I: 'static,
-        Y: 'static,
-        R: 'static,
-        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
-    {
-        shadow_stack::check(self.backend)?;
-        overflow::install_for_this_thread()?;
-        let stack = if self.pooled {
-            Stack::pooled(self.stack_size)?
-        } else {
-            Stack::fresh(self.stack_size)?
-        };
-        Coroutine::from_stack(stack, self.backend, body)
     }
 }

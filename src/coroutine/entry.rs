@@ -13,20 +13,24 @@
 //! * Resumer to a suspended coroutine: the input `I` itself, or null to ask
 //!   it to unwind (used when a `Hold` coroutine is dropped).
 //! * Coroutine to resumer: a `Y` when it suspended; when it finished, it
-//!   said so first in the header's `body_state`, which also says what the
-//!   pointer is: `Term` an `R` (or null when it finished by being
-//!   cancelled), `Except` a [`Payload`] (the body's panic).
+//!   said so first in the header's `body_state` (a [`BodyState`], private
+//!   to this layer), which also says what the pointer is: `Returned` an
+//!   `R`, or null when the body ended by being cancelled; `Panicked` a
+//!   [`Payload`] (the body's panic).
 //!
 //! The state [`Coroutine::state`](crate::Coroutine::state) reports is the
 //! owner's record, a field of the `Coroutine`, which only the resumer
 //! writes, after a switch comes back. The header's `body_state` is the
-//! coroutine's side: the first resume sets it to `Exec`, and it stays so
-//! until the entry sets `Term` or `Except` before its last switch. So a
-//! switch that comes back with `body_state` still `Exec` was a suspend (the
-//! asm switch says so in a register, without the load), and a suspend of a
-//! `Hold` coroutine writes no state at all: in a loop of resumes the
-//! compiler keeps the owner's `Hold` in a register. No thread-local names
-//! the running coroutine either (`header.rs` finds it from the stack
+//! coroutine's side: `Unfinished` from the moment the header is written
+//! (or reset), and it stays so until the entry sets how the body ended
+//! before its last switch. So a switch that comes back with `body_state`
+//! still `Unfinished` was a suspend, and a suspend of a `Hold` coroutine
+//! writes no state at all: in a loop of resumes the compiler keeps the
+//! owner's `Hold` in a register. Where the backend's switch itself tells a
+//! suspend from the exit (asm's, in a register: `switch::Back::Suspended`)
+//! the resumer does not even load `body_state`; elsewhere
+//! (`Back::SuspendedOrExited`) that one load settles it. No thread-local
+//! names the running coroutine either (`header.rs` finds it from the stack
 //! pointer). So a suspend and a resume exchange nothing through memory but
 //! the switch's own frames and the values themselves: no flag written on
 //! one stack and read on the other, which a round trip of a few
@@ -36,10 +40,11 @@
 //! Panics never cross the C frames of a switch: [`entry`] wraps the body in
 //! `catch_unwind`, and the frame below it has a zero return address. A
 //! cancel is a `resume_unwind` with the private [`Cancel`] payload, raised by
-//! `suspend` when the owner resumes it with null. The entry counts a finish
-//! by that payload as a cancellation only if the owner did ask (the header's
-//! `cancelling`): a body can keep the payload it caught and another
-//! coroutine can re-raise it, and there it is an ordinary panic (`Except`).
+//! `suspend` (`yielder.rs`) when the owner resumes it with null. The entry
+//! counts a finish by that payload as a cancellation only if the owner did
+//! ask (the header's `cancelling`): a body can keep the payload it caught
+//! and another coroutine can re-raise it, and there it is an ordinary panic
+//! (`Panicked`, which the owner records as `Except`).
 
 use std::any::Any;
 use std::ffi::c_void;
@@ -47,9 +52,8 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
-use super::header::Header;
-use super::state::State;
-use super::yielder::Yielder;
+use super::header::{BodyState, Header};
+use super::yielder::{Cancel, Yielder};
 
 /// A panic's payload, as `catch_unwind` gives it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -61,11 +65,6 @@ pub(crate) struct Start<I> {
     /// Moved out by the entry; the resumer never drops it.
     pub(crate) input: ManuallyDrop<I>,
 }
-
-/// The unwinding payload that cancels a suspended coroutine. Private, so no
-/// body can fake or name it; a body that catches every panic sees it as an
-/// opaque payload and should let it continue (`resume_unwind`).
-pub(crate) struct Cancel;
 
 /// Whether `payload`, caught on the running coroutine's stack, is that
 /// coroutine's own cancellation: the private payload, while its owner is
@@ -122,17 +121,18 @@ where
     let transfer: *mut c_void = match outcome {
         Ok(value) => {
             returned.write(value);
-            h.body_state.set(State::Term);
+            h.body_state.set(BodyState::Returned);
             returned.as_mut_ptr().cast()
         }
         Err(payload) if payload.is::<Cancel>() && h.cancelling.get() => {
             drop(payload);
-            h.body_state.set(State::Term);
+            // Cancelled: `Returned` with a null transfer (see BodyState).
+            h.body_state.set(BodyState::Returned);
             ptr::null_mut()
         }
         Err(payload) => {
             panicked.write(payload);
-            h.body_state.set(State::Except);
+            h.body_state.set(BodyState::Panicked);
             panicked.as_mut_ptr().cast()
         }
     };

@@ -5,16 +5,23 @@
 //! stack, so a coroutine costs no heap allocation: the `Coroutine` handle is
 //! a pointer to it plus the [`Stack`] that owns the memory. Right below the
 //! header lie the two switch contexts, at fixed offsets from it, and below
-//! them the not-yet-started body's closure (see `switch.rs` for the picture).
+//! them the not-yet-started body's closure (see `switch/mod.rs` for the
+//! picture).
 //!
 //! The running coroutine is found from the stack pointer, not recorded on
 //! every switch: code runs on a coroutine's stack exactly while that
 //! coroutine is the innermost running one, so the stack that holds rsp
 //! names it, and its header sits at a fixed offset below that stack's top
 //! ([`header_at`]). The stack registry (`stack/registry.rs`) says which
-//! stack holds an address. That answers [`current`](crate::current) and
-//! tells the stack-overflow handler whose guard page was hit; a thread-local
-//! written by every resume would cost the switch about a third of its time.
+//! stack holds an address. That answers [`current`] and
+//! tells the stack-overflow handler whose guard page was hit ([`id_at`],
+//! which `overflow.rs` is handed); a thread-local written by every resume
+//! would cost the switch about a third of its time.
+//!
+//! The header also holds the body's side of the coroutine's state,
+//! [`BodyState`]: private to this layer, and apart from the public
+//! [`State`](crate::State) the owner keeps (the transfer protocol in
+//! `entry.rs`).
 
 use std::cell::Cell;
 use std::io;
@@ -23,7 +30,7 @@ use std::num::NonZeroU64;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::state::{CoroutineId, State};
+use super::state::CoroutineId;
 use crate::stack::Stack;
 use crate::switch::{Backend, Contexts, Entry};
 
@@ -41,12 +48,12 @@ pub(crate) struct Header {
     magic: u64,
     pub(crate) id: CoroutineId,
     /// The body's side of the state, the one thing the coroutine tells its
-    /// resumer through memory: `Ready` until the first resume switches in,
-    /// `Exec` from then on (running or suspended alike), and `Term` or
-    /// `Except` once the body has ended, set by the entry just before its
-    /// last switch. The state `Coroutine::state` reports is the owner's own
-    /// record, derived from this after each switch (see `entry.rs`).
-    pub(crate) body_state: Cell<State>,
+    /// resumer through memory: [`BodyState::Unfinished`] from `install` (or
+    /// `prepare`) on, and how the body ended once it has, set by the entry
+    /// just before its last switch. The state `Coroutine::state` reports is
+    /// the owner's own record, derived from this after each switch (see
+    /// `entry.rs`).
+    pub(crate) body_state: Cell<BodyState>,
     /// The backend whose two contexts sit just below this header (see
     /// [`Header::contexts`]); fixed for the coroutine's life.
     pub(crate) backend: Backend,
@@ -59,6 +66,38 @@ pub(crate) struct Header {
     /// payload as a cancellation only then; anywhere else that payload is
     /// an ordinary panic. Read and written only off the switch's fast path.
     pub(crate) cancelling: Cell<bool>,
+}
+
+/// The body's side of a coroutine's life: what the coroutine tells its
+/// resumer through memory, in its header. Only the entry changes it (and
+/// `install`/`prepare` start it over); only the owner reads it, after a
+/// switch comes back that the backend could not call a suspend by itself
+/// (`switch::Back`). Each value also says what that switch's transfer
+/// points at (the transfer protocol in `entry.rs`).
+///
+/// Not the public [`State`](crate::State): the owner derives that from
+/// this, and a body's side has no `Ready` or `Hold` of its own. It needs no
+/// store at the first resume and none at a suspend; there is nothing for
+/// it to say until the body ends.
+///
+/// Three values, not four: a body cancelled by its owner ends `Returned`
+/// with a null transfer, told from a return by the pointer (never null
+/// for an `R`). With a `Cancelled` of its own, the owner's decode became a
+/// four-way match, which the compiler built as a jump table (an indirect
+/// jump on every sjlj round trip) or, with two arms merged, laid out with
+/// one more taken jump on every asm round trip (both seen in the compiled
+/// loop of the study's `switch` bench).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyState {
+    /// The body has not ended: not started yet, running, or suspended. A
+    /// switch back that finds this was a suspend: the transfer is a `Y`.
+    Unfinished,
+    /// The body returned: the transfer is its `R`. Or it ended by the
+    /// cancellation its owner asked for (the private cancel payload while
+    /// `cancelling`): the transfer is null.
+    Returned,
+    /// The body panicked: the transfer is its panic's `Payload`.
+    Panicked,
 }
 
 impl Header {
@@ -77,7 +116,7 @@ impl Header {
         let header = Header {
             magic: MAGIC,
             id: next_id(),
-            body_state: Cell::new(State::Ready),
+            body_state: Cell::new(BodyState::Unfinished),
             backend,
             closure: Cell::new(Some(closure)),
             cancelling: Cell::new(false),
@@ -108,7 +147,7 @@ impl Header {
         // free.
         let closure = unsafe { place(header.as_ptr() as usize, stack, h.backend, entry, f)? };
         h.closure.set(Some(closure));
-        h.body_state.set(State::Ready);
+        h.body_state.set(BodyState::Unfinished);
         h.cancelling.set(false);
         Ok(())
     }
@@ -210,22 +249,21 @@ pub(crate) fn running() -> Option<NonNull<Header>> {
     unsafe { installed(stack.end) }
 }
 
-/// If a fault at `addr`, taken with the stack pointer at `sp`, is a stack
-/// overflow: `addr` lies in the guard page of the jmpco stack `sp` is on
-/// (or has run into). Then the id and usable size of the coroutine on that
-/// stack. Called from the SIGSEGV handler: the registry lookup and the header
-/// read are lock- and allocation-free.
-pub(crate) fn guard_hit(addr: usize, sp: usize) -> Option<(u64, usize)> {
-    let (stack, in_guard) = crate::stack::stack_of(addr)?;
-    let (sp_stack, _) = crate::stack::stack_of(sp)?;
-    if !in_guard || sp_stack != stack {
-        return None;
-    }
-    // SAFETY: the registry holds only mapped stacks, and the code that
-    // overflowed into this guard runs on the stack above it.
-    let h = unsafe { installed(stack.end) }?;
+/// The id of the coroutine whose stack ends at `stack_top`, if one was
+/// ever installed there: how the stack-overflow handler names the
+/// coroutine whose guard page was hit (`Builder::build` hands this
+/// function to `overflow.rs`). Lock- and allocation-free, so the SIGSEGV
+/// handler may call it.
+///
+/// # Safety
+/// `stack_top` is the top of a mapped jmpco stack (one the stack registry
+/// holds).
+pub(crate) unsafe fn id_at(stack_top: usize) -> Option<u64> {
+    // SAFETY: the stack below `stack_top` is mapped (the caller), and so
+    // are the header's bytes at its top.
+    let h = unsafe { installed(stack_top) }?;
     // SAFETY: `installed` only returns live headers.
-    Some((unsafe { h.as_ref() }.id.as_u64(), stack.end - stack.start))
+    Some(unsafe { h.as_ref() }.id.as_u64())
 }
 
 /// The address of the header of the coroutine whose stack ends at `top`.

@@ -32,13 +32,13 @@ pub use builder::Builder;
 use entry::{fatal, Start};
 pub(crate) use entry::{is_cancellation, panic_message, running_is_cancelled, Payload};
 pub use header::current;
-pub(crate) use header::guard_hit;
-use header::Header;
+use header::{BodyState, Header};
 pub use state::{CoroutineId, CoroutineResult, Error, State};
 pub use yielder::Yielder;
 
+use crate::overflow;
 use crate::stack::Stack;
-use crate::switch::{Backend, Contexts};
+use crate::switch::{Back, Backend, Contexts};
 
 /// A stackful coroutine taking `I` on every resume, yielding `Y` and finally
 /// returning `R`: the seed notes' `Coroutine` class.
@@ -90,7 +90,8 @@ pub struct Coroutine<I = (), Y = (), R = ()> {
     /// [`Coroutine::state`] reports. Only the owner writes it, after a
     /// switch comes back, from what came back (see the transfer protocol in
     /// `entry.rs`); kept here rather than in the header so that a loop of
-    /// resumes finds it in a register.
+    /// resumes finds it in a register. The header's side is the private
+    /// [`BodyState`], which only says whether and how the body ended.
     state: State,
     /// Dropped (returned to the pool) by `Drop` only when no frame lives on
     /// it; a stack whose body refused to finish is leaked instead, and so
@@ -109,6 +110,31 @@ impl Coroutine {
     /// [`build`](Builder::build) picks the coroutine's types from the body.
     pub fn builder() -> Builder {
         Builder::new()
+    }
+}
+
+impl Builder {
+    /// Creates the coroutine; `body` starts at the first resume.
+    ///
+    /// Fails if no stack can be had (out of memory, or out of guard-page
+    /// mappings under the mprotect fallback), if the stack is too small for
+    /// the closure, or if the backend cannot run here (`sjlj` and `asm` under
+    /// Intel CET shadow stacks).
+    pub fn build<I, Y, R, F>(self, body: F) -> Result<Coroutine<I, Y, R>, Error>
+    where
+        I: 'static,
+        Y: 'static,
+        R: 'static,
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        self.backend.check_supported()?;
+        overflow::install_for_this_thread(header::id_at)?;
+        let stack = if self.pooled {
+            Stack::pooled(self.stack_size)?
+        } else {
+            Stack::fresh(self.stack_size)?
+        };
+        Coroutine::from_stack(stack, self.backend, body)
     }
 }
 
@@ -173,8 +199,8 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             // coroutine takes its input as a plain I (the transfer protocol).
             unsafe { self.switch_in(ptr::from_mut(&mut input).cast()) }
         } else if state == State::Ready {
-            // From here until it finishes, the body's side says `Exec`.
-            self.header().body_state.set(State::Exec);
+            // The body's side says `Unfinished` already (`Header::install`,
+            // `prepare`): nothing to store before the first switch.
             let mut start = Start {
                 header: self.header,
                 input,
@@ -268,41 +294,41 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         // means fresh ones, Hold a suspended own context (the caller's
         // contract); we are on the thread that made them, since Coroutine is
         // not Send.
-        let (back, suspended) = unsafe { self.contexts().resume(transfer) };
-        // The body's side still says `Exec`: it suspended, and `back` points
-        // at a Y in its frame. Otherwise it finished and said how, which
-        // also says what `back` is. (The asm switch can say "suspended"
-        // without the load.) Each value is read out exactly once; the sender
-        // never drops it.
-        let body_state = if suspended {
-            State::Exec
-        } else {
-            self.header().body_state.get()
+        let back = unsafe { self.contexts().resume(transfer) };
+        // Whether the body suspended, and if not how it ended, which also
+        // says what the transfer is: the backend's word where its switch
+        // knows (asm's inline suspend, in a register), else the body's own
+        // in the header, which is still `Unfinished` exactly when it
+        // suspended. Each value is read out exactly once; the sender never
+        // drops it.
+        let (body_state, back) = match back {
+            Back::Suspended(back) => (BodyState::Unfinished, back),
+            Back::SuspendedOrExited(back) => (self.header().body_state.get(), back),
         };
         match body_state {
-            State::Exec => {
+            BodyState::Unfinished => {
                 // A suspend of a `Hold` coroutine leaves it `Hold`: no store.
                 if self.state != State::Hold {
                     self.state = State::Hold;
                 }
-                // SAFETY: a Y in a ManuallyDrop slot.
+                // SAFETY: a suspend's transfer: a Y in a ManuallyDrop slot.
                 Outcome::Yielded(unsafe { back.cast::<Y>().read() })
             }
-            State::Term => {
+            BodyState::Returned => {
                 self.state = State::Term;
+                // A null transfer: it ended by being cancelled.
                 if back.is_null() {
                     Outcome::Cancelled
                 } else {
-                    // SAFETY: Term with a pointer: an R in a MaybeUninit slot.
+                    // SAFETY: Returned: an R in a MaybeUninit slot.
                     Outcome::Returned(unsafe { back.cast::<R>().read() })
                 }
             }
-            State::Except => {
+            BodyState::Panicked => {
                 self.state = State::Except;
-                // SAFETY: Except: a Payload in a MaybeUninit slot.
+                // SAFETY: Panicked: a Payload in a MaybeUninit slot.
                 Outcome::Panicked(unsafe { back.cast::<Payload>().read() })
             }
-            _ => fatal("a coroutine switched back in a state it cannot set"),
         }
     }
 

@@ -5,10 +5,16 @@ use std::mem::ManuallyDrop;
 use std::panic;
 use std::ptr::{self, NonNull};
 
-use super::entry::Cancel;
 use super::header::{self, Header};
 use super::state::CoroutineId;
 use crate::switch::Backend;
+
+/// The unwinding payload that cancels a suspended coroutine, raised by
+/// [`Yielder::suspend`] when the owner resumes it with null (the entry
+/// tells it from a panic: `entry.rs`). Private, so no body can fake or name
+/// it; a body that catches every panic sees it as an opaque payload and
+/// should let it continue (`resume_unwind`).
+pub(crate) struct Cancel;
 
 /// Given to a coroutine's body; [`suspend`](Yielder::suspend) hands a value
 /// to the resumer and waits for the next input.

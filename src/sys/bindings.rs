@@ -115,24 +115,3 @@ unsafe extern "C" {
 unsafe extern "C" {
     pub fn jmpco_asm_exit(to: *mut jmpco_asm_ctx, transfer: *mut ::core::ffi::c_void) -> !;
 }
-unsafe extern "C" {
-    pub fn jmpco_bench_sjlj_round_trips(
-        stack_top: *mut ::core::ffi::c_void,
-        stack_size: usize,
-        rounds: u64,
-    ) -> ::core::ffi::c_int;
-}
-unsafe extern "C" {
-    pub fn jmpco_bench_ucontext_round_trips(
-        stack_top: *mut ::core::ffi::c_void,
-        stack_size: usize,
-        rounds: u64,
-    ) -> ::core::ffi::c_int;
-}
-unsafe extern "C" {
-    pub fn jmpco_bench_asm_round_trips(
-        stack_top: *mut ::core::ffi::c_void,
-        stack_size: usize,
-        rounds: u64,
-    ) -> ::core::ffi::c_int;
-}

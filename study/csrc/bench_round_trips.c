@@ -1,8 +1,10 @@
 // bench_round_trips.c -- raw C round-trip timing of the three backends,
-// through the same loops the Rust benchmarks call (csrc/bench_loop.c).
+// through the same loops the study's Rust benchmarks call
+// (study/csrc/bench_loop.c), with jmpco's shim and no Rust at all. From the
+// repository root:
 //
-//   gcc -O2 -Wall -Wextra -Werror -Icsrc -Wa,-Icsrc csrc/*.c csrc/*.S tests/c/bench_round_trips.c
-//       -o /tmp/bench_round_trips
+//   gcc -O2 -Wall -Wextra -Werror -Icsrc -Istudy/csrc -Wa,-Icsrc csrc/*.c csrc/*.S
+//       study/csrc/bench_loop.c study/csrc/bench_round_trips.c -o /tmp/bench_round_trips
 //   taskset -c 1 /tmp/bench_round_trips            # all backends: median of 5 x 10M
 //   /tmp/bench_round_trips asm 1000000             # one backend, one run (for callgrind)
 //
@@ -12,7 +14,7 @@
 // clock_gettime and uname are POSIX, hidden by -std=c11 without this.
 #define _DEFAULT_SOURCE
 
-#include "jmpco_switch.h"
+#include "bench_loop.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-//! The backend-agnostic face of the C switch shim.
+//! The switch: the backend-agnostic face of the C switch shim, and one
+//! module per backend behind it.
 //!
 //! A coroutine owns two *contexts* (see `csrc/jmpco_switch.h`): its own,
 //! where it waits while suspended, and its caller's, where whoever resumed it
@@ -26,21 +27,54 @@
 //! Both contexts are always saved and continued by the coroutine's own
 //! backend. Which backend a coroutine uses is fixed when it is created.
 //!
+//! # The modules
+//! Each backend is one module implementing the same small set of
+//! operations, the [`Switch`] trait of `ops.rs`: its context
+//! type, whether it survives CET shadow stacks, and `init`, `resume`,
+//! `suspend`, `exit`. [`Contexts`] picks the module by the coroutine's
+//! [`Backend`] and computes where its two contexts lie; the modules know
+//! nothing of coroutines.
+//!
+//! * `sjlj.rs`: `_setjmp`/`_longjmp` (`csrc/switch_sjlj.c`).
+//! * `ucontext.rs`: `swapcontext` (`csrc/switch_ucontext.c`).
+//! * `asm.rs`: the hand-written switch (`csrc/switch_asm.S`), whose resume
+//!   and suspend are `asm!` blocks there, inlined into their callers.
+//! * `cet.rs`: the shadow-stack check that refuses sjlj and asm under CET.
+//! * `ops.rs`: the trait and the types it shares with the coroutine layer
+//!   ([`Entry`], [`Back`]).
+//!
+//! A resume returns a [`Back`]: the transfer, and "suspended" where the
+//! backend's switch knows it (only asm's does, in a register), else "a
+//! suspend or the exit", for the coroutine layer to settle from what the
+//! body left in its header. `ops.rs` says why.
+//!
 //! Sanitizers: with the `asan` feature the shim is compiled with
 //! `-DJMPCO_ASAN` and every switch, exit and first entry carries
 //! AddressSanitizer's fiber annotations (`csrc/asan_fiber.h` explains them).
 //! That is why [`Contexts::init`] hands every backend the stack size: the own
 //! context announces `[stack_top - stack_size, stack_top)` as its stack, and
 //! the caller context learns its bounds from ASan on the first switch in.
-//! Nothing on this side changes with the feature; stable Rust itself cannot
-//! be built with ASan. Valgrind's stack registration is `stack::valgrind`.
+//! On this side only the asm backend changes with the feature: its inline
+//! entries give way to the annotated C-ABI switch (`asm.rs`). Stable Rust
+//! itself cannot be built with ASan. Valgrind's stack registration is
+//! `stack::valgrind`.
+
+mod asm;
+mod cet;
+mod ops;
+mod sjlj;
+mod ucontext;
 
 use std::ffi::c_void;
 use std::io;
-use std::mem::{align_of, size_of};
+use std::mem::size_of;
 
-#[cfg(not(feature = "asan"))]
-use crate::asm_entry;
+use asm::Asm;
+use ops::Switch;
+pub(crate) use ops::{Back, Entry};
+use sjlj::Sjlj;
+use ucontext::Ucontext;
+
 use crate::sys;
 
 /// How a coroutine switches stacks. Chosen per coroutine at creation.
@@ -78,39 +112,23 @@ impl Backend {
         }
     }
 
-    /// Runs `rounds` resume+suspend round trips of this backend's switch in
-    /// the raw C loop of `csrc/bench_loop.c` (no Rust in the loop), on a
-    /// coroutine it leaves suspended in `stack`. The benchmarks' baseline for
-    /// the cost of the Rust layer.
-    #[doc(hidden)]
-    pub fn raw_c_round_trips(self, stack: &mut crate::stack::Stack, rounds: u64) -> io::Result<()> {
-        let top = stack.top().cast();
-        let size = stack.size();
-        // SAFETY: `&mut Stack` means no coroutine lives on it; the C loop
-        // only uses memory below `top`, and leaves a suspended coroutine
-        // there that owns nothing and is never continued.
-        let rc = unsafe {
-            match self {
-                Backend::Sjlj => sys::jmpco_bench_sjlj_round_trips(top, size, rounds),
-                Backend::Ucontext => sys::jmpco_bench_ucontext_round_trips(top, size, rounds),
-                Backend::Asm => sys::jmpco_bench_asm_round_trips(top, size, rounds),
-            }
+    /// Fails if this backend cannot switch stacks in this process: `sjlj`
+    /// and `asm` under Intel CET shadow stacks (`cet.rs`).
+    pub(crate) fn check_supported(self) -> io::Result<()> {
+        let safe = match self {
+            Backend::Sjlj => Sjlj::SHADOW_STACK_SAFE,
+            Backend::Ucontext => Ucontext::SHADOW_STACK_SAFE,
+            Backend::Asm => Asm::SHADOW_STACK_SAFE,
         };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!(
-                "the raw C {self} loop could not set up its context"
-            )))
-        }
+        cet::check(self.name(), safe)
     }
 
     /// Bytes of one context of this backend.
     const fn context_size(self) -> usize {
         match self {
-            Backend::Sjlj => size_of::<sys::jmpco_sjlj_ctx>(),
-            Backend::Ucontext => size_of::<sys::jmpco_ucontext_ctx>(),
-            Backend::Asm => size_of::<sys::jmpco_asm_ctx>(),
+            Backend::Sjlj => size_of::<<Sjlj as Switch>::Context>(),
+            Backend::Ucontext => size_of::<<Ucontext as Switch>::Context>(),
+            Backend::Asm => size_of::<<Asm as Switch>::Context>(),
         }
     }
 }
@@ -132,20 +150,11 @@ impl std::fmt::Display for Backend {
     }
 }
 
-// The Rust view of the opaque context storage must match the C macros the
-// backends `_Static_assert` against.
-const _: () = {
-    assert!(size_of::<sys::jmpco_sjlj_ctx>() == sys::JMPCO_SJLJ_CTX_SIZE as usize);
-    assert!(size_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_UCONTEXT_CTX_SIZE as usize);
-    assert!(align_of::<sys::jmpco_sjlj_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
-    assert!(align_of::<sys::jmpco_ucontext_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
-    assert!(size_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_ASM_CTX_SIZE as usize);
-    assert!(align_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
-    assert!(sys::JMPCO_STACK_ALIGN as usize == 16);
-};
-
-/// The function a fresh context starts in; see [`sys::jmpco_entry_fn`].
-pub(crate) type Entry = unsafe extern "C" fn(transfer: *mut c_void);
+// Each backend module asserts its context's size and its alignment,
+// JMPCO_CTX_ALIGN; the sizes are multiples of it (the bindgen layout
+// asserts), so contexts carved one below the other stay aligned, and so
+// does the entry stack top below them.
+const _: () = assert!(sys::JMPCO_STACK_ALIGN as usize == 16);
 
 /// A coroutine's pair of contexts, placed on its stack by [`Contexts::carve`].
 ///
@@ -155,7 +164,8 @@ pub(crate) type Entry = unsafe extern "C" fn(transfer: *mut c_void);
 /// not with loads. Each switch is a chain of dependent loads (the target's
 /// stack pointer, then the registers it saved); loading the context
 /// pointers from memory too would put one more load on that chain, both
-/// ways, every round trip.
+/// ways, every round trip. Within a backend's branch the offsets are
+/// constants (the context size of that backend's module).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Contexts {
     backend: Backend,
@@ -171,15 +181,34 @@ impl Contexts {
         Contexts { backend, top }
     }
 
-    /// Where the resumer waits while the coroutine runs: the upper context.
+    /// Where the resumer waits while the coroutine runs: the upper context,
+    /// as backend `B`'s, at a constant offset.
     #[inline(always)]
-    fn caller(&self) -> *mut u8 {
+    fn caller<B: Switch>(&self) -> *mut B::Context {
+        self.top.wrapping_sub(size_of::<B::Context>()).cast()
+    }
+
+    /// Where the coroutine waits while it is suspended: the lower context,
+    /// as backend `B`'s, at a constant offset.
+    #[inline(always)]
+    fn own<B: Switch>(&self) -> *mut B::Context {
+        self.top.wrapping_sub(2 * size_of::<B::Context>()).cast()
+    }
+
+    /// [`Contexts::caller`] of whichever backend this is, untyped: one
+    /// address computation for every backend (a select on it), which the
+    /// hot dispatch below casts in each arm.
+    #[inline(always)]
+    fn any_caller(&self) -> *mut u8 {
         self.top.wrapping_sub(self.backend.context_size())
     }
 
-    /// Where the coroutine waits while it is suspended: the lower context.
+    /// [`Contexts::own`] of whichever backend this is, untyped, as
+    /// [`Contexts::any_caller`]. (Computed apart from it, not from one
+    /// shared size: written that way, the compiler stopped making one copy
+    /// of a loop of resumes per backend.)
     #[inline(always)]
-    fn own(&self) -> *mut u8 {
+    fn any_own(&self) -> *mut u8 {
         self.top.wrapping_sub(2 * self.backend.context_size())
     }
 
@@ -191,10 +220,10 @@ impl Contexts {
     /// must be writable memory that outlives every use of the returned value.
     pub(crate) unsafe fn carve(backend: Backend, top: *mut u8) -> (Contexts, *mut u8) {
         debug_assert_eq!(top as usize % sys::JMPCO_CTX_ALIGN as usize, 0);
-        // Context sizes are multiples of JMPCO_CTX_ALIGN (checked above through
-        // the bindgen layout asserts), so both stay aligned.
+        // Context sizes are multiples of JMPCO_CTX_ALIGN (see the asserts
+        // above), so both stay aligned.
         let contexts = Contexts::below(backend, top);
-        (contexts, contexts.own())
+        (contexts, top.wrapping_sub(Contexts::footprint(backend)))
     }
 
     /// Bytes [`Contexts::carve`] takes from the top of the stack.
@@ -216,75 +245,56 @@ impl Contexts {
         entry: Entry,
     ) -> io::Result<()> {
         match self.backend {
-            Backend::Sjlj => {
-                // SAFETY: `own` is a carved, aligned sjlj context; the caller
-                // guarantees the stack below `stack_top` is free.
-                unsafe {
-                    sys::jmpco_sjlj_init(
-                        self.own().cast(),
-                        stack_top.cast(),
-                        stack_size,
-                        Some(entry),
-                    )
-                };
-                Ok(())
-            }
-            Backend::Ucontext => {
-                // SAFETY: as above, for a ucontext context.
-                let rc = unsafe {
-                    sys::jmpco_ucontext_init(
-                        self.own().cast(),
-                        stack_top.cast(),
-                        stack_size,
-                        Some(entry),
-                    )
-                };
-                if rc == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                }
-            }
-            Backend::Asm => {
-                // SAFETY: `own` is a carved, aligned asm context; init writes
-                // its start frame just below `stack_top`, which is free.
-                unsafe {
-                    sys::jmpco_asm_init(
-                        self.own().cast(),
-                        stack_top.cast(),
-                        stack_size,
-                        Some(entry),
-                    )
-                };
-                Ok(())
-            }
+            // SAFETY: `own` is the sjlj context `carve` placed below
+            // `self.top`, and the caller guarantees `stack_top` is the free,
+            // aligned top below both contexts.
+            Backend::Sjlj => unsafe {
+                Sjlj::init(self.own::<Sjlj>(), stack_top, stack_size, entry)
+            },
+            // SAFETY: as above, for the ucontext context.
+            Backend::Ucontext => unsafe {
+                Ucontext::init(self.own::<Ucontext>(), stack_top, stack_size, entry)
+            },
+            // SAFETY: as above, for the asm context.
+            Backend::Asm => unsafe { Asm::init(self.own::<Asm>(), stack_top, stack_size, entry) },
         }
     }
 
     /// Saves the running context as the caller's and continues the
-    /// coroutine. Returns the `transfer` of the switch that comes back, and
-    /// `true` if that switch was certainly a suspend (`false`: ask the
-    /// state; only the asm backend can tell).
+    /// coroutine. Returns the `transfer` of the switch that comes back, as
+    /// a [`Back`] that says "suspended" only where the backend knows it
+    /// (asm's inline switch); otherwise the body's side settles it.
     ///
     /// # Safety
     /// The own context must be fresh or suspended (saved by [`Contexts::suspend`]
     /// and not continued since), on this thread.
     #[inline]
-    pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> (*mut c_void, bool) {
+    pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> Back {
         // asm first and on its own: the test falls through into its inline
-        // switch, and the offsets are constants.
-        #[cfg(not(feature = "asan"))]
+        // switch, and the offsets are constants. The other backends share
+        // one computation of their addresses (`any_caller`, `any_own`), not
+        // a constant pair per arm. With a pair per arm, the compiler stopped
+        // making one copy of a loop of resumes per backend: it kept all
+        // three pairs live across the loop, spilled to the stack, and
+        // reloaded around the asm switch what that clobbers (seen in the
+        // compiled loop of the study's `switch` bench; together with the
+        // jump table `coroutine::header::BodyState` explains, that made the
+        // asm round trip 1.23x as long, sjlj 1.07x).
         if self.backend == Backend::Asm {
-            let asm = Contexts::below(Backend::Asm, self.top);
             // SAFETY: both are asm contexts carved by `carve`; the own one
             // is fresh or suspended (the caller's contract).
-            return unsafe { asm_entry::resume(asm.caller().cast(), asm.own().cast(), transfer) };
+            return unsafe { Asm::resume(self.caller::<Asm>(), self.own::<Asm>(), transfer) };
         }
-        // SAFETY: forwarded from the caller's contract.
-        (
-            unsafe { self.switch(self.caller(), self.own(), transfer) },
-            false,
-        )
+        let (caller, own) = (self.any_caller(), self.any_own());
+        match self.backend {
+            // SAFETY: `any_caller`/`any_own` placed them by the sjlj context
+            // size, so both are sjlj contexts carved by `carve`; the own one
+            // is fresh or suspended (the caller's contract).
+            Backend::Sjlj => unsafe { Sjlj::resume(caller.cast(), own.cast(), transfer) },
+            // SAFETY: as above, for ucontext contexts.
+            Backend::Ucontext => unsafe { Ucontext::resume(caller.cast(), own.cast(), transfer) },
+            Backend::Asm => unreachable!("asm is taken above"),
+        }
     }
 
     /// Saves the running coroutine in its own context and continues its
@@ -295,23 +305,23 @@ impl Contexts {
     /// the caller context holds a live, suspended resumer.
     #[inline]
     pub(crate) unsafe fn suspend(&self, transfer: *mut c_void) -> *mut c_void {
-        #[cfg(not(feature = "asan"))]
+        // Dispatched as in `resume`, for the loops of suspends in bodies.
         if self.backend == Backend::Asm {
-            let asm = Contexts::below(Backend::Asm, self.top);
             // SAFETY: both are asm contexts carved by `carve`; we run on the
             // coroutine's stack and the caller context holds the resumer,
             // which `resume` saved.
-            return unsafe { asm_entry::suspend(asm.own().cast(), asm.caller().cast(), transfer) };
+            return unsafe { Asm::suspend(self.own::<Asm>(), self.caller::<Asm>(), transfer) };
         }
-        if self.backend == Backend::Sjlj {
-            // SAFETY: as for `switch`: both are sjlj contexts carved by
-            // `carve`, and the caller context is suspended.
-            return unsafe {
-                sys::jmpco_sjlj_suspend(self.own().cast(), self.caller().cast(), transfer)
-            };
+        let (caller, own) = (self.any_caller(), self.any_own());
+        match self.backend {
+            // SAFETY: `any_caller`/`any_own` placed them by the sjlj context
+            // size, so both are sjlj contexts carved by `carve`; we run on
+            // the coroutine's stack and the caller context holds the resumer.
+            Backend::Sjlj => unsafe { Sjlj::suspend(own.cast(), caller.cast(), transfer) },
+            // SAFETY: as above, for ucontext contexts.
+            Backend::Ucontext => unsafe { Ucontext::suspend(own.cast(), caller.cast(), transfer) },
+            Backend::Asm => unreachable!("asm is taken above"),
         }
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { self.switch(self.own(), self.caller(), transfer) }
     }
 
     /// Continues the caller for good, saving nothing: the last switch of a
@@ -323,34 +333,28 @@ impl Contexts {
     pub(crate) unsafe fn exit(&self, transfer: *mut c_void) -> ! {
         match self.backend {
             // SAFETY: the caller context holds the suspended resumer.
-            Backend::Sjlj => unsafe { sys::jmpco_sjlj_exit(self.caller().cast(), transfer) },
+            Backend::Sjlj => unsafe { Sjlj::exit(self.caller::<Sjlj>(), transfer) },
             // SAFETY: as above.
-            Backend::Ucontext => unsafe {
-                sys::jmpco_ucontext_exit(self.caller().cast(), transfer)
-            },
+            Backend::Ucontext => unsafe { Ucontext::exit(self.caller::<Ucontext>(), transfer) },
             // SAFETY: as above.
-            Backend::Asm => unsafe { sys::jmpco_asm_exit(self.caller().cast(), transfer) },
+            Backend::Asm => unsafe { Asm::exit(self.caller::<Asm>(), transfer) },
         }
     }
+}
 
-    /// The backend's C-ABI switch, for the directions that have no entry
-    /// of their own: sjlj's resume, ucontext both ways, asm under `asan`.
-    ///
-    /// # Safety
-    /// `to` must be fresh or suspended; `from` and `to` are contexts of
-    /// `self.backend` carved by [`Contexts::carve`].
-    #[inline(always)]
-    unsafe fn switch(&self, from: *mut u8, to: *mut u8, transfer: *mut c_void) -> *mut c_void {
-        match self.backend {
-            // SAFETY: the caller guarantees both are valid contexts of this
-            // backend and that `to` may be continued.
-            Backend::Sjlj => unsafe { sys::jmpco_sjlj_switch(from.cast(), to.cast(), transfer) },
-            // SAFETY: as above.
-            Backend::Ucontext => unsafe {
-                sys::jmpco_ucontext_switch(from.cast(), to.cast(), transfer)
-            },
-            // SAFETY: as above.
-            Backend::Asm => unsafe { sys::jmpco_asm_switch(from.cast(), to.cast(), transfer) },
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_machine_runs_without_shadow_stacks_so_every_backend_passes() {
+        // The CI machine has no user shadow stacks enabled (glibc 2.36 does
+        // not turn them on); the check must then accept everything.
+        assert!(!cet::enabled());
+        for backend in Backend::ALL {
+            backend
+                .check_supported()
+                .expect("allowed without shadow stacks");
         }
     }
 }

@@ -5,7 +5,13 @@
  * cost.  One round trip = main switches into the coroutine, the coroutine
  * switches back.  The coroutine is left suspended when the loop ends; it
  * owns nothing, and its stack belongs to the caller.
+ *
+ * Part of the study, not of jmpco: study/build.rs compiles it with the
+ * shim's headers (jmpco's csrc/, which its build script names) and links
+ * it against the switch functions the library exports.
  */
+#include "bench_loop.h"
+
 #include "jmpco_switch.h"
 #include "switch_asm_entries.h"
 
@@ -55,8 +61,8 @@ int jmpco_bench_ucontext_round_trips(void *stack_top, size_t stack_size, uint64_
   return 0;
 }
 
-/* The asm backend's loop enters the switch the way src/switch.rs does
- * (see csrc/switch_asm_entries.h). */
+/* The asm backend's loop enters the switch the way jmpco's
+ * src/switch/asm.rs does (see csrc/switch_asm_entries.h). */
 struct asm_pair {
   jmpco_asm_ctx main;
   jmpco_asm_ctx coro;

@@ -2,12 +2,14 @@
 //!
 //! * `round_trip/*`: one resume + one suspend. `rust-sjlj` and
 //!   `rust-ucontext`, `rust-asm` go through the `Coroutine` API; `c-*` are the
-//!   raw C loops in `csrc/bench_loop.c`, the same switch functions with no
-//!   Rust in between, so `rust-sjlj / c-sjlj` is the cost of the Rust layer.
+//!   study's raw C loops in `study/csrc/bench_loop.c` (`jmpco_study::switch::raw_c`),
+//!   the same switch functions with no Rust in between, so
+//!   `rust-sjlj / c-sjlj` is the cost of the Rust layer.
 //! * `create/*`: create a coroutine, resume it to completion, drop it, with a
 //!   stack from the pool or a fresh mapping.
 //!
-//! Run: `cargo bench --bench switch` (add `-- round_trip` for one group).
+//! Run: `cargo bench --bench switch` (add `-- round_trip` for one group),
+//! at the repository root or in `study/`.
 
 // criterion_group! generates undocumented functions.
 #![allow(missing_docs)]
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use jmpco::stack::Stack;
 use jmpco::{Backend, Coroutine, Yielder};
+use jmpco_study::switch::raw_c;
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
@@ -38,9 +41,7 @@ fn round_trip(c: &mut Criterion) {
         group.bench_function(format!("c-{backend}"), |b| {
             b.iter_custom(|rounds| {
                 let start = Instant::now();
-                backend
-                    .raw_c_round_trips(&mut stack, rounds)
-                    .expect("the raw C loop");
+                raw_c::round_trips(backend, &mut stack, rounds).expect("the raw C loop");
                 start.elapsed()
             })
         });

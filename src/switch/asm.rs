@@ -1,0 +1,183 @@
+//! The asm backend: a hand-written x86-64 switch (`csrc/switch_asm.S`,
+//! `csrc/switch_asm_init.c`) that saves rbx, rbp and the resume address on
+//! the running stack and swaps stack pointers. Its resume and suspend are
+//! the fragments of `csrc/` (`switch_asm_resume.inc`,
+//! `switch_asm_suspend.inc`, each followed by `switch_asm_land.inc`)
+//! assembled inline, here, so that a round trip costs one `call` and one
+//! `ret` and nothing else that jumps (the essay in `csrc/switch_asm.S`
+//! explains the protocol and why); the C-ABI `jmpco_asm_switch` serves the
+//! exit and the `asan` feature.
+//!
+//! - The resume pushes rbp and rbx, records in the caller context where
+//!   its `call` will push the resume address, and `call`s the coroutine's
+//!   saved pc: a landing that pops the coroutine's rbx and rbp.
+//! - The suspend pushes rbp, rbx and its landing's address, saves its stack
+//!   pointer in the own context and `ret`s into the resumer: the return the
+//!   CPU predicted when the resumer called. It also clears eax, which the
+//!   resumer's landing keeps: the one backend whose resume knows, from a
+//!   register, that the coroutine suspended ([`Back::Suspended`]); every
+//!   other way back (the exit's C-ABI switch) leaves rax non-zero.
+//!
+//! Invariants the blocks rely on, all stated to the compiler:
+//! - Registers: the fragments preserve only rbx, rbp and rsp. Every scratch
+//!   register (`clobber_abi("C")`, which includes the vector, x87 and flag
+//!   state) and r12-r15 (`out(..) _`) are clobbered, so the compiler saves
+//!   whatever it has live in them. rdx carries the transfer both ways.
+//! - Stack: no `nostack`, so rsp is call-aligned at the block and nothing of
+//!   the function lives in the red zone below it; both blocks push. Each
+//!   block ends with rsp where it began: its landing pops the saved frame.
+//! - Memory: no `nomem`/`readonly`: the other side reads and writes
+//!   anything while this one is suspended.
+//! - Direction flag clear and MXCSR/x87 control words untouched (thread
+//!   state, see the essay).
+//! - No CFI inside the blocks: at their boundaries the function's own CFI
+//!   holds; a debugger stopped on one of their instructions may show a
+//!   wrong caller.
+//!
+//! The inline blocks are not used with the `asan` feature: ASan needs its fiber annotations around
+//! every switch, which only the C-ABI `jmpco_asm_switch` wrapper makes, so
+//! there both directions go through it and a resume cannot tell a suspend
+//! from the exit ([`Back::SuspendedOrExited`]).
+
+#[cfg(not(feature = "asan"))]
+use std::arch::asm;
+use std::ffi::c_void;
+use std::io;
+use std::mem::{align_of, size_of};
+
+use super::ops::{Back, Entry, Switch};
+use crate::sys;
+
+// The Rust view of the opaque context must match the C macro the backend
+// `_Static_assert`s against.
+const _: () = {
+    assert!(size_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_ASM_CTX_SIZE as usize);
+    assert!(align_of::<sys::jmpco_asm_ctx>() == sys::JMPCO_CTX_ALIGN as usize);
+};
+
+/// One `asm!` block of `$fragment` and the landing, with the operands and
+/// clobbers both entries share (see the module docs): the contexts in
+/// `$from_reg` and `$to_reg`, the transfer in rdx both ways, r12-r15 and
+/// every scratch register clobbered. Evaluates to the transfer that came
+/// back and rax, which a suspend leaves 0.
+#[cfg(not(feature = "asan"))]
+macro_rules! enter_switch {
+    ($fragment:literal; $from_reg:tt = $from:expr, $to_reg:tt = $to:expr, $transfer:expr) => {{
+        let back: *mut c_void;
+        let rax: usize;
+        asm!(
+            include_str!(concat!("../../csrc/", $fragment)),
+            include_str!("../../csrc/switch_asm_land.inc"),
+            in($from_reg) $from,
+            in($to_reg) $to,
+            inout("rdx") $transfer => back,
+            lateout("rax") rax,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            clobber_abi("C"),
+            options(att_syntax),
+        );
+        (back, rax)
+    }};
+}
+
+/// The asm backend's switch.
+pub(crate) struct Asm;
+
+impl Switch for Asm {
+    type Context = sys::jmpco_asm_ctx;
+
+    /// A suspend's `ret` returns across stacks, which a shadow stack
+    /// rejects (see the essay in `csrc/switch_asm.S`).
+    const SHADOW_STACK_SAFE: bool = false;
+
+    unsafe fn init(
+        own: *mut Self::Context,
+        stack_top: *mut u8,
+        stack_size: usize,
+        entry: Entry,
+    ) -> io::Result<()> {
+        // SAFETY: `own` is a carved, aligned asm context; init writes its
+        // start frame just below `stack_top`, which is free (the caller's
+        // contract).
+        unsafe { sys::jmpco_asm_init(own, stack_top.cast(), stack_size, Some(entry)) };
+        Ok(())
+    }
+
+    /// The inline resume: saves the running context in `caller` and
+    /// continues `own`. Says [`Back::Suspended`] when the suspend's cleared
+    /// rax came back; whoever comes back must do so through `caller`.
+    #[cfg(not(feature = "asan"))]
+    #[inline(always)]
+    unsafe fn resume(
+        caller: *mut Self::Context,
+        own: *mut Self::Context,
+        transfer: *mut c_void,
+    ) -> Back {
+        // SAFETY: the protocol in the module docs and csrc/switch_asm.S: the
+        // block ends once another switch continues `caller`, with every
+        // register it does not list as clobbered restored (rbx, rbp, rsp).
+        // The caller guarantees both are this coroutine's asm contexts and
+        // that `own` is fresh (`jmpco_asm_init`) or suspended.
+        let (back, rax) = unsafe {
+            enter_switch!("switch_asm_resume.inc"; "rdi" = caller, "rsi" = own, transfer)
+        };
+        if rax == 0 {
+            Back::Suspended(back)
+        } else {
+            Back::SuspendedOrExited(back)
+        }
+    }
+
+    /// The `asan` feature's resume: the annotated C-ABI switch, which
+    /// cannot tell a suspend from the exit.
+    #[cfg(feature = "asan")]
+    unsafe fn resume(
+        caller: *mut Self::Context,
+        own: *mut Self::Context,
+        transfer: *mut c_void,
+    ) -> Back {
+        // SAFETY: both are asm contexts carved for this coroutine and `own`
+        // may be continued (the caller's contract).
+        Back::SuspendedOrExited(unsafe { sys::jmpco_asm_switch(caller, own, transfer) })
+    }
+
+    /// The inline suspend: saves the running coroutine in `own` and
+    /// `ret`s into the resumer that `caller` holds, the return the CPU
+    /// predicted at that resume's `call`.
+    #[cfg(not(feature = "asan"))]
+    #[inline(always)]
+    unsafe fn suspend(
+        own: *mut Self::Context,
+        caller: *mut Self::Context,
+        transfer: *mut c_void,
+    ) -> *mut c_void {
+        // SAFETY: as for `resume`: the block saves rbp, rbx and its landing's
+        // address on this stack and stores rsp in `own`; continuing `own`
+        // lands after them and pops them, so the block ends with rsp as it
+        // began. We run on the coroutine's stack and `caller` holds the
+        // resumer that continued it through the inline resume (the caller's
+        // contract), so the `ret` into it is the one the CPU expects.
+        unsafe { enter_switch!("switch_asm_suspend.inc"; "rsi" = own, "rdi" = caller, transfer).0 }
+    }
+
+    /// The `asan` feature's suspend: the annotated C-ABI switch.
+    #[cfg(feature = "asan")]
+    unsafe fn suspend(
+        own: *mut Self::Context,
+        caller: *mut Self::Context,
+        transfer: *mut c_void,
+    ) -> *mut c_void {
+        // SAFETY: both are asm contexts carved for this coroutine, and
+        // `caller` holds the suspended resumer (the caller's contract).
+        unsafe { sys::jmpco_asm_switch(own, caller, transfer) }
+    }
+
+    unsafe fn exit(caller: *mut Self::Context, transfer: *mut c_void) -> ! {
+        // SAFETY: `caller` holds the suspended resumer (the caller's
+        // contract).
+        unsafe { sys::jmpco_asm_exit(caller, transfer) }
+    }
+}
