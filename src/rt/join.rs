@@ -218,6 +218,15 @@ impl<T: 'static> Completer<T> {
 }
 
 impl<T> Completer<T> {
+    /// [`end_hook`](Self::end_hook) for a task whose result borrows for
+    /// `'a` (a scoped task).
+    pub(crate) fn end_hook_for<'a>(&self) -> Option<Arc<dyn EndHook + 'a>>
+    where
+        T: 'a,
+    {
+        self.state.clone().map(|s| s as Arc<dyn EndHook + 'a>)
+    }
+
     pub(crate) fn complete(mut self, result: Result<T, JoinError>) {
         if let Some(state) = self.state.take() {
             state.complete(result);
@@ -312,6 +321,18 @@ impl<T> JoinHandle<T> {
     /// another worker or of the blocking pool from there blocks the thread,
     /// stalling its worker meanwhile.)
     pub fn join(self) -> Result<T, JoinError> {
+        if !self.wait_finished() {
+            // Our own task cannot park: stop waiting.
+            return Err(JoinError::Cancelled);
+        }
+        self.take_result()
+            .expect("jmpco: a finished task's result is taken once")
+    }
+
+    /// Waits until the task has ended, leaving its result in place; `false`
+    /// if the caller is a task that cannot park (it stops waiting then).
+    /// The same rules as [`join`](Self::join) for where it may wait.
+    pub(crate) fn wait_finished(&self) -> bool {
         let waiter = match Caller::here() {
             Caller::Can(waiter) => waiter,
             Caller::OnWorker(worker) => {
@@ -323,16 +344,27 @@ impl<T> JoinHandle<T> {
         };
         loop {
             let mut slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(result) = slot.result.take() {
-                return result;
+            if slot.result.is_some() {
+                return true;
             }
             slot.waiter = Some(waiter.clone());
             drop(slot);
             if !waiter.sleep(None) {
-                // Our own task cannot park: stop waiting.
-                return Err(JoinError::Cancelled);
+                return false;
             }
         }
+    }
+
+    /// The result, if the task has ended and nobody took it yet.
+    pub(crate) fn take_result(&self) -> Option<Result<T, JoinError>> {
+        let mut slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.result.take()
+    }
+
+    /// Whether the task ended by a panic whose payload is still here.
+    pub(crate) fn panicked(&self) -> bool {
+        let slot = self.state.slot.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(slot.result, Some(Err(JoinError::Panicked(_))))
     }
 
     /// Like [`join`](Self::join), but a panic in the task continues here,

@@ -55,6 +55,11 @@
 //!   suspended; an edge in that window is queued by the kernel and
 //!   delivered to the next `epoll_wait`, which finds the task waiting. See
 //!   `scheduler.rs` for the argument in full.
+//! * **Scopes.** [`scope`] spawns tasks that borrow the caller's locals
+//!   (non-`Send` ones too: they run on the caller's worker) and returns
+//!   once all have ended; a panic cancels the rest and propagates; a
+//!   cancelled or timed-out caller ends its children before its own frames
+//!   unwind.
 //! * **Deadlines.** [`timeout`] and [`deadline`] bound every park in a
 //!   closure: one still parked at the deadline unwinds back to the
 //!   `timeout` frame, which returns [`Elapsed`]; they nest.
@@ -153,7 +158,7 @@
 //!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
 //!   registration every socket embeds), `net/` (the sockets),
 //!   `blocking.rs` (the pool);
-//! * `task_local.rs` ([`TaskLocal`], [`task_id`]);
+//! * `task_local.rs` ([`TaskLocal`], [`task_id`]), `scope.rs` ([`scope`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
 //!   the C API's runtime tier stands on).
@@ -174,6 +179,7 @@ mod reactor;
 mod remote;
 mod runtime;
 mod scheduler;
+mod scope;
 pub mod sync;
 pub(crate) mod syscall;
 pub(crate) mod task;
@@ -188,5 +194,6 @@ pub use net::{TcpListener, TcpStream, UnixStream};
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
 pub(crate) use scheduler::{CancelPolicy, ParkRefused};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};
 pub use task_local::{task_id, AccessError, TaskId, TaskLocal};
