@@ -77,9 +77,11 @@
 //! * **Coordination.** Channels, select and locks park a task and block a
 //!   thread; see "Coordination" below for which one serves which job.
 //! * **Blocking work stalls a worker.** A task that calls something that
-//!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
-//!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
-//!   run it on the blocking pool while only the calling task waits.
+//!   really blocks (`std::fs`, `std::thread::sleep`, std's DNS, a long
+//!   loop) holds up every task of its worker. Use [`unblock`] /
+//!   [`spawn_blocking`] to run it on the blocking pool while only the
+//!   calling task waits. The net types' own name lookups ([`lookup_host`],
+//!   a connect to `"host:port"`) run there already.
 //! * **Shutdown.** [`Runtime::shutdown`] stops the accept loops, lets live
 //!   tasks finish within a grace period ([`shutdown_requested`] tells them
 //!   to), then cancels the rest: dropping a suspended coroutine unwinds its
@@ -156,8 +158,12 @@
 //!   ([`JoinSet`]), `channel/` ([`channel`]), `sync/`
 //!   ([`sync`]: locks, semaphore, condvar, barrier, wait group), `task.rs`
 //!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
-//!   registration every socket embeds), `net/` (the sockets),
-//!   `blocking.rs` (the pool);
+//!   registration every socket embeds), `blocking.rs` (the pool);
+//! * `net/`, the sockets: `socket.rs` (raw set-up std lacks),
+//!   `stream_io.rs` (`Read`/`Write` for the streams), `addr.rs`
+//!   ([`ToSocketAddrs`], [`lookup_host`]: names resolved on the pool),
+//!   `tcp.rs` ([`TcpListener`], [`TcpStream`]), `udp.rs` ([`UdpSocket`]),
+//!   `unix.rs` ([`UnixListener`], [`UnixStream`]);
 //! * `task_local.rs` ([`TaskLocal`], [`task_id`]), `scope.rs` ([`scope`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
@@ -190,7 +196,9 @@ pub use blocking::{spawn_blocking, unblock, IDLE_TIMEOUT, MAX_THREADS};
 pub use io::wait_fd;
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use join_set::JoinSet;
-pub use net::{TcpListener, TcpStream, UnixStream};
+pub use net::{
+    lookup_host, TcpListener, TcpStream, ToSocketAddrs, UdpSocket, UnixListener, UnixStream,
+};
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
 pub(crate) use scheduler::{CancelPolicy, ParkRefused};

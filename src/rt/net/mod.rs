@@ -1,5 +1,7 @@
 //! Non-blocking sockets that park the task instead of the thread:
-//! [`TcpListener`], [`TcpStream`], [`UnixStream`].
+//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`],
+//! [`UnixStream`]; and name resolution off the worker ([`lookup_host`],
+//! [`ToSocketAddrs`]).
 //!
 //! Each wraps the std socket, switched to `O_NONBLOCK`, and a registration
 //! with the worker's epoll made on the first call that would block. They
@@ -14,16 +16,25 @@
 //! * Writes return how much the kernel took; `write_all` loops, parking
 //!   while the send buffer is full, which is what bounds a server's memory
 //!   when a client stops reading (backpressure).
-//! * Dropping a stream removes it from epoll, then closes it.
+//! * UDP keeps datagram boundaries: one `recv_from` is one datagram. A
+//!   successful receive never clears the readiness bit (see `udp.rs`).
+//! * A host name given to a connect (`"localhost:7000"`) is resolved on
+//!   the blocking pool in a task, so `getaddrinfo` never stalls a worker;
+//!   addresses and IP literals need no lookup.
+//! * Dropping a socket removes it from epoll, then closes it.
 //!
 //! The types are neither `Send` nor `Sync`: their registration belongs to
 //! the worker that made it. To move a connection to another thread, move
 //! the std socket ([`TcpStream::into_std`]) and wrap it there.
 
+mod addr;
 pub(crate) mod socket;
 mod stream_io;
 mod tcp;
+mod udp;
 mod unix;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
-pub use unix::UnixStream;
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};

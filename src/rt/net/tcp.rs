@@ -4,12 +4,14 @@ use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant};
 
+use super::addr::{self, no_address, ToSocketAddrs};
 use super::socket;
 use crate::rt::io::Registration;
+use crate::rt::timer::deadline_after;
 use crate::rt::Interest;
 
 /// Neither `Send` nor `Sync`.
@@ -72,6 +74,12 @@ impl AsRawFd for TcpListener {
     }
 }
 
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
@@ -102,18 +110,43 @@ impl TcpStream {
         }
     }
 
-    /// Connects to the first address of `addr` that accepts (name
-    /// resolution, if any, blocks the thread: pass a `SocketAddr` in a
-    /// task).
+    /// Connects to the first address of `addr` that accepts, parking the
+    /// task while the handshakes run. A host name (`"localhost:7000"`) is
+    /// resolved on the blocking pool when called in a task, so its worker
+    /// runs other tasks meanwhile; addresses and IP literals need no lookup
+    /// (see [`ToSocketAddrs`]).
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        Self::connect_until(addr, None)
+    }
+
+    /// [`connect`](Self::connect) within `timeout`, which covers the name
+    /// lookup and every connection attempt (`TimedOut` once it passes; a
+    /// duration too large for an `Instant`, such as `Duration::MAX`: no
+    /// limit).
+    pub fn connect_with_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        Self::connect_until(addr, deadline_after(timeout))
+    }
+
+    fn connect_until(addr: impl ToSocketAddrs, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let target = addr::resolve(addr::target(&addr)?, deadline)?;
         let mut last = None;
-        for a in addr.to_socket_addrs()? {
-            match Self::connect_timeout(&a, None) {
+        for a in addr::addresses(&target) {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "jmpco: connect timed out",
+                ));
+            }
+            match Self::connect_timeout(a, left) {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::other("jmpco: no address to connect to")))
+        Err(last.unwrap_or_else(no_address))
     }
 
     /// Connects to `addr`, parking the task while the handshake runs;
@@ -235,6 +268,31 @@ impl TcpStream {
         .map(drop)
     }
 
+    /// `SO_SNDBUF`: how many bytes the kernel holds for the peer before
+    /// a write parks (it doubles the value for its bookkeeping). Setting it
+    /// turns off the kernel's tuning of that buffer, which may otherwise
+    /// grow to megabytes for a peer that does not read.
+    pub fn set_send_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        socket::set_buffer_size(self.as_raw_fd(), libc::SO_SNDBUF, bytes)
+    }
+
+    /// The send buffer's size, as the kernel reports it.
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        socket::buffer_size(self.as_raw_fd(), libc::SO_SNDBUF)
+    }
+
+    /// `SO_RCVBUF`: how many bytes the kernel holds before the peer's
+    /// writes wait (set it before the window grows: early in the
+    /// connection).
+    pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        socket::set_buffer_size(self.as_raw_fd(), libc::SO_RCVBUF, bytes)
+    }
+
+    /// The receive buffer's size, as the kernel reports it.
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        socket::buffer_size(self.as_raw_fd(), libc::SO_RCVBUF)
+    }
+
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.peer_addr()
@@ -251,6 +309,15 @@ super::stream_io::parking_stream_io!(TcpStream);
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    /// The fd, e.g. to [`try_clone_to_owned`](BorrowedFd::try_clone_to_owned)
+    /// it: a duplicate (a std stream, say) that another thread may
+    /// `shutdown` to end this stream's blocked reads and writes.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 }
 

@@ -1,14 +1,90 @@
-//! [`UnixStream`]: a Unix-domain stream socket that parks the task.
+//! [`UnixListener`] and [`UnixStream`]: Unix-domain stream sockets that
+//! park the task.
 
 use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
+use super::socket;
 use crate::rt::io::Registration;
+use crate::rt::task::try_sleep;
+use crate::rt::Interest;
+
+/// The first and the longest pause between connect attempts while a
+/// listener's backlog is full.
+const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(50));
+
+/// A Unix-domain listening socket whose `accept` parks the task.
+pub struct UnixListener {
+    // Declared first: dropped (deregistered) before the socket closes.
+    reg: Registration,
+    inner: std::os::unix::net::UnixListener,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl UnixListener {
+    /// Creates the socket file `path` and listens on it (std's backlog:
+    /// the kernel's maximum on Linux). The file stays when the listener is
+    /// dropped: remove it yourself.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Self::from_std(std::os::unix::net::UnixListener::bind(path)?)
+    }
+
+    /// Wraps a std listener, switching it to non-blocking mode.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            reg: Registration::new(listener.as_raw_fd()),
+            inner: listener,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Waits for a connection (parking the task) and accepts it; the
+    /// address is unnamed unless the peer bound its socket.
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let fd = self.inner.as_raw_fd();
+        let (sock, addr) = self.reg.io(
+            Interest::READABLE,
+            None,
+            || socket::accept_unix(fd),
+            |_| false,
+        )?;
+        Ok((UnixStream::from_fd(sock), addr))
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.inner.as_raw_fd())
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}
 
 /// A Unix-domain stream socket whose reads and writes park the task.
 pub struct UnixStream {
@@ -27,16 +103,60 @@ impl UnixStream {
         Ok((Self::from_std(a)?, Self::from_std(b)?))
     }
 
+    /// Connects to the listener at `path`.
+    ///
+    /// A Unix connect completes at once, or fails: with `EAGAIN` when the
+    /// listener's backlog is full. Nothing is queued then, and no event
+    /// will say when there is room (an unconnected socket polls writable
+    /// all along, so waiting for writable would spin), so the task sleeps
+    /// (1 ms, doubling up to 50 ms) and tries again until the listener
+    /// takes it, or refuses. Outside a task the thread sleeps instead.
+    ///
+    /// # Errors
+    /// `NotFound` (no such file), `ConnectionRefused` (no one listens),
+    /// `InvalidInput` (a path with a NUL byte, or too long for a Unix
+    /// address); a refused park, in a task that is being cancelled while
+    /// the backlog is full.
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let sock = socket::unix_stream_socket()?;
+        let (mut pause, longest) = BACKLOG_RETRY;
+        loop {
+            match socket::unix_connect(sock.as_raw_fd(), path) {
+                Ok(()) => return Ok(Self::from_fd(sock)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match try_sleep(pause) {
+                        None => std::thread::sleep(pause),
+                        Some(Ok(())) => {}
+                        Some(Err(refused)) => return Err(refused.into()),
+                    }
+                    pause = (pause * 2).min(longest);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Wraps a std stream, switching it to non-blocking mode.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            reg: Registration::new(stream.as_raw_fd()),
-            inner: stream,
+        Ok(Self::from_inner(stream))
+    }
+
+    /// Wraps a socket that is non-blocking already.
+    fn from_fd(fd: OwnedFd) -> UnixStream {
+        Self::from_inner(fd.into())
+    }
+
+    fn from_inner(inner: std::os::unix::net::UnixStream) -> UnixStream {
+        UnixStream {
+            reg: Registration::new(inner.as_raw_fd()),
+            inner,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
             _not_send: PhantomData,
-        })
+        }
     }
 
     /// How long a read may park before failing with `TimedOut`.
@@ -49,9 +169,29 @@ impl UnixStream {
         self.write_timeout.set(timeout);
     }
 
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout.get()
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout.get()
+    }
+
     /// Shuts down one or both directions.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.shutdown(how)
+    }
+
+    /// The local address (unnamed for a connecting socket).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// The peer's address (the listener's path, for a connected client).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
     }
 }
 
@@ -60,6 +200,12 @@ super::stream_io::parking_stream_io!(UnixStream);
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 }
 
