@@ -7,7 +7,7 @@
 //!
 //! Flags: `--addr HOST:PORT` (default 127.0.0.1:7000), `--connections N`
 //! (100), `--size BYTES` (512), `--warmup SECS` (2), `--duration SECS`
-//! (10), `--threads N` (1), `--backend sjlj|ucontext` (sjlj), `--idle`
+//! (10), `--threads N` (1), `--backend sjlj|ucontext|asm` (sjlj), `--idle`
 //! (only connect, echo once, and hold the connections for the duration:
 //! for measuring a server's memory per idle connection).
 //!
@@ -162,6 +162,9 @@ fn parse() -> Args {
             a.idle = true;
             continue;
         }
+        if flag == "-h" || flag == "--help" {
+            usage("");
+        }
         let v = it
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -172,13 +175,7 @@ fn parse() -> Args {
             "--warmup" => a.warmup = v.parse().unwrap_or_else(|_| bad(&flag)),
             "--duration" => a.duration = v.parse().unwrap_or_else(|_| bad(&flag)),
             "--threads" => a.threads = v.parse().unwrap_or_else(|_| bad(&flag)),
-            "--backend" => {
-                a.backend = match v.as_str() {
-                    "sjlj" => Backend::Sjlj,
-                    "ucontext" => Backend::Ucontext,
-                    _ => bad(&flag),
-                }
-            }
+            "--backend" => a.backend = v.parse().unwrap_or_else(|e: String| usage(&e)),
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
@@ -189,7 +186,15 @@ fn bad<T>(flag: &str) -> T {
     usage(&format!("bad value for {flag}"))
 }
 
+/// Prints the usage (after `msg`, if any) and exits: 0 for `--help`, 2
+/// for a bad command line.
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: echo_client [--addr HOST:PORT] [--connections N] [--size BYTES] [--warmup SECS] [--duration SECS] [--threads N] [--backend sjlj|ucontext] [--idle]");
+    let backends = Backend::ALL.map(Backend::name).join("|");
+    let text = format!("usage: echo_client [--addr HOST:PORT] [--connections N] [--size BYTES] [--warmup SECS] [--duration SECS] [--threads N] [--backend {backends}] [--idle]");
+    if msg.is_empty() {
+        println!("{text}");
+        std::process::exit(0)
+    }
+    eprintln!("{msg}\n{text}");
     std::process::exit(2)
 }

@@ -4,7 +4,7 @@
 //! then `nc 127.0.0.1 7000` and type lines: each comes back.
 //!
 //! Flags: `--addr HOST:PORT` (default 127.0.0.1:7000), `--threads N`
-//! (default: the core count), `--backend sjlj|ucontext` (default sjlj),
+//! (default: the core count), `--backend sjlj|ucontext|asm` (default sjlj),
 //! `--stack-size BYTES` (default 16K; `K`/`M` suffixes work),
 //! `--duration SECS` (default 0: run until killed; else shut down
 //! gracefully after that long).
@@ -136,11 +136,7 @@ impl Args {
 }
 
 fn backend(s: &str) -> Backend {
-    match s {
-        "sjlj" => Backend::Sjlj,
-        "ucontext" => Backend::Ucontext,
-        _ => usage("--backend sjlj|ucontext"),
-    }
+    s.parse().unwrap_or_else(|e: String| usage(&e))
 }
 
 fn size(s: &str) -> usize {
@@ -154,7 +150,15 @@ fn size(s: &str) -> usize {
         .unwrap_or_else(|_| usage("--stack-size BYTES"))
 }
 
+/// Prints the usage (after `msg`, if any) and exits: 0 for `--help`, 2
+/// for a bad command line.
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: echo_server [--addr HOST:PORT] [--threads N] [--backend sjlj|ucontext] [--stack-size BYTES] [--duration SECS]");
+    let backends = Backend::ALL.map(Backend::name).join("|");
+    let text = format!("usage: echo_server [--addr HOST:PORT] [--threads N] [--backend {backends}] [--stack-size BYTES] [--duration SECS]");
+    if msg.is_empty() {
+        println!("{text}");
+        std::process::exit(0)
+    }
+    eprintln!("{msg}\n{text}");
     std::process::exit(2)
 }

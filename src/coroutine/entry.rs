@@ -72,10 +72,16 @@ pub(crate) struct Cancel;
 /// cancelling it. For code that must stop an unwinding at a boundary it
 /// cannot cross (the C API's waits) and report it there instead.
 pub(crate) fn is_cancellation(payload: &Payload) -> bool {
-    payload.is::<Cancel>()
-        && super::header::running()
-            // SAFETY: `running` only returns live headers.
-            .is_some_and(|h| unsafe { h.as_ref() }.cancelling.get())
+    payload.is::<Cancel>() && running_is_cancelled()
+}
+
+/// Whether the running coroutine's owner is cancelling it: an unwind in
+/// progress on it then is (or began as) that cancellation, not a panic. For
+/// locks, which do not count a cancellation as a poisoning panic.
+pub(crate) fn running_is_cancelled() -> bool {
+    super::header::running()
+        // SAFETY: `running` only returns live headers.
+        .is_some_and(|h| unsafe { h.as_ref() }.cancelling.get())
 }
 
 /// The first Rust frame on a coroutine stack, for a body of type `F`.

@@ -30,7 +30,7 @@ use std::ptr::{self, NonNull};
 
 pub use builder::Builder;
 use entry::{fatal, Start};
-pub(crate) use entry::{is_cancellation, panic_message, Payload};
+pub(crate) use entry::{is_cancellation, panic_message, running_is_cancelled, Payload};
 pub use header::current;
 pub(crate) use header::guard_hit;
 use header::Header;

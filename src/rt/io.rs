@@ -73,7 +73,7 @@ fn wait_in_task(
 }
 
 /// Whether `fd` is ready for `interest` right now (`poll` with timeout 0).
-fn poll_now(fd: RawFd, interest: Interest) -> io::Result<bool> {
+pub(crate) fn poll_now(fd: RawFd, interest: Interest) -> io::Result<bool> {
     match poll_fd(fd, interest, Some(Instant::now())) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(false),

@@ -68,11 +68,17 @@
 //!   the cause.
 //! * **Coordination.** [`channel`] passes values between tasks, workers and
 //!   threads: a task parks, a thread blocks, and a hand-off between tasks
-//!   of one worker makes no system call. Use it to hand work to a pool of
+//!   of one worker makes no system call. [`channel::Select`] waits for the
+//!   first of several sends, receives, fd readinesses and a deadline;
+//!   exactly one completes, and the others consume nothing. Use it to hand work to a pool of
 //!   tasks, to fan results in, or (with `bounded(0)`) to meet another task.
 //!   A task that is cancelled while it waits on a channel unwinds out of
 //!   the wait; a message it was sending was not sent, and one it had been
-//!   handed goes back to the head of the queue.
+//!   handed goes back to the head of the queue. [`sync`] has the locks
+//!   (`Mutex`, `RwLock`: std's shapes, FIFO hand-off, poisoned by a panic
+//!   but not by a cancellation), a `Semaphore` to bound concurrency, a
+//!   `Condvar`, a `Barrier` and a `WaitGroup`; all of them park a task and
+//!   block a thread.
 //! * **Blocking work stalls a worker.** A task that calls something that
 //!   really blocks (`std::fs`, `std::thread::sleep`, DNS, a long loop) holds
 //!   up every task of its worker. Use [`unblock`] / [`spawn_blocking`] to
@@ -113,7 +119,8 @@
 //!   cancellation, shutdown; who is running;
 //! * `park.rs`: waiting for what another task or thread does, and waking
 //!   the waiter from anywhere (a claim decides who ends a wait);
-//! * `join.rs` ([`JoinHandle`]), `channel/` ([`channel`]), `task.rs`
+//! * `join.rs` ([`JoinHandle`]), `channel/` ([`channel`]), `sync/`
+//!   ([`sync`]: locks, semaphore, condvar, barrier, wait group), `task.rs`
 //!   ([`spawn`], [`sleep`], [`yield_now`]), `io.rs` ([`wait_fd`] and the
 //!   registration every socket embeds), `net/` (the sockets),
 //!   `blocking.rs` (the pool);
@@ -136,6 +143,7 @@ mod reactor;
 mod remote;
 mod runtime;
 mod scheduler;
+pub mod sync;
 pub(crate) mod syscall;
 pub(crate) mod task;
 mod timer;

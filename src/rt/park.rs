@@ -139,6 +139,9 @@ pub(crate) enum Woke {
     TimedOut,
     /// The task cannot park (being cancelled, or unwinding a panic).
     Refused,
+    /// Woken unclaimed ([`Parker::wait_once`] only): by something the
+    /// waiter watches itself, or spuriously.
+    Woken,
 }
 
 impl Parker {
@@ -156,6 +159,15 @@ impl Parker {
         self.state
             .compare_exchange(WAITING, op + 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Takes back a claim the waiter made itself for `op` and could not
+    /// honour (see `Select`); only the waiter may, and only right after.
+    pub(crate) fn unclaim(&self, op: usize) {
+        let undone =
+            self.state
+                .compare_exchange(op + 1, WAITING, Ordering::AcqRel, Ordering::Acquire);
+        debug_assert!(undone.is_ok(), "jmpco: unclaim of a claim not the waiter's");
     }
 
     /// The operation that claimed the wait, if one did.
@@ -189,15 +201,28 @@ impl Parker {
     /// [`try_abort`](Self::try_abort).
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Woke {
         loop {
-            if let Some(op) = self.claimed() {
-                return Woke::Claimed(op);
+            match self.wait_once(deadline) {
+                Woke::Woken => continue,
+                woke => return woke,
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Woke::TimedOut;
-            }
-            if !self.waiter.sleep(deadline) {
-                return Woke::Refused;
-            }
+        }
+    }
+
+    /// Sleeps once: returns when woken, claimed or not ([`Woke::Woken`] for
+    /// a wake that is not a claim), or as [`sleep`](Self::sleep) does.
+    pub(crate) fn wait_once(&self, deadline: Option<Instant>) -> Woke {
+        if let Some(op) = self.claimed() {
+            return Woke::Claimed(op);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Woke::TimedOut;
+        }
+        if !self.waiter.sleep(deadline) {
+            return Woke::Refused;
+        }
+        match self.claimed() {
+            Some(op) => Woke::Claimed(op),
+            None => Woke::Woken,
         }
     }
 }

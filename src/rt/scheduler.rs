@@ -583,6 +583,16 @@ impl Scheduler {
         self.reactor.mark_ready(key, interest, |k| self.wake(k));
     }
 
+    /// See [`Reactor::wait_for`].
+    pub(crate) fn wait_for(&self, key: Key, waiter: Key, interest: Interest) -> Await {
+        self.reactor.wait_for(key, waiter, interest)
+    }
+
+    /// See [`Reactor::stop_waiting`].
+    pub(crate) fn stop_waiting(&self, key: Key, waiter: Key) {
+        self.reactor.stop_waiting(key, waiter);
+    }
+
     /// See [`Reactor::is_ready`].
     pub(crate) fn is_ready(&self, key: Key, interest: Interest) -> Option<bool> {
         self.reactor.is_ready(key, interest)

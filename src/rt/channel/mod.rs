@@ -67,10 +67,13 @@ pub use error::{
 use super::park::{Caller, Parker, Woke};
 use super::timer::deadline_after;
 
-/// The operation number of a plain channel wait (a wait has one).
+mod select;
+
+pub use select::{Interrupted, Select};
+
+/// The operation number of a plain channel wait (a wait has one; a
+/// [`Select`] numbers its operations).
 const OP: usize = 0;
-/// The claim that a disconnect makes on the waiters it ends.
-const DISCONNECTED: usize = usize::MAX - 2;
 
 /// A channel that holds at most `cap` messages; `bounded(0)` is a
 /// rendezvous: a send waits until a receiver takes its value.
@@ -113,14 +116,16 @@ struct Inner<T> {
     recv_waits: VecDeque<Arc<RecvWait<T>>>,
 }
 
-/// A waiting sender: its value stays here until a receiver takes it.
+/// A waiting sender: its value stays here until a receiver takes it. A
+/// claim that leaves the value here is a disconnect.
 struct SendWait<T> {
     parker: Arc<Parker>,
     op: usize,
     value: Mutex<Option<T>>,
 }
 
-/// A waiting receiver: a sender puts a value into its slot.
+/// A waiting receiver: a sender puts a value into its slot. A claim that
+/// leaves the slot empty is a disconnect.
 struct RecvWait<T> {
     parker: Arc<Parker>,
     op: usize,
@@ -372,7 +377,7 @@ impl<T> PendingSend<'_, T> {
     fn settle(&self, woke: Woke) -> Settled<()> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
-            Woke::TimedOut | Woke::Refused => self.wait.parker.try_abort(),
+            Woke::TimedOut | Woke::Refused | Woke::Woken => self.wait.parker.try_abort(),
         };
         match claimed {
             Ok(()) => {
@@ -380,7 +385,7 @@ impl<T> PendingSend<'_, T> {
                 inner.send_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
                 Settled::GaveUp
             }
-            Err(DISCONNECTED) => Settled::Disconnected,
+            Err(_) if lock(&self.wait.value).is_some() => Settled::Disconnected,
             Err(_) => Settled::Done(()),
         }
     }
@@ -521,7 +526,7 @@ impl<T> PendingRecv<'_, T> {
     fn settle(&self, woke: Woke) -> Settled<T> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
-            Woke::TimedOut | Woke::Refused => self.wait.parker.try_abort(),
+            Woke::TimedOut | Woke::Refused | Woke::Woken => self.wait.parker.try_abort(),
         };
         match claimed {
             Ok(()) => {
@@ -529,12 +534,10 @@ impl<T> PendingRecv<'_, T> {
                 inner.recv_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
                 Settled::GaveUp
             }
-            Err(DISCONNECTED) => Settled::Disconnected,
-            Err(_) => Settled::Done(
-                lock(&self.wait.slot)
-                    .take()
-                    .expect("jmpco: a completed receive holds its message"),
-            ),
+            Err(_) => match lock(&self.wait.slot).take() {
+                Some(value) => Settled::Done(value),
+                None => Settled::Disconnected,
+            },
         }
     }
 }
@@ -582,8 +585,9 @@ impl<T> Drop for Sender<T> {
         let mut inner = self.chan.lock();
         inner.senders -= 1;
         if inner.senders == 0 {
+            // A claim that leaves the slot empty says "disconnected".
             for wait in inner.recv_waits.drain(..) {
-                if wait.parker.try_claim(DISCONNECTED) {
+                if wait.parker.try_claim(wait.op) {
                     wait.parker.unpark();
                 }
             }
@@ -599,8 +603,9 @@ impl<T> Drop for Receiver<T> {
             if inner.receivers > 0 {
                 return;
             }
+            // A claim that leaves the value in place says "disconnected".
             for wait in inner.send_waits.drain(..) {
-                if wait.parker.try_claim(DISCONNECTED) {
+                if wait.parker.try_claim(wait.op) {
                     wait.parker.unpark();
                 }
             }
