@@ -10,8 +10,8 @@
 //!   thread hand-off, corosensei, and the raw C loops);
 //! * [`create`] — create + first resume + finish;
 //! * [`channel`] — a message round trip between two tasks (on one worker,
-//!   on two): jmpco's runtime against tokio, and std's channel between two
-//!   threads;
+//!   on two) and a contended mutex hand-off: jmpco's runtime against tokio,
+//!   and std's channel between two threads;
 //! * [`memory`] — parked coroutines against parked threads (RSS, VSZ,
 //!   kernel stack per unit);
 //! * [`echo`] — the notes' server designs under one load client, plus the

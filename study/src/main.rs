@@ -42,7 +42,7 @@ enum Command {
     Switch,
     /// Create + first resume + finish: pooled and fresh stacks, threads, corosensei.
     Create,
-    /// Channel round trips between two tasks, on one worker and on two: jmpco, tokio, std.
+    /// Channel round trips between two tasks (one worker, two) and a contended mutex: jmpco, tokio, std.
     Channel,
     /// Parked coroutines against parked threads: RSS, VSZ, kernel stack per unit.
     Memory,

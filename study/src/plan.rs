@@ -22,7 +22,7 @@ pub enum Bench {
     Switch,
     /// Creation.
     Create,
-    /// Channel round trips, on one worker and across two.
+    /// Channel round trips (one worker, two) and the contended mutex.
     Channel,
     /// Parked memory.
     Memory,
@@ -55,7 +55,7 @@ pub struct Plan {
     pub switch: switch::Config,
     /// Creation knobs.
     pub create: create::Config,
-    /// Channel knobs.
+    /// Channel and mutex knobs.
     pub channel: channel::Config,
     /// Memory knobs.
     pub memory: memory::Config,

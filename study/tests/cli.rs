@@ -156,6 +156,7 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
         "create.svg",
         "channel.svg",
         "channel-2w.svg",
+        "mutex.svg",
         "memory.svg",
         "echo.svg",
     ] {
@@ -202,7 +203,9 @@ fn channel_runs_only_the_contestants_named_and_writes_its_json() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("[channel]") && stdout.contains("[channel-2w]"),
+        stdout.contains("[channel]")
+            && stdout.contains("[channel-2w]")
+            && stdout.contains("[mutex]"),
         "{stdout}"
     );
     let study = json::read(&json_path).expect("the JSON parses");
@@ -229,20 +232,28 @@ fn channel_runs_only_the_contestants_named_and_writes_its_json() {
     assert_eq!(ran, expected);
     assert!(ran.contains(&("channel", "jmpco-sjlj")));
     assert!(ran.contains(&("channel-2w", "tokio-mt")));
+    assert!(ran.contains(&("mutex", "jmpco-sjlj")));
     for r in &study.results {
         assert_eq!(r.runs, 2, "{r:?}");
         assert!(
             r.median > 0.0 && r.min <= r.median && r.median <= r.max,
             "{r:?}"
         );
-        assert!(r.param_u64("rounds").is_some(), "{r:?}");
+        let count = if r.bench == "mutex" {
+            "handoffs"
+        } else {
+            "rounds"
+        };
+        assert!(r.param_u64(count).is_some(), "{r:?}");
     }
     assert!(
         study.notes.iter().any(|n| n.contains("tokio-mt")),
         "{:?}",
         study.notes
     );
-    assert!(dir.join("channel.svg").exists() && dir.join("channel-2w.svg").exists());
+    for chart in ["channel.svg", "channel-2w.svg", "mutex.svg"] {
+        assert!(dir.join(chart).exists(), "{chart}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,4 +1,4 @@
-//! `channel`: what a task pays to wait for another one, in two scenarios,
+//! `channel`: what a task pays to wait for another one, in three scenarios,
 //! each with its contestants interleaved run by run (see `timed.rs`):
 //!
 //! * **`channel`** — a message round trip between two tasks of one worker
@@ -12,13 +12,20 @@
 //!   two-worker runtime with A on worker 0 and B on worker 1
 //!   (`jmpco-sjlj-mt`, `jmpco-asm-mt`), and tokio's multi-thread runtime
 //!   with two workers (`tokio-mt`), which may run both tasks on one worker.
+//! * **`mutex`** — a contended lock hand-off: 100 tasks on one worker each
+//!   `lock`, increment, yield, unlock, over and over; jmpco's
+//!   `rt::sync::Mutex` against `tokio::sync::Mutex`. Holding the lock across
+//!   the yield keeps the other 99 waiting, so every acquisition is a hand-off
+//!   from one task to the next.
 //!
 //! The runtimes are built once per contestant and kept for all its runs;
 //! each run times its loop inside the runtime, after one unmeasured round
-//! trip, so spawning and start-up stay out of the figure. Ratios are
+//! trip (or once every task waits on the lock), so spawning and start-up
+//! stay out of the figure. Ratios are
 //! against tokio's flavour of the scenario.
 
 pub mod jmpco;
+pub mod mutex;
 pub mod std_mpsc;
 pub mod tokio;
 
@@ -33,11 +40,14 @@ use crate::timed::Bench;
 use crate::Selection;
 
 /// One contestant of a scenario: [`Timed::run`](crate::timed::Timed::run)
-/// performs that many round trips.
+/// performs that many round trips (or lock hand-offs).
 pub use crate::timed::Timed as Exchange;
 
 /// The bench's knobs (shared by its scenarios).
 pub use crate::timed::Config;
+
+/// How many tasks contend for the mutex.
+pub const MUTEX_TASKS: usize = 100;
 
 /// The round trip between two tasks of one worker: at least 100 round
 /// trips a run, calibrated by trial runs of two milliseconds.
@@ -56,6 +66,16 @@ pub const TWO_WORKERS: Bench = Bench {
     metric: "round_trip_ns",
     count_key: "rounds",
     min_count: 100,
+    trial: Duration::from_millis(2),
+    max_count: 1 << 30,
+};
+
+/// The contended mutex: at least ten acquisitions per task a run.
+pub const MUTEX: Bench = Bench {
+    name: "mutex",
+    metric: "handoff_ns",
+    count_key: "handoffs",
+    min_count: 10 * MUTEX_TASKS as u64,
     trial: Duration::from_millis(2),
     max_count: 1 << 30,
 };
@@ -85,16 +105,31 @@ pub fn two_workers() -> Vec<Box<dyn Exchange>> {
     all
 }
 
+/// The contestants of the contended mutex.
+pub fn mutex() -> Vec<Box<dyn Exchange>> {
+    let mut all: Vec<Box<dyn Exchange>> = Vec::new();
+    for backend in BACKENDS {
+        all.push(Box::new(mutex::Jmpco::new(backend)));
+    }
+    all.push(Box::new(mutex::Tokio::new()));
+    all
+}
+
 /// Every scenario with its contestants, in report order.
 pub fn scenarios() -> Vec<(Bench, Vec<Box<dyn Exchange>>)> {
-    vec![(SAME_WORKER, same_worker()), (TWO_WORKERS, two_workers())]
+    vec![
+        (SAME_WORKER, same_worker()),
+        (TWO_WORKERS, two_workers()),
+        (MUTEX, mutex()),
+    ]
 }
 
 /// What every run of `channel-2w` should be read with.
 pub const TWO_WORKERS_NOTE: &str = "channel-2w: jmpco's two tasks are pinned to different \
      workers (spawn_on(0, ..), spawn_on(1, ..)), so every message crosses threads; tokio-mt \
      spawns its two tasks on a two-worker runtime and schedules them itself, which may run both \
-     on one worker (a woken task goes to its waker's LIFO slot)";
+     on one worker (a woken task goes to its waker's LIFO slot); a wake-up on another CPU costs \
+     far more once that CPU has gone idle (tens of µs on a VM), which the max column shows";
 
 /// Runs the selected contestants of every scenario; adds the note on the
 /// two-worker scenario when it ran.

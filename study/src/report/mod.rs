@@ -223,7 +223,7 @@ pub struct View {
 use Field::{Max, Median, Min};
 
 /// Every bench's view, in report order.
-pub const VIEWS: [View; 8] = [
+pub const VIEWS: [View; 9] = [
     View {
         bench: "switch",
         title: "round trip (resume + suspend), ns",
@@ -296,6 +296,25 @@ pub const VIEWS: [View; 8] = [
         chart: Chart {
             question: "How long does a message take there and back between tasks of two workers?",
             axis: "round trip through two bounded(1) channels",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "mutex",
+        title: "mutex, 100 tasks on one worker: ns per lock hand-off",
+        group_by: None,
+        primary: "handoff_ns",
+        baselines: &["tokio"],
+        columns: &[
+            col("handoff_ns", Median, "median ns", 1),
+            col("handoff_ns", Min, "min", 1),
+            col("handoff_ns", Max, "max", 1),
+        ],
+        chart: Chart {
+            question: "How long does a contended lock take to pass from one task to the next?",
+            axis: "lock hand-off among 100 tasks",
             unit: Unit::Nanos,
             stacked: None,
             reference: None,

@@ -121,7 +121,7 @@ fn every_contestant_has_a_family() {
     assert_eq!(family("std-mpsc"), Some(Family::Notes));
 }
 
-/// A study holding only the channel bench's scenarios.
+/// A study holding only the channel bench's three scenarios.
 fn channel_study() -> Study {
     let rec = |bench: &str, who: &str, metric: &str, v: f64| {
         Record::new(
@@ -140,6 +140,8 @@ fn channel_study() -> Study {
         rec("channel", "std-mpsc", "round_trip_ns", 2400.0),
         rec("channel-2w", "jmpco-sjlj-mt", "round_trip_ns", 3000.0),
         rec("channel-2w", "tokio-mt", "round_trip_ns", 270.0),
+        rec("mutex", "jmpco-sjlj", "handoff_ns", 300.0),
+        rec("mutex", "tokio", "handoff_ns", 200.0),
     ];
     s
 }
@@ -151,6 +153,7 @@ fn channel_tables_have_a_row_per_contestant_and_ratios_to_tokio() {
     for (bench, title) in [
         ("[channel]", "two tasks on one worker"),
         ("[channel-2w]", "two tasks on two workers"),
+        ("[mutex]", "100 tasks on one worker"),
     ] {
         let line = text
             .lines()
@@ -176,9 +179,10 @@ fn channel_tables_have_a_row_per_contestant_and_ratios_to_tokio() {
         row("jmpco-sjlj-mt", "[channel-2w]").ends_with("11.11x"),
         "{text}"
     );
+    assert!(row("jmpco-sjlj", "[mutex]").ends_with("1.50x"), "{text}");
     let md = markdown::render(&study, &[]);
     assert!(
-        md.contains("[channel]") && md.contains("[channel-2w]"),
+        md.contains("[channel-2w]") && md.contains("[mutex]"),
         "{md}"
     );
 }
@@ -197,7 +201,7 @@ fn each_channel_scenario_gets_its_chart() {
                 .into_owned()
         })
         .collect();
-    assert_eq!(names, ["channel.svg", "channel-2w.svg"]);
+    assert_eq!(names, ["channel.svg", "channel-2w.svg", "mutex.svg"]);
     let text = std::fs::read_to_string(dir.join("channel.svg")).expect("svg");
     assert!(
         text.contains("std-mpsc") && text.contains("ratio to tokio"),
