@@ -42,6 +42,8 @@ enum Command {
     Switch,
     /// Create + first resume + finish: pooled and fresh stacks, threads, corosensei.
     Create,
+    /// Channel round trips between two tasks (one worker, two) and a contended mutex: jmpco, tokio, std.
+    Channel,
     /// Parked coroutines against parked threads: RSS, VSZ, kernel stack per unit.
     Memory,
     /// Echo servers under one load client, and the slow-client stall.
@@ -83,7 +85,7 @@ struct Options {
     /// No progress bar.
     #[arg(long, global = true)]
     quiet: bool,
-    /// switch/create: target length of one run, ms.
+    /// switch/create/channel: target length of one run, ms.
     #[arg(long, global = true, value_name = "MS")]
     sample_ms: Option<u64>,
     /// memory: parked coroutines [default: 100000].
@@ -169,6 +171,7 @@ fn run(cli: Cli) -> Result<()> {
         None | Some(Command::All) => Bench::ALL.to_vec(),
         Some(Command::Switch) => vec![Bench::Switch],
         Some(Command::Create) => vec![Bench::Create],
+        Some(Command::Channel) => vec![Bench::Channel],
         Some(Command::Memory) => vec![Bench::Memory],
         Some(Command::Echo) => vec![Bench::Echo],
         Some(Command::Http) => vec![Bench::Http],
@@ -234,6 +237,7 @@ fn apply(plan: &mut Plan, o: &Options) {
         let runs = runs as usize;
         plan.switch.runs = runs;
         plan.create.runs = runs;
+        plan.channel.runs = runs;
         plan.memory.runs = runs;
         plan.echo.runs = runs;
         plan.http.runs = runs;
@@ -241,6 +245,7 @@ fn apply(plan: &mut Plan, o: &Options) {
     if let Some(s) = o.sample_ms {
         plan.switch.sample_time = ms(s);
         plan.create.sample_time = ms(s);
+        plan.channel.sample_time = ms(s);
     }
     if let Some(n) = o.count {
         plan.memory.coroutines = n;

@@ -12,7 +12,7 @@ use crate::echo::{self, Slow};
 use crate::progress::Progress;
 use crate::report::Study;
 use crate::sys::affinity;
-use crate::{create, http, machine, memory, switch, Selection};
+use crate::{channel, create, http, machine, memory, switch, Selection};
 
 /// A bench of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,8 @@ pub enum Bench {
     Switch,
     /// Creation.
     Create,
+    /// Channel round trips (one worker, two) and the contended mutex.
+    Channel,
     /// Parked memory.
     Memory,
     /// Echo servers (and the slow client).
@@ -32,9 +34,10 @@ pub enum Bench {
 
 impl Bench {
     /// Every bench, in report order.
-    pub const ALL: [Bench; 5] = [
+    pub const ALL: [Bench; 6] = [
         Bench::Switch,
         Bench::Create,
+        Bench::Channel,
         Bench::Memory,
         Bench::Echo,
         Bench::Http,
@@ -52,6 +55,8 @@ pub struct Plan {
     pub switch: switch::Config,
     /// Creation knobs.
     pub create: create::Config,
+    /// Channel and mutex knobs.
+    pub channel: channel::Config,
     /// Memory knobs.
     pub memory: memory::Config,
     /// Echo knobs.
@@ -79,6 +84,10 @@ impl Plan {
             create: create::Config {
                 runs,
                 sample_time: ms(if full { 100 } else { 25 }),
+            },
+            channel: channel::Config {
+                runs: if full { 10 } else { 7 },
+                sample_time: ms(if full { 200 } else { 40 }),
             },
             memory: memory::Config {
                 runs: if full { 5 } else { 3 },
@@ -120,6 +129,7 @@ impl Plan {
             .map(|b| match b {
                 Bench::Switch => count(switch::contestants().iter().map(|c| c.name()).collect()),
                 Bench::Create => count(create::contestants().iter().map(|c| c.name()).collect()),
+                Bench::Channel => count(channel::names()),
                 Bench::Memory => count(memory::contestants().iter().map(|c| c.0).collect()),
                 Bench::Echo => echo::steps(&self.echo, select),
                 Bench::Http => {
@@ -147,6 +157,7 @@ pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String
         let records = match bench {
             Bench::Switch => switch::run(&plan.switch, select, progress)?,
             Bench::Create => create::run(&plan.create, select, progress)?,
+            Bench::Channel => channel::run(&plan.channel, select, progress, &mut study.notes)?,
             Bench::Memory => memory::run(&plan.memory, select, progress, &mut study.notes)?,
             Bench::Echo => echo::run(&plan.echo, select, progress)?,
             Bench::Http => http::run(&plan.http, select, progress, &mut study.notes)?,
@@ -155,4 +166,47 @@ pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String
     }
     study.wall_s = start.elapsed().as_secs_f64();
     Ok(study)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quick_preset_runs_every_bench_channel_included() {
+        let quick = Plan::preset(false);
+        assert_eq!(quick.preset, "quick");
+        assert_eq!(quick.benches, Bench::ALL);
+        assert!(quick.benches.contains(&Bench::Channel));
+        assert!(Plan::preset(true).benches.contains(&Bench::Channel));
+    }
+
+    #[test]
+    fn the_quick_channel_bench_fits_in_fifteen_seconds() {
+        // Each contestant: its calibration (trials growing 8x until one
+        // lasts `trial`: the last is under 8 `trial`s long, all of them
+        // under 16), then its runs.
+        let quick = Plan::preset(false).channel;
+        let scenarios = channel::scenarios();
+        let budget: Duration = scenarios
+            .iter()
+            .map(|(bench, engines)| {
+                let one = bench.trial * 8 * 2 + quick.sample_time * quick.runs as u32;
+                one * engines.len() as u32
+            })
+            .sum();
+        assert!(budget <= Duration::from_secs(15), "{budget:?}");
+    }
+
+    #[test]
+    fn the_progress_bar_counts_every_channel_contestant_selected() {
+        let mut plan = Plan::preset(false);
+        plan.benches = vec![Bench::Channel];
+        assert_eq!(plan.steps(&Selection::all()), channel::names().len() as u64);
+        // `tokio` runs in every one-worker scenario, `tokio-mt` in the
+        // two-worker one: a name selects its rows in each.
+        let tokio = channel::names().iter().filter(|n| **n == "tokio").count() as u64;
+        assert!(tokio >= 1);
+        assert_eq!(plan.steps(&Selection::only(vec!["tokio".into()])), tokio);
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use jmpco_study::report::json;
-use jmpco_study::{create, echo, http, memory, switch};
+use jmpco_study::{channel, create, echo, http, memory, switch};
 
 fn study(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jmpco-study"))
@@ -48,7 +48,7 @@ fn help_lists_every_subcommand_but_not_the_internal_ones() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for sub in [
-        "switch", "create", "memory", "echo", "http", "all", "--full", "--json",
+        "switch", "create", "channel", "memory", "echo", "http", "all", "--full", "--json",
     ] {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
@@ -117,6 +117,12 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
     for c in create::contestants() {
         assert!(has("create", c.name(), "create_ns"), "create {}", c.name());
     }
+    for (bench, engines) in channel::scenarios() {
+        for c in engines {
+            let name = c.name();
+            assert!(has(bench.name, name, bench.metric), "{} {name}", bench.name);
+        }
+    }
     for (name, _) in memory::contestants() {
         assert!(has("memory", name, "rss_kib_per_item"), "memory {name}");
         assert!(has("memory", name, "vsz_kib_per_item"), "memory {name}");
@@ -148,6 +154,9 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
         "table.txt",
         "switch.svg",
         "create.svg",
+        "channel.svg",
+        "channel-2w.svg",
+        "mutex.svg",
         "memory.svg",
         "echo.svg",
     ] {
@@ -162,6 +171,89 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(again.join("report.md").exists() && again.join("echo.svg").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn channel_runs_only_the_contestants_named_and_writes_its_json() {
+    let dir = temp_dir("channel");
+    let json_path = dir.join("channel.json");
+    let out = study(&[
+        "channel",
+        "--quiet",
+        "--runs",
+        "2",
+        "--sample-ms",
+        "2",
+        "--contestants",
+        "jmpco-sjlj,tokio-mt",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+        "--json",
+        json_path.to_str().expect("utf-8 path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("machine: ") && stdout.contains("build: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[channel]")
+            && stdout.contains("[channel-2w]")
+            && stdout.contains("[mutex]"),
+        "{stdout}"
+    );
+    let study = json::read(&json_path).expect("the JSON parses");
+    let mut ran: Vec<(&str, &str)> = study
+        .results
+        .iter()
+        .map(|r| (r.bench.as_str(), r.contestant.as_str()))
+        .collect();
+    ran.sort();
+    // `jmpco-sjlj` is a contestant of every one-worker scenario, `tokio-mt`
+    // of the two-worker one; nothing else ran, no other bench either.
+    let mut expected: Vec<(&str, &str)> = channel::scenarios()
+        .iter()
+        .flat_map(|(bench, engines)| {
+            engines
+                .iter()
+                .map(|e| e.name())
+                .filter(|n| ["jmpco-sjlj", "tokio-mt"].contains(n))
+                .map(|n| (bench.name, n))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(ran, expected);
+    assert!(ran.contains(&("channel", "jmpco-sjlj")));
+    assert!(ran.contains(&("channel-2w", "tokio-mt")));
+    assert!(ran.contains(&("mutex", "jmpco-sjlj")));
+    for r in &study.results {
+        assert_eq!(r.runs, 2, "{r:?}");
+        assert!(
+            r.median > 0.0 && r.min <= r.median && r.median <= r.max,
+            "{r:?}"
+        );
+        let count = if r.bench == "mutex" {
+            "handoffs"
+        } else {
+            "rounds"
+        };
+        assert!(r.param_u64(count).is_some(), "{r:?}");
+    }
+    assert!(
+        study.notes.iter().any(|n| n.contains("tokio-mt")),
+        "{:?}",
+        study.notes
+    );
+    for chart in ["channel.svg", "channel-2w.svg", "mutex.svg"] {
+        assert!(dir.join(chart).exists(), "{chart}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -107,8 +107,8 @@ pub enum Family {
     /// jmpco's own switches and runtime: sjlj, asm, coro-sjlj, ...
     Jmpco,
     /// The designs of the seed notes jmpco is set against: ucontext, OS
-    /// threads, the synchronous epoll loop, thread-per-connection, the
-    /// thread pool.
+    /// threads (std's channel between two of them too), the synchronous
+    /// epoll loop, thread-per-connection, the thread pool.
     Notes,
     /// Other crates doing the same job: corosensei, tokio.
     Peer,
@@ -143,6 +143,10 @@ pub const FAMILIES: &[(&str, Family)] = &[
     ("coro-asm", Family::Jmpco),
     ("coro-sjlj-mt", Family::Jmpco),
     ("jmpco", Family::Jmpco),
+    ("jmpco-sjlj", Family::Jmpco),
+    ("jmpco-asm", Family::Jmpco),
+    ("jmpco-sjlj-mt", Family::Jmpco),
+    ("jmpco-asm-mt", Family::Jmpco),
     ("ucontext", Family::Notes),
     ("raw-c-ucontext", Family::Notes),
     ("ucontext-pooled", Family::Notes),
@@ -151,6 +155,7 @@ pub const FAMILIES: &[(&str, Family)] = &[
     ("sync", Family::Notes),
     ("thread-per-conn", Family::Notes),
     ("thread-pool", Family::Notes),
+    ("std-mpsc", Family::Notes),
     ("corosensei", Family::Peer),
     ("corosensei-reused", Family::Peer),
     ("tokio", Family::Peer),
@@ -218,7 +223,7 @@ pub struct View {
 use Field::{Max, Median, Min};
 
 /// Every bench's view, in report order.
-pub const VIEWS: [View; 6] = [
+pub const VIEWS: [View; 9] = [
     View {
         bench: "switch",
         title: "round trip (resume + suspend), ns",
@@ -252,6 +257,64 @@ pub const VIEWS: [View; 6] = [
         chart: Chart {
             question: "How long does it take to create one, run it once and finish it?",
             axis: "create + first resume + finish",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "channel",
+        title: "channel round trip, two tasks on one worker, bounded(1), ns",
+        group_by: None,
+        primary: "round_trip_ns",
+        baselines: &["tokio"],
+        columns: &[
+            col("round_trip_ns", Median, "median ns", 1),
+            col("round_trip_ns", Min, "min", 1),
+            col("round_trip_ns", Max, "max", 1),
+        ],
+        chart: Chart {
+            question:
+                "How long does a message take there and back between two tasks of one worker?",
+            axis: "round trip through two bounded(1) channels",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "channel-2w",
+        title: "channel round trip, two tasks on two workers, bounded(1), ns",
+        group_by: None,
+        primary: "round_trip_ns",
+        baselines: &["tokio-mt"],
+        columns: &[
+            col("round_trip_ns", Median, "median ns", 1),
+            col("round_trip_ns", Min, "min", 1),
+            col("round_trip_ns", Max, "max", 1),
+        ],
+        chart: Chart {
+            question: "How long does a message take there and back between tasks of two workers?",
+            axis: "round trip through two bounded(1) channels",
+            unit: Unit::Nanos,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "mutex",
+        title: "mutex, 100 tasks on one worker: ns per lock hand-off",
+        group_by: None,
+        primary: "handoff_ns",
+        baselines: &["tokio"],
+        columns: &[
+            col("handoff_ns", Median, "median ns", 1),
+            col("handoff_ns", Min, "min", 1),
+            col("handoff_ns", Max, "max", 1),
+        ],
+        chart: Chart {
+            question: "How long does a contended lock take to pass from one task to the next?",
+            axis: "lock hand-off among 100 tasks",
             unit: Unit::Nanos,
             stacked: None,
             reference: None,

@@ -103,6 +103,7 @@ fn every_contestant_has_a_family() {
     names.extend(switch.iter().map(|c| c.name()));
     let create = crate::create::contestants();
     names.extend(create.iter().map(|c| c.name()));
+    names.extend(crate::channel::names());
     names.extend(crate::memory::contestants().iter().map(|c| c.0));
     names.extend(crate::echo::servers().iter().map(|s| s.name()));
     names.extend(crate::http::servers().iter().map(|s| s.name()));
@@ -116,6 +117,97 @@ fn every_contestant_has_a_family() {
     assert_eq!(family("coro-ucontext"), Some(Family::Notes));
     assert_eq!(family("thread-pool"), Some(Family::Notes));
     assert_eq!(family("tokio-mt"), Some(Family::Peer));
+    assert_eq!(family("jmpco-sjlj-mt"), Some(Family::Jmpco));
+    assert_eq!(family("std-mpsc"), Some(Family::Notes));
+}
+
+/// A study holding only the channel bench's three scenarios.
+fn channel_study() -> Study {
+    let rec = |bench: &str, who: &str, metric: &str, v: f64| {
+        Record::new(
+            bench,
+            who,
+            metric,
+            params! {"rounds" => 1000},
+            &[v, v * 1.2, v * 0.9],
+        )
+    };
+    let mut s = study();
+    s.results = vec![
+        rec("channel", "jmpco-sjlj", "round_trip_ns", 560.0),
+        rec("channel", "jmpco-asm", "round_trip_ns", 530.0),
+        rec("channel", "tokio", "round_trip_ns", 240.0),
+        rec("channel", "std-mpsc", "round_trip_ns", 2400.0),
+        rec("channel-2w", "jmpco-sjlj-mt", "round_trip_ns", 3000.0),
+        rec("channel-2w", "tokio-mt", "round_trip_ns", 270.0),
+        rec("mutex", "jmpco-sjlj", "handoff_ns", 300.0),
+        rec("mutex", "tokio", "handoff_ns", 200.0),
+    ];
+    s
+}
+
+#[test]
+fn channel_tables_have_a_row_per_contestant_and_ratios_to_tokio() {
+    let study = channel_study();
+    let text = table::render(&study);
+    for (bench, title) in [
+        ("[channel]", "two tasks on one worker"),
+        ("[channel-2w]", "two tasks on two workers"),
+        ("[mutex]", "100 tasks on one worker"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.ends_with(bench))
+            .unwrap_or_else(|| panic!("no {bench} table: {text}"));
+        assert!(line.contains(title), "{line}");
+    }
+    assert!(
+        text.contains("vs tokio") && text.contains("vs tokio-mt"),
+        "{text}"
+    );
+    let row = |who: &str, after: &str| {
+        let table = &text[text.find(after).expect("the table")..];
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(who))
+            .unwrap_or_else(|| panic!("no {who} row under {after}: {text}"))
+            .to_string()
+    };
+    assert!(row("jmpco-sjlj", "[channel]").ends_with("2.33x"), "{text}");
+    assert!(row("std-mpsc", "[channel]").ends_with("10.00x"), "{text}");
+    assert!(
+        row("jmpco-sjlj-mt", "[channel-2w]").ends_with("11.11x"),
+        "{text}"
+    );
+    assert!(row("jmpco-sjlj", "[mutex]").ends_with("1.50x"), "{text}");
+    let md = markdown::render(&study, &[]);
+    assert!(
+        md.contains("[channel-2w]") && md.contains("[mutex]"),
+        "{md}"
+    );
+}
+
+#[test]
+fn each_channel_scenario_gets_its_chart() {
+    let dir = std::env::temp_dir().join(format!("jmpco-study-channel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let charts = svg::write_all(&channel_study(), &dir).expect("charts");
+    let names: Vec<String> = charts
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["channel.svg", "channel-2w.svg", "mutex.svg"]);
+    let text = std::fs::read_to_string(dir.join("channel.svg")).expect("svg");
+    assert!(
+        text.contains("std-mpsc") && text.contains("ratio to tokio"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
