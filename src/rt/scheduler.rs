@@ -6,11 +6,14 @@
 //! stack. One turn:
 //!
 //! 1. resume every task that was ready when the turn began (tasks made
-//!    ready meanwhile wait for the next turn, so I/O is polled between);
-//! 2. take messages from other threads (spawn, wake, shutdown);
-//! 3. `epoll_wait`, for zero time if tasks are ready, else until the
-//!    earliest timer (or forever); each event sets the fd's readiness bits
-//!    and wakes the tasks waiting on that direction;
+//!    ready meanwhile wait for the next turn);
+//! 2. take messages from other threads (spawn, wake, abort, shutdown);
+//! 3. if no task is ready, `epoll_wait` until the earliest timer (or
+//!    forever); if tasks are ready, `epoll_wait` for zero time, but only
+//!    every `POLL_EVERY_BUSY_TURNS` turns, so tasks that wake each other
+//!    (channels, locks) hand off without a system call while I/O still
+//!    gets a look within a bounded number of turns; each event sets the
+//!    fd's readiness bits and wakes the tasks waiting on that direction;
 //! 4. wake the tasks whose timers are due.
 //!
 //! # Parking
@@ -82,6 +85,10 @@ use super::remote::{Message, Remote};
 use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
 use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, Yielder};
+
+/// How many turns in a row the loop may run ready tasks without polling
+/// I/O (tokio's scheduler uses the same bound, for the same reason).
+const POLL_EVERY_BUSY_TURNS: u32 = 61;
 
 /// How many events one `epoll_wait` returns at most.
 const EVENTS_PER_WAIT: usize = 1024;
@@ -822,6 +829,7 @@ impl Scheduler {
     fn run_loop(&self, until_idle: bool) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut messages = Vec::new();
+        let mut busy_turns = 0;
         loop {
             // 1. The tasks ready at the start of the turn.
             let batch = self.ready.borrow().len();
@@ -854,23 +862,33 @@ impl Scheduler {
                     return Ok(());
                 }
             }
-            // 3. Wait for I/O, no longer than the next timer.
-            let timeout = if self.ready.borrow().is_empty() {
-                let next = self.timers.borrow().next_deadline();
-                let next = match (next, self.shutdown.get().flatten()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
+            // 3. Wait for I/O, no longer than the next timer. While tasks
+            //    are ready (woken by each other: a channel, a lock), the
+            //    loop runs them and polls I/O only every few turns: an
+            //    `epoll_wait` of zero per turn would cost a hand-off between
+            //    two tasks a system call. I/O waits at most that many turns.
+            let idle = self.ready.borrow().is_empty();
+            if idle || busy_turns >= POLL_EVERY_BUSY_TURNS {
+                busy_turns = 0;
+                let timeout = if idle {
+                    let next = self.timers.borrow().next_deadline();
+                    let next = match (next, self.shutdown.get().flatten()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    next.map(|d| d.saturating_duration_since(Instant::now()))
+                } else {
+                    Some(Duration::ZERO)
                 };
-                next.map(|d| d.saturating_duration_since(Instant::now()))
-            } else {
-                Some(Duration::ZERO)
-            };
-            self.reactor.wait(&mut events, timeout)?;
-            for event in events.iter() {
-                match Reactor::classify(event) {
-                    Polled::Mailbox => self.remote.clear_eventfd(),
-                    Polled::Fd(event) => self.reactor.dispatch(event, |k| self.wake(k)),
+                self.reactor.wait(&mut events, timeout)?;
+                for event in events.iter() {
+                    match Reactor::classify(event) {
+                        Polled::Mailbox => self.remote.clear_eventfd(),
+                        Polled::Fd(event) => self.reactor.dispatch(event, |k| self.wake(k)),
+                    }
                 }
+            } else {
+                busy_turns += 1;
             }
             // 4. Due timers.
             if self.timers.borrow().next_deadline().is_some() {
