@@ -108,6 +108,44 @@
 //!   [`JoinHandle::join`] blocks the thread, or panics when the joined task
 //!   runs on the same worker (it would deadlock).
 //!
+//! # Cancellation model
+//! Cancellation is one mechanism: the task's coroutine is dropped while it
+//! is parked, so its stack unwinds from the park point, running every
+//! destructor, and its [`JoinHandle`] reports [`JoinError::Cancelled`].
+//! Shutdown past its grace period, [`JoinHandle::abort`] / [`AbortHandle`],
+//! a dropped [`JoinSet`], and a [`scope`] ending its children all use it;
+//! a [`timeout`] that fires unwinds the same way, but only back to its own
+//! frame, which returns [`Elapsed`].
+//!
+//! * **Where.** Only at a park: I/O that would block, `accept`, `connect`,
+//!   [`sleep`], [`yield_now`], [`wait_fd`], channel operations, locks,
+//!   `Condvar`, `Select`, `join`, [`unblock`]. A task that runs without
+//!   parking is not interrupted; an abort of a running task takes effect at
+//!   its next park. A task inside `unblock` ends at once, while its job runs
+//!   on to its end on the pool and its result is dropped.
+//! * **What runs.** Every destructor on the task's stack, innermost first,
+//!   then its task-locals; sockets close, guards unlock (without
+//!   poisoning), a message or lock it had just been handed goes to the next
+//!   waiter. Coroutines the task owns are dropped, so they are cancelled too.
+//! * **What a destructor may do.** Anything that does not park: it runs
+//!   while the task unwinds, and an unwinding task cannot park (a suspended
+//!   unwind would show every other task of the worker
+//!   `std::thread::panicking()`). A park there fails at once: I/O returns
+//!   an error, `sleep` returns, a channel operation fails, `join` reports
+//!   `Cancelled`; only a contended lock blocks the thread until it is handed
+//!   over (or panics if its holder is a task of the same worker). A
+//!   destructor that panics during the unwinding aborts the process, as in
+//!   any Rust unwind.
+//! * **Catching it.** A task that catches its cancellation (`catch_unwind`)
+//!   runs on, but can never park again: it should return. The C tier's
+//!   waits catch it on purpose (they cannot let it cross C frames) and
+//!   return `JMPCO_ECANCELED`.
+//! * **Deadlines and scopes.** Deadlines nest: every park is bounded by the
+//!   earliest one around it, and only that one's frame returns `Elapsed`. A
+//!   deadline (or a cancellation) that unwinds through a `scope` first
+//!   aborts the scope's children, which have all ended before the unwind
+//!   goes on; the scope's borrows never outlive their owner.
+//!
 //! # Coordination
 //! | Job | Use | A task | A thread |
 //! |---|---|---|---|
