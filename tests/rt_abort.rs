@@ -15,7 +15,7 @@ use std::time::Duration;
 use jmpco::rt::channel::{self, Select};
 use jmpco::rt::sync::Mutex;
 use jmpco::rt::{self, AbortHandle, Interest, JoinError, Runtime, TcpListener, UnixStream};
-use rt_support::{one_worker, watchdog};
+use rt_support::{each_backend, watchdog};
 
 /// Counts its drops: the task's destructors ran.
 struct Dropped(Arc<AtomicUsize>);
@@ -63,97 +63,99 @@ fn aborted_while(rt: &Runtime, what: &str, park: impl FnOnce() + Send + 'static)
 #[test]
 fn a_task_aborted_at_every_kind_of_park_unwinds_there() {
     watchdog(60, "abort_points", || {
-        let rt = one_worker();
-        aborted_while(&rt, "sleep", || rt::sleep(Duration::from_secs(60)));
-        let (peer_tx, peer_rx) = mpsc::channel();
-        aborted_while(&rt, "read", move || {
-            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            peer_tx.send(b).unwrap();
-            let a = UnixStream::from_std(a).unwrap();
+        each_backend(|rt| {
+            aborted_while(&rt, "sleep", || rt::sleep(Duration::from_secs(60)));
+            let (peer_tx, peer_rx) = mpsc::channel();
+            aborted_while(&rt, "read", move || {
+                let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+                peer_tx.send(b).unwrap();
+                let a = UnixStream::from_std(a).unwrap();
+                let mut buf = [0u8; 8];
+                let _ = (&a).read(&mut buf);
+            });
+            // The aborted reader's socket closed with it: its peer sees EOF.
+            let mut peer = peer_rx.recv().unwrap();
             let mut buf = [0u8; 8];
-            let _ = (&a).read(&mut buf);
+            assert_eq!(peer.read(&mut buf).unwrap(), 0, "the socket was closed");
+            aborted_while(&rt, "accept", || {
+                let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let _ = listener.accept();
+            });
+            aborted_while(&rt, "wait_fd", || {
+                let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&a);
+                let _ = rt::wait_fd(fd, Interest::READABLE, None);
+            });
+            aborted_while(&rt, "recv", || {
+                let (_tx, rx) = channel::bounded::<u8>(1);
+                let _ = rx.recv();
+            });
+            aborted_while(&rt, "send", || {
+                let (tx, _rx) = channel::bounded::<u8>(0);
+                let _ = tx.send(1);
+            });
+            let lock = Arc::new(Mutex::new(()));
+            let held = lock.clone();
+            let holder = rt.spawn(move || {
+                let _g = held.lock().unwrap();
+                rt::sleep(Duration::from_millis(300));
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            let contended = lock.clone();
+            aborted_while(&rt, "lock", move || drop(contended.lock()));
+            holder.join().unwrap();
+            assert!(!lock.is_poisoned());
+            assert!(lock.try_lock().is_ok(), "the aborted waiter left no ghost");
+            aborted_while(&rt, "select", || {
+                let (_tx, rx) = channel::bounded::<u8>(1);
+                let _ = Select::new().recv(&rx, |_| ()).wait();
+            });
+            aborted_while(&rt, "join", || {
+                let forever = rt::spawn(|| rt::sleep(Duration::from_secs(60)));
+                let _ = forever.join();
+            });
+            let job_done = Arc::new(AtomicBool::new(false));
+            let done = job_done.clone();
+            aborted_while(&rt, "unblock", move || {
+                rt::unblock(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    done.store(true, Ordering::SeqCst);
+                })
+            });
+            std::thread::sleep(Duration::from_millis(400));
+            assert!(
+                job_done.load(Ordering::SeqCst),
+                "the blocking job ran to its end"
+            );
+            rt.shutdown(Duration::from_secs(5));
         });
-        // The aborted reader's socket closed with it: its peer sees EOF.
-        let mut peer = peer_rx.recv().unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(peer.read(&mut buf).unwrap(), 0, "the socket was closed");
-        aborted_while(&rt, "accept", || {
-            let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            let _ = listener.accept();
-        });
-        aborted_while(&rt, "wait_fd", || {
-            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&a);
-            let _ = rt::wait_fd(fd, Interest::READABLE, None);
-        });
-        aborted_while(&rt, "recv", || {
-            let (_tx, rx) = channel::bounded::<u8>(1);
-            let _ = rx.recv();
-        });
-        aborted_while(&rt, "send", || {
-            let (tx, _rx) = channel::bounded::<u8>(0);
-            let _ = tx.send(1);
-        });
-        let lock = Arc::new(Mutex::new(()));
-        let held = lock.clone();
-        let holder = rt.spawn(move || {
-            let _g = held.lock().unwrap();
-            rt::sleep(Duration::from_millis(300));
-        });
-        std::thread::sleep(Duration::from_millis(20));
-        let contended = lock.clone();
-        aborted_while(&rt, "lock", move || drop(contended.lock()));
-        holder.join().unwrap();
-        assert!(!lock.is_poisoned());
-        assert!(lock.try_lock().is_ok(), "the aborted waiter left no ghost");
-        aborted_while(&rt, "select", || {
-            let (_tx, rx) = channel::bounded::<u8>(1);
-            let _ = Select::new().recv(&rx, |_| ()).wait();
-        });
-        aborted_while(&rt, "join", || {
-            let forever = rt::spawn(|| rt::sleep(Duration::from_secs(60)));
-            let _ = forever.join();
-        });
-        let job_done = Arc::new(AtomicBool::new(false));
-        let done = job_done.clone();
-        aborted_while(&rt, "unblock", move || {
-            rt::unblock(move || {
-                std::thread::sleep(Duration::from_millis(200));
-                done.store(true, Ordering::SeqCst);
-            })
-        });
-        std::thread::sleep(Duration::from_millis(400));
-        assert!(
-            job_done.load(Ordering::SeqCst),
-            "the blocking job ran to its end"
-        );
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 
 #[test]
 fn a_running_task_that_aborts_itself_ends_at_its_next_park() {
     watchdog(30, "self_abort", || {
-        let rt = one_worker();
-        let (handle_tx, handle_rx) = mpsc::channel::<AbortHandle>();
-        let ran_on = Arc::new(AtomicBool::new(false));
-        let after_park = Arc::new(AtomicBool::new(false));
-        let handle = {
-            let (ran_on, after_park) = (ran_on.clone(), after_park.clone());
-            rt.spawn(move || {
-                let me = handle_rx.recv().unwrap();
-                me.abort();
-                // Still running: the abort waits for the next park.
-                ran_on.store(true, Ordering::SeqCst);
-                rt::yield_now();
-                after_park.store(true, Ordering::SeqCst);
-            })
-        };
-        handle_tx.send(handle.abort_handle()).unwrap();
-        assert!(matches!(handle.join(), Err(JoinError::Cancelled)));
-        assert!(ran_on.load(Ordering::SeqCst));
-        assert!(!after_park.load(Ordering::SeqCst));
-        rt.shutdown(Duration::from_secs(5));
+        each_backend(|rt| {
+            let (handle_tx, handle_rx) = mpsc::channel::<AbortHandle>();
+            let ran_on = Arc::new(AtomicBool::new(false));
+            let after_park = Arc::new(AtomicBool::new(false));
+            let handle = {
+                let (ran_on, after_park) = (ran_on.clone(), after_park.clone());
+                rt.spawn(move || {
+                    let me = handle_rx.recv().unwrap();
+                    me.abort();
+                    // Still running: the abort waits for the next park.
+                    ran_on.store(true, Ordering::SeqCst);
+                    rt::yield_now();
+                    after_park.store(true, Ordering::SeqCst);
+                })
+            };
+            handle_tx.send(handle.abort_handle()).unwrap();
+            assert!(matches!(handle.join(), Err(JoinError::Cancelled)));
+            assert!(ran_on.load(Ordering::SeqCst));
+            assert!(!after_park.load(Ordering::SeqCst));
+            rt.shutdown(Duration::from_secs(5));
+        });
     });
 }
 
@@ -187,20 +189,21 @@ fn aborts_reach_a_task_from_another_worker_and_from_a_plain_thread() {
 #[test]
 fn aborting_a_finished_task_or_blocking_work_does_nothing() {
     watchdog(30, "abort_noop", || {
-        let rt = one_worker();
-        let done = rt.spawn(|| 7);
-        while !done.is_finished() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        done.abort();
-        assert_eq!(done.join().ok(), Some(7));
-        let job = rt::spawn_blocking(|| {
-            std::thread::sleep(Duration::from_millis(20));
-            8
+        each_backend(|rt| {
+            let done = rt.spawn(|| 7);
+            while !done.is_finished() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            done.abort();
+            assert_eq!(done.join().ok(), Some(7));
+            let job = rt::spawn_blocking(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                8
+            });
+            job.abort();
+            assert_eq!(job.join().ok(), Some(8));
+            rt.shutdown(Duration::from_secs(5));
         });
-        job.abort();
-        assert_eq!(job.join().ok(), Some(8));
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 

@@ -9,83 +9,86 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jmpco::rt::{self, JoinError, JoinSet};
-use rt_support::{one_worker, watchdog};
+use rt_support::{each_backend, watchdog};
 
 #[test]
 fn results_come_out_in_the_order_the_tasks_end() {
     watchdog(30, "order", || {
-        let rt = one_worker();
-        let order = rt.block_on(|| {
-            let mut set = JoinSet::new();
-            for (i, ms) in [(0u32, 30u64), (1, 10), (2, 20)] {
-                set.spawn(move || {
-                    rt::sleep(Duration::from_millis(ms));
-                    i
-                });
-            }
-            assert_eq!(set.len(), 3);
-            let mut order = Vec::new();
-            while let Some(r) = set.join_next() {
-                order.push(r.unwrap());
-            }
-            assert!(set.is_empty());
-            order
+        each_backend(|rt| {
+            let order = rt.block_on(|| {
+                let mut set = JoinSet::new();
+                for (i, ms) in [(0u32, 30u64), (1, 10), (2, 20)] {
+                    set.spawn(move || {
+                        rt::sleep(Duration::from_millis(ms));
+                        i
+                    });
+                }
+                assert_eq!(set.len(), 3);
+                let mut order = Vec::new();
+                while let Some(r) = set.join_next() {
+                    order.push(r.unwrap());
+                }
+                assert!(set.is_empty());
+                order
+            });
+            assert_eq!(order, [1, 2, 0]);
+            rt.shutdown(Duration::from_secs(5));
         });
-        assert_eq!(order, [1, 2, 0]);
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 
 #[test]
 fn a_panic_and_an_abort_are_reported_as_such() {
     watchdog(30, "errors", || {
-        let rt = one_worker();
-        let (panicked, cancelled, fine) = rt.block_on(|| {
-            let mut set: JoinSet<u32> = JoinSet::new();
-            set.spawn(|| panic!("one task's panic"));
-            let slow = set.spawn(|| {
-                rt::sleep(Duration::from_secs(60));
-                0
-            });
-            set.spawn(|| 5);
-            slow.abort();
-            let (mut panicked, mut cancelled, mut fine) = (0, 0, 0);
-            while let Some(r) = set.join_next() {
-                match r {
-                    Ok(5) => fine += 1,
-                    Err(JoinError::Panicked(_)) => panicked += 1,
-                    Err(JoinError::Cancelled) => cancelled += 1,
-                    other => panic!("unexpected {other:?}"),
+        each_backend(|rt| {
+            let (panicked, cancelled, fine) = rt.block_on(|| {
+                let mut set: JoinSet<u32> = JoinSet::new();
+                set.spawn(|| panic!("one task's panic"));
+                let slow = set.spawn(|| {
+                    rt::sleep(Duration::from_secs(60));
+                    0
+                });
+                set.spawn(|| 5);
+                slow.abort();
+                let (mut panicked, mut cancelled, mut fine) = (0, 0, 0);
+                while let Some(r) = set.join_next() {
+                    match r {
+                        Ok(5) => fine += 1,
+                        Err(JoinError::Panicked(_)) => panicked += 1,
+                        Err(JoinError::Cancelled) => cancelled += 1,
+                        other => panic!("unexpected {other:?}"),
+                    }
                 }
-            }
-            (panicked, cancelled, fine)
+                (panicked, cancelled, fine)
+            });
+            assert_eq!((panicked, cancelled, fine), (1, 1, 1));
+            rt.shutdown(Duration::from_secs(5));
         });
-        assert_eq!((panicked, cancelled, fine), (1, 1, 1));
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 
 #[test]
 fn dropping_the_set_aborts_every_task_in_it() {
     watchdog(30, "drop_aborts", || {
-        let rt = one_worker();
-        let finished = Arc::new(AtomicUsize::new(0));
-        let f = finished.clone();
-        rt.block_on(move || {
-            let mut set = JoinSet::new();
-            for _ in 0..10 {
-                let f = f.clone();
-                set.spawn(move || {
-                    rt::sleep(Duration::from_millis(100));
-                    f.fetch_add(1, Ordering::SeqCst);
-                });
-            }
-            rt::yield_now(); // they all start and park
-            drop(set);
-            rt::sleep(Duration::from_millis(200));
+        each_backend(|rt| {
+            let finished = Arc::new(AtomicUsize::new(0));
+            let f = finished.clone();
+            rt.block_on(move || {
+                let mut set = JoinSet::new();
+                for _ in 0..10 {
+                    let f = f.clone();
+                    set.spawn(move || {
+                        rt::sleep(Duration::from_millis(100));
+                        f.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+                rt::yield_now(); // they all start and park
+                drop(set);
+                rt::sleep(Duration::from_millis(200));
+            });
+            assert_eq!(finished.load(Ordering::SeqCst), 0, "every task was aborted");
+            rt.shutdown(Duration::from_secs(5));
         });
-        assert_eq!(finished.load(Ordering::SeqCst), 0, "every task was aborted");
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 

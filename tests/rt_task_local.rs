@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use jmpco::rt::{self, AccessError};
-use rt_support::{one_worker, watchdog};
+use rt_support::{each_backend, watchdog};
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 static MADE: AtomicUsize = AtomicUsize::new(0);
@@ -41,23 +41,24 @@ jmpco::task_local! {
 #[test]
 fn every_task_has_its_own_value_and_other_tasks_never_see_it() {
     watchdog(30, "own_value", || {
-        let rt = one_worker();
-        let (mine, theirs) = rt.block_on(|| {
-            COUNT.with(|c| c.set(41));
-            let theirs = rt::spawn(|| {
+        each_backend(|rt| {
+            let (mine, theirs) = rt.block_on(|| {
+                COUNT.with(|c| c.set(41));
+                let theirs = rt::spawn(|| {
+                    rt::yield_now();
+                    COUNT.with(|c| {
+                        c.set(c.get() + 1);
+                        c.get()
+                    })
+                });
                 rt::yield_now();
-                COUNT.with(|c| {
-                    c.set(c.get() + 1);
-                    c.get()
-                })
+                LOG.with(|l| l.borrow_mut().push("parent"));
+                COUNT.with(|c| c.set(c.get() + 1));
+                (COUNT.with(Cell::get), theirs.join().unwrap())
             });
-            rt::yield_now();
-            LOG.with(|l| l.borrow_mut().push("parent"));
-            COUNT.with(|c| c.set(c.get() + 1));
-            (COUNT.with(Cell::get), theirs.join().unwrap())
+            assert_eq!((mine, theirs), (42, 1));
+            rt.shutdown(Duration::from_secs(5));
         });
-        assert_eq!((mine, theirs), (42, 1));
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 
@@ -66,32 +67,33 @@ fn every_task_has_its_own_value_and_other_tasks_never_see_it() {
 #[test]
 fn a_task_local_is_dropped_when_its_task_ends_however_it_ends() {
     watchdog(30, "dropped", || {
-        let rt = one_worker();
-        let base = (MADE.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst));
-        rt.spawn(|| TRACKED.with(|t| t.borrow_mut().0 += 1))
-            .join()
-            .unwrap();
-        assert!(rt
-            .spawn(|| {
+        each_backend(|rt| {
+            let base = (MADE.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst));
+            rt.spawn(|| TRACKED.with(|t| t.borrow_mut().0 += 1))
+                .join()
+                .unwrap();
+            assert!(rt
+                .spawn(|| {
+                    TRACKED.with(|t| t.borrow_mut().0 += 1);
+                    panic!("the task's panic");
+                })
+                .join()
+                .is_err());
+            rt.spawn(|| ()).join().unwrap(); // never used: never made
+            let (parked_tx, parked_rx) = mpsc::channel();
+            let cancelled = rt.spawn(move || {
                 TRACKED.with(|t| t.borrow_mut().0 += 1);
-                panic!("the task's panic");
-            })
-            .join()
-            .is_err());
-        rt.spawn(|| ()).join().unwrap(); // never used: never made
-        let (parked_tx, parked_rx) = mpsc::channel();
-        let cancelled = rt.spawn(move || {
-            TRACKED.with(|t| t.borrow_mut().0 += 1);
-            parked_tx.send(()).unwrap();
-            rt::sleep(Duration::from_secs(60));
+                parked_tx.send(()).unwrap();
+                rt::sleep(Duration::from_secs(60));
+            });
+            parked_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            cancelled.abort();
+            let _ = cancelled.join();
+            let made = MADE.load(Ordering::SeqCst) - base.0;
+            let dropped = DROPS.load(Ordering::SeqCst) - base.1;
+            assert_eq!((made, dropped), (3, 3));
+            rt.shutdown(Duration::from_secs(5));
         });
-        parked_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        cancelled.abort();
-        let _ = cancelled.join();
-        let made = MADE.load(Ordering::SeqCst) - base.0;
-        let dropped = DROPS.load(Ordering::SeqCst) - base.1;
-        assert_eq!((made, dropped), (3, 3));
-        rt.shutdown(Duration::from_secs(5));
     });
 }
 
@@ -106,21 +108,22 @@ fn outside_a_task_a_task_local_is_an_error() {
 #[test]
 fn task_ids_are_distinct_and_readable_inside() {
     watchdog(30, "ids", || {
-        let rt = one_worker();
-        let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
-        let handles: Vec<_> = (0..50)
-            .map(|_| {
-                let seen = seen.clone();
-                rt.spawn(move || {
-                    let id = rt::task_id().expect("inside a task");
-                    assert!(seen.lock().unwrap().insert(id), "{id} seen twice");
-                    rt::yield_now();
-                    assert_eq!(rt::task_id(), Some(id), "stable across parks");
+        each_backend(|rt| {
+            let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+            let handles: Vec<_> = (0..50)
+                .map(|_| {
+                    let seen = seen.clone();
+                    rt.spawn(move || {
+                        let id = rt::task_id().expect("inside a task");
+                        assert!(seen.lock().unwrap().insert(id), "{id} seen twice");
+                        rt::yield_now();
+                        assert_eq!(rt::task_id(), Some(id), "stable across parks");
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(seen.lock().unwrap().len(), 50);
-        rt.shutdown(Duration::from_secs(5));
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(seen.lock().unwrap().len(), 50);
+            rt.shutdown(Duration::from_secs(5));
+        });
     });
 }

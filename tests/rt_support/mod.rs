@@ -52,6 +52,19 @@ pub fn one_worker() -> Runtime {
         .expect("runtime")
 }
 
+/// Runs `test` once per backend the runtime's features are tested with
+/// (sjlj, the default, and asm), each time on a fresh one-worker runtime.
+pub fn each_backend(test: impl Fn(Runtime)) {
+    for backend in [Backend::Sjlj, Backend::Asm] {
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .backend(backend)
+            .build()
+            .expect("runtime");
+        test(rt);
+    }
+}
+
 /// A panic payload's text (`""` if it is not a string).
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
