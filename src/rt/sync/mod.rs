@@ -32,6 +32,7 @@
 mod barrier;
 mod condvar;
 mod mutex;
+mod poison;
 mod rwlock;
 mod sem;
 

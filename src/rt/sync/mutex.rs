@@ -4,12 +4,12 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
+use super::poison::{self, this_worker, Poison};
 use super::sem::{Acquired, Sem};
-use crate::rt::park::{worker_id, Waiter};
-use crate::rt::scheduler::with_scheduler;
+use crate::rt::park::Waiter;
 
 /// A mutual-exclusion lock whose waiters park (tasks) or block (threads),
 /// served in arrival order: an unlock hands the lock straight to the
@@ -29,7 +29,7 @@ use crate::rt::scheduler::with_scheduler;
 /// ```
 pub struct Mutex<T: ?Sized> {
     sem: Sem,
-    poisoned: AtomicBool,
+    poison: Poison,
     /// The worker whose task holds the lock ([`worker_id`]), 0 if a
     /// thread (or nobody) does: lets a task that cannot park tell whether
     /// blocking its thread would deadlock.
@@ -63,7 +63,7 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             sem: Sem::new(1),
-            poisoned: AtomicBool::new(false),
+            poison: Poison::new(),
             holder: AtomicUsize::new(0),
             data: UnsafeCell::new(value),
         }
@@ -74,13 +74,8 @@ impl<T> Mutex<T> {
     /// # Errors
     /// If poisoned (the value is inside the error).
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
-        let value = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        let poisoned = self.poison.get();
+        poison::wrap(poisoned, self.data.into_inner())
     }
 }
 
@@ -136,12 +131,12 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Whether a holder panicked.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
+        self.poison.get()
     }
 
     /// Forgets an earlier poisoning.
     pub fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+        self.poison.clear();
     }
 
     /// The data, through the exclusive borrow (no locking needed).
@@ -149,13 +144,8 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// If poisoned (the reference is inside the error).
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        let poisoned = self.poison.get();
+        poison::wrap(poisoned, self.data.get_mut())
     }
 
     /// The guard for the permit just taken.
@@ -166,17 +156,8 @@ impl<T: ?Sized> Mutex<T> {
             panicking: std::thread::panicking(),
             _not_send: PhantomData,
         };
-        if self.is_poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poison.wrap(guard)
     }
-}
-
-/// The caller's worker ([`worker_id`]), 0 off the workers.
-fn this_worker() -> usize {
-    with_scheduler(|sched| sched.map_or(0, |s| worker_id(s.remote())))
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
@@ -206,9 +187,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        if !self.panicking && std::thread::panicking() && !crate::rt::task::unwinding_on_purpose() {
-            self.mutex.poisoned.store(true, Ordering::Relaxed);
-        }
+        self.mutex.poison.guard_dropped(self.panicking);
         self.mutex.holder.store(0, Ordering::Release);
         self.mutex.sem.release(1);
     }

@@ -4,12 +4,12 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
+use super::poison::{self, this_worker, Poison};
 use super::sem::{Acquired, Sem};
-use crate::rt::park::{worker_id, Waiter};
-use crate::rt::scheduler::with_scheduler;
+use crate::rt::park::Waiter;
 
 /// The permits a writer takes: all of them. A reader takes one.
 const ALL: usize = usize::MAX >> 2;
@@ -37,7 +37,7 @@ const ALL: usize = usize::MAX >> 2;
 /// ```
 pub struct RwLock<T: ?Sized> {
     sem: Sem,
-    poisoned: AtomicBool,
+    poison: Poison,
     /// The worker whose task holds the write lock (0: none, or a thread).
     writer: AtomicUsize,
     data: UnsafeCell<T>,
@@ -75,7 +75,7 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             sem: Sem::new(ALL),
-            poisoned: AtomicBool::new(false),
+            poison: Poison::new(),
             writer: AtomicUsize::new(0),
             data: UnsafeCell::new(value),
         }
@@ -86,13 +86,8 @@ impl<T> RwLock<T> {
     /// # Errors
     /// If poisoned (the value is inside the error).
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
-        let value = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        let poisoned = self.poison.get();
+        poison::wrap(poisoned, self.data.into_inner())
     }
 }
 
@@ -116,11 +111,7 @@ impl<T: ?Sized> RwLock<T> {
             lock: self,
             _not_send: PhantomData,
         };
-        if self.is_poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poison.wrap(guard)
     }
 
     /// Exclusive access, waiting while anyone holds the lock.
@@ -164,11 +155,7 @@ impl<T: ?Sized> RwLock<T> {
             panicking: std::thread::panicking(),
             _not_send: PhantomData,
         };
-        if self.is_poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poison.wrap(guard)
     }
 
     /// Shared access if that needs no waiting.
@@ -203,12 +190,12 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Whether a writer panicked.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
+        self.poison.get()
     }
 
     /// Forgets an earlier poisoning.
     pub fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+        self.poison.clear();
     }
 
     /// The data, through the exclusive borrow.
@@ -216,19 +203,9 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// If poisoned (the reference is inside the error).
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        let poisoned = self.poison.get();
+        poison::wrap(poisoned, self.data.get_mut())
     }
-}
-
-/// The caller's worker ([`worker_id`]), 0 off the workers.
-fn this_worker() -> usize {
-    with_scheduler(|sched| sched.map_or(0, |s| worker_id(s.remote())))
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
@@ -263,9 +240,7 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
-        if !self.panicking && std::thread::panicking() && !crate::rt::task::unwinding_on_purpose() {
-            self.lock.poisoned.store(true, Ordering::Relaxed);
-        }
+        self.lock.poison.guard_dropped(self.panicking);
         self.lock.writer.store(0, Ordering::Release);
         self.lock.sem.release(ALL);
     }
