@@ -144,12 +144,39 @@ pub(crate) enum Woke {
     Woken,
 }
 
+/// A wait entry's parker: its own (one allocation less on the common
+/// single wait) or shared by several entries (a select registers one per
+/// operation, all ending one wait).
+pub(crate) enum EntryParker {
+    /// The entry's alone.
+    Own(Parker),
+    /// Shared with the other entries of one select.
+    Shared(Arc<Parker>),
+}
+
+impl std::ops::Deref for EntryParker {
+    type Target = Parker;
+
+    fn deref(&self) -> &Parker {
+        match self {
+            EntryParker::Own(p) => p,
+            EntryParker::Shared(p) => p,
+        }
+    }
+}
+
 impl Parker {
+    /// A parker to share (`Arc`): see [`Parker::alone`] for one entry's own.
     pub(crate) fn new(waiter: Waiter) -> Arc<Parker> {
-        Arc::new(Parker {
+        Arc::new(Parker::alone(waiter))
+    }
+
+    /// A parker held by value, by the one entry that waits on it.
+    pub(crate) fn alone(waiter: Waiter) -> Parker {
+        Parker {
             state: AtomicUsize::new(WAITING),
             waiter,
-        })
+        }
     }
 
     /// Claims the wait for operation `op` (below `usize::MAX - 1`); `false`

@@ -64,7 +64,7 @@ pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 
-use super::park::{Caller, Parker, Woke};
+use super::park::{Caller, EntryParker, Parker, Woke};
 use super::timer::deadline_after;
 
 mod select;
@@ -119,7 +119,7 @@ struct Inner<T> {
 /// A waiting sender: its value stays here until a receiver takes it. A
 /// claim that leaves the value here is a disconnect.
 struct SendWait<T> {
-    parker: Arc<Parker>,
+    parker: EntryParker,
     op: usize,
     value: Mutex<Option<T>>,
 }
@@ -127,7 +127,7 @@ struct SendWait<T> {
 /// A waiting receiver: a sender puts a value into its slot. A claim that
 /// leaves the slot empty is a disconnect.
 struct RecvWait<T> {
-    parker: Arc<Parker>,
+    parker: EntryParker,
     op: usize,
     slot: Mutex<Option<T>>,
 }
@@ -309,7 +309,7 @@ impl<T> Sender<T> {
             }
         };
         let wait = Arc::new(SendWait {
-            parker: Parker::new(waiter),
+            parker: EntryParker::Own(Parker::alone(waiter)),
             op: OP,
             value: Mutex::new(Some(value)),
         });
@@ -468,7 +468,7 @@ impl<T> Receiver<T> {
             }
         };
         let wait = Arc::new(RecvWait {
-            parker: Parker::new(waiter),
+            parker: EntryParker::Own(Parker::alone(waiter)),
             op: OP,
             slot: Mutex::new(None),
         });

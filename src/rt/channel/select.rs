@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::{lock, Chan, Receiver, RecvError, RecvWait, SendError, SendWait, Sender};
 use crate::rt::arena::Key;
-use crate::rt::park::{Caller, Parker, Woke};
+use crate::rt::park::{Caller, EntryParker, Parker, Woke};
 use crate::rt::reactor::Interest;
 use crate::rt::scheduler::{with_task, Scheduler};
 use crate::rt::timer::deadline_after;
@@ -382,28 +382,25 @@ struct RecvOp<'a, T, F> {
 
 /// Whether `waits` holds a waiter that is not part of `mine` (a select
 /// may send and receive on one channel).
-fn others<W: Waits>(
-    waits: &std::collections::VecDeque<Arc<W>>,
-    mine: Option<&Arc<Parker>>,
-) -> bool {
+fn others<W: Waits>(waits: &std::collections::VecDeque<Arc<W>>, mine: Option<&Parker>) -> bool {
     waits
         .iter()
-        .any(|w| mine.is_none_or(|p| !Arc::ptr_eq(w.parker(), p)))
+        .any(|w| mine.is_none_or(|p| !std::ptr::eq(w.parker(), p)))
 }
 
 /// A channel waiter entry's parker.
 trait Waits {
-    fn parker(&self) -> &Arc<Parker>;
+    fn parker(&self) -> &Parker;
 }
 
 impl<T> Waits for RecvWait<T> {
-    fn parker(&self) -> &Arc<Parker> {
+    fn parker(&self) -> &Parker {
         &self.parker
     }
 }
 
 impl<T> Waits for SendWait<T> {
-    fn parker(&self) -> &Arc<Parker> {
+    fn parker(&self) -> &Parker {
         &self.parker
     }
 }
@@ -415,7 +412,7 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
         claim: &mut dyn FnMut() -> bool,
     ) -> Attempt<R> {
         let mut inner = self.chan.lock();
-        let mine = self.wait.as_ref().map(|w| &w.parker);
+        let mine = self.wait.as_ref().map(|w| &*w.parker);
         let ready =
             !inner.queue.is_empty() || others(&inner.send_waits, mine) || inner.senders == 0;
         if !ready || !claim() {
@@ -433,7 +430,7 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
 
     fn register(&mut self, parker: &Arc<Parker>, index: usize, _: Option<(&Scheduler, Key)>) {
         let wait = Arc::new(RecvWait {
-            parker: parker.clone(),
+            parker: EntryParker::Shared(parker.clone()),
             op: index,
             slot: Mutex::new(None),
         });
@@ -482,7 +479,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
         claim: &mut dyn FnMut() -> bool,
     ) -> Attempt<R> {
         let mut inner = self.chan.lock();
-        let mine = self.wait.as_ref().map(|w| &w.parker);
+        let mine = self.wait.as_ref().map(|w| &*w.parker);
         let room = inner.receivers == 0
             || (inner.queue.is_empty() && others(&inner.recv_waits, mine))
             || inner.has_room();
@@ -516,7 +513,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
 
     fn register(&mut self, parker: &Arc<Parker>, index: usize, _: Option<(&Scheduler, Key)>) {
         let wait = Arc::new(SendWait {
-            parker: parker.clone(),
+            parker: EntryParker::Shared(parker.clone()),
             op: index,
             value: Mutex::new(self.value.take()),
         });
