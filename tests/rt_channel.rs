@@ -5,7 +5,6 @@
 
 mod rt_support;
 
-use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use jmpco::rt::channel::{self, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use jmpco::rt::{self, JoinError, Runtime};
 use jmpco::{Backend, Coroutine};
-use rt_support::{one_worker, panic_text, watchdog};
+use rt_support::{assert_delivered_once, one_worker, panic_text, watchdog};
 
 fn runtime(workers: usize, backend: Backend) -> Runtime {
     Runtime::builder()
@@ -315,15 +314,8 @@ fn cancellation_while_parked_loses_and_duplicates_no_message() {
             drop(tx);
             let mut delivered = received.lock().unwrap().clone();
             delivered.extend(rx.try_iter());
-            let unique: HashSet<u32> = delivered.iter().copied().collect();
-            assert_eq!(
-                unique.len(),
-                delivered.len(),
-                "cap {cap}: a duplicate in {delivered:?}"
-            );
-            for v in sent_ok.lock().unwrap().iter() {
-                assert!(unique.contains(v), "cap {cap}: {v} was sent but lost");
-            }
+            let sent = sent_ok.lock().unwrap().clone();
+            assert_delivered_once(&delivered, &sent, &format!("cap {cap}"));
         }
     });
 }

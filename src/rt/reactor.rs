@@ -308,6 +308,19 @@ impl Reactor {
     /// it gone). The epoll registration is deleted only if the fd number
     /// is still this source's (see the module docs).
     pub(crate) fn deregister(&self, key: Key, wake: impl FnMut(Key)) {
+        self.remove_source(key, true, wake);
+    }
+
+    /// Forgets a source whose fd was closed behind its back, without an
+    /// `epoll_ctl`: the number is no longer its own.
+    fn forget(&self, key: Key, wake: impl FnMut(Key)) {
+        self.remove_source(key, false, wake);
+    }
+
+    /// Removes the source, its fd ownership and any wait that borrowed it,
+    /// and hands its waiters to `wake`; deletes its epoll registration if
+    /// `delete` and the fd number is still its own.
+    fn remove_source(&self, key: Key, delete: bool, wake: impl FnMut(Key)) {
         let Some(source) = self.sources.borrow_mut().remove(key) else {
             return;
         };
@@ -319,36 +332,11 @@ impl Reactor {
             }
             owned
         };
-        if owned {
+        if delete && owned {
             let _ = self.selector.delete(source.fd);
         }
         {
             // Waits that borrowed it find it gone.
-            let mut waits = self.fd_waits.borrow_mut();
-            if waits.get(&source.fd).is_some_and(|w| w.key == key) {
-                waits.remove(&source.fd);
-            }
-        }
-        source
-            .readers
-            .into_iter()
-            .chain(source.writers)
-            .for_each(wake);
-    }
-
-    /// Forgets a source whose fd was closed behind its back, without an
-    /// `epoll_ctl`: the number is no longer its own.
-    fn forget(&self, key: Key, wake: impl FnMut(Key)) {
-        let Some(source) = self.sources.borrow_mut().remove(key) else {
-            return;
-        };
-        {
-            let mut owners = self.owners.borrow_mut();
-            if owners.get(&source.fd) == Some(&key) {
-                owners.remove(&source.fd);
-            }
-        }
-        {
             let mut waits = self.fd_waits.borrow_mut();
             if waits.get(&source.fd).is_some_and(|w| w.key == key) {
                 waits.remove(&source.fd);

@@ -168,3 +168,17 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// Asserts that every value in `sent` was delivered and none twice
+/// (`what` names the case in the failure).
+pub fn assert_delivered_once(delivered: &[u32], sent: &[u32], what: &str) {
+    let unique: std::collections::HashSet<u32> = delivered.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "{what}: a duplicate in {delivered:?}"
+    );
+    for v in sent {
+        assert!(unique.contains(v), "{what}: {v} was sent but lost");
+    }
+}
