@@ -382,15 +382,16 @@ pub(crate) mod test_util {
     /// The environment variable that marks a re-executed test binary as a child.
     pub(crate) const CHILD_ENV: &str = "JMPCO_STACK_TEST_CHILD";
 
-    /// Whether this process is the child run for `test` (see [`run_child`]).
+    /// Whether this process is the child run for `test` (see [`assert_child_ok`]).
     pub(crate) fn is_child(test: &str) -> bool {
         std::env::var(CHILD_ENV).is_ok_and(|v| v == test)
     }
 
     /// Runs the ignored test `test` (full path, e.g. `stack::tests::x_child`) alone in a new
     /// process of this test binary, so it can change process-wide state (the guard mode, the
-    /// mapping count) without disturbing the other tests. Returns (success, stdout+stderr).
-    pub(crate) fn run_child(test: &str) -> (bool, String) {
+    /// mapping count) without disturbing the other tests. Panics with the child's output
+    /// unless it succeeded and printed `CHILD OK`; else prints that output.
+    pub(crate) fn assert_child_ok(test: &str) {
         let out = Command::new(std::env::current_exe().expect("current_exe"))
             .args([
                 test,
@@ -407,13 +408,17 @@ pub(crate) mod test_util {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        (out.status.success(), text)
+        assert!(
+            out.status.success() && text.contains("CHILD OK"),
+            "child failed:\n{text}"
+        );
+        eprintln!("{text}");
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_util::{allocations, is_child, run_child, unmapped, write_faults};
+    use super::test_util::{allocations, assert_child_ok, is_child, unmapped, write_faults};
     use super::*;
 
     fn page() -> usize {
@@ -586,8 +591,7 @@ mod tests {
 
     #[test]
     fn mprotect_fallback_guard_page_faults() {
-        let (ok, out) = run_child("stack::tests::mprotect_fallback_guard_page_faults_child");
-        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
+        assert_child_ok("stack::tests::mprotect_fallback_guard_page_faults_child");
     }
 
     #[test]
@@ -616,10 +620,7 @@ mod tests {
 
     #[test]
     fn mprotect_fallback_reports_exhaustion_clearly() {
-        let (ok, out) =
-            run_child("stack::tests::mprotect_fallback_reports_exhaustion_clearly_child");
-        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
-        eprintln!("{out}");
+        assert_child_ok("stack::tests::mprotect_fallback_reports_exhaustion_clearly_child");
     }
 
     #[test]
@@ -662,11 +663,9 @@ mod tests {
 
     #[test]
     fn mprotect_exhaustion_recovers_after_the_stacks_are_dropped() {
-        let (ok, out) = run_child(
+        assert_child_ok(
             "stack::tests::mprotect_exhaustion_recovers_after_the_stacks_are_dropped_child",
         );
-        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
-        eprintln!("{out}");
     }
 
     #[test]
@@ -739,11 +738,9 @@ mod tests {
 
     #[test]
     fn mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped() {
-        let (ok, out) = run_child(
+        assert_child_ok(
             "stack::tests::mprotect_exhaustion_of_coroutines_recovers_after_they_are_dropped_child",
         );
-        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
-        eprintln!("{out}");
     }
 
     #[test]

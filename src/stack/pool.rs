@@ -425,7 +425,7 @@ pub(crate) fn local_count(pages: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{allocations, is_child, resident, run_child, write_faults};
+    use super::super::test_util::{allocations, assert_child_ok, is_child, resident, write_faults};
     use super::super::{slab, Stack};
     use super::*;
     use std::collections::HashSet;
@@ -648,11 +648,9 @@ mod tests {
 
     #[test]
     fn cold_stacks_lose_their_mprotect_guards_until_taken_again() {
-        let (ok, out) = run_child(
+        assert_child_ok(
             "stack::pool::tests::cold_stacks_lose_their_mprotect_guards_until_taken_again_child",
         );
-        assert!(ok && out.contains("CHILD OK"), "child failed:\n{out}");
-        eprintln!("{out}");
     }
 
     #[test]
