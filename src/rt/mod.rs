@@ -205,7 +205,9 @@
 //! * `task_local.rs` ([`TaskLocal`], [`task_id`]), `scope.rs` ([`scope`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
-//!   the C API's runtime tier stands on).
+//!   the C API's runtime tier stands on), `foreign.rs` (tasks whose bodies
+//!   are never unwound, C code: their outcome, join and cooperative
+//!   cancel).
 //!
 //! Each file imports only files listed before it (or beside it).
 
@@ -213,6 +215,7 @@ mod arena;
 mod blocking;
 pub mod channel;
 mod epoll;
+pub(crate) mod foreign;
 mod io;
 mod join;
 mod join_set;
@@ -239,7 +242,7 @@ pub use net::{
 };
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
-pub(crate) use scheduler::{CancelPolicy, ParkRefused};
+pub(crate) use scheduler::ParkRefused;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};
 pub use task_local::{task_id, AccessError, TaskId, TaskLocal};
