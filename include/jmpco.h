@@ -67,8 +67,9 @@
 
 /**
  * Called outside any coroutine created through this API: for the core
- * tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
- * (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
+ * tier (`jmpco_yield`) one made by `jmpco_create` or started by
+ * `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
+ * one started by `jmpco_spawn`.
  */
 #define JMPCO_ENOTCORO -5
 

@@ -19,8 +19,9 @@ pub const JMPCO_EDONE: c_int = -3;
 /// of the coroutines that (transitively) resumed the caller.
 pub const JMPCO_EBUSY: c_int = -4;
 /// Called outside any coroutine created through this API: for the core
-/// tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
-/// (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
+/// tier (`jmpco_yield`) one made by `jmpco_create` or started by
+/// `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
+/// one started by `jmpco_spawn`.
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;

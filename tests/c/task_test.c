@@ -637,6 +637,10 @@ static void bad_arguments_are_einval(void) {
     int bad_backend = 77;
     memcpy(&opts.backend, &bad_backend, sizeof bad_backend);
     CHECK_RC(jmpco_spawn_task(&task, count_one, NULL, &opts), JMPCO_EINVAL);
+    /* 128 TiB: more than a 47-bit user address space can hold. */
+    opts = backend_options();
+    opts.stack_size = (size_t)1 << 47;
+    CHECK_RC(jmpco_spawn_task(&task, count_one, NULL, &opts), JMPCO_ENOMEM);
     CHECK(task == (jmpco_task *)SENTINEL);
     counter = 0;
     run();
@@ -656,8 +660,14 @@ static void bad_arguments_are_einval(void) {
 
 static void codes_have_the_documented_values_and_messages(void) {
     CHECK(JMPCO_EDEADLK == -9 && JMPCO_ECANCELED == -7);
-    CHECK(strstr(jmpco_strerror(JMPCO_EDEADLK), "never end") != NULL);
+    const char *deadlk = jmpco_strerror(JMPCO_EDEADLK);
+    CHECK(strstr(deadlk, "never end") != NULL);
     CHECK(strstr(jmpco_strerror(JMPCO_ECANCELED), "cancelled") != NULL);
+    const int others[] = {JMPCO_OK,    JMPCO_EINVAL,   JMPCO_ENOMEM,    JMPCO_EDONE,
+                          JMPCO_EBUSY, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_ECANCELED,
+                          12345};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        CHECK(strcmp(deadlk, jmpco_strerror(others[i])) != 0);
 }
 
 int main(void) {
