@@ -106,8 +106,10 @@ pub unsafe extern "C" fn jmpco_spawn_task(
 /// join returns `JMPCO_OK` with what it returned. A task that never runs to
 /// its end has no value: cancelled before it started, or freed unfinished
 /// because its thread exited without running it to its end (the thread's
-/// scheduler is dropped with the thread: its coroutines' stacks are freed
-/// as they are, like frames discarded by `longjmp`).
+/// scheduler is dropped with the thread), or, spawned by C code that a
+/// task of jmpco's Rust runtime called, because that runtime shut down
+/// first. Such a task's stack is freed as it is, like frames discarded by
+/// `longjmp`.
 ///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `task` is NULL; `JMPCO_ECANCELED`
 /// if the task ended without a value, or if the caller is a cancelled
