@@ -115,7 +115,10 @@
 //! Shutdown past its grace period, [`JoinHandle::abort`] / [`AbortHandle`],
 //! a dropped [`JoinSet`], and a [`scope`] ending its children all use it;
 //! a [`timeout`] that fires unwinds the same way, but only back to its own
-//! frame, which returns [`Elapsed`].
+//! frame, which returns [`Elapsed`]. The one exception is a task whose body
+//! is C code spawned through the C API: it is never unwound; its cancel
+//! refuses its parks until the body returns by itself (`foreign.rs`), and
+//! shutdown past its deadline frees its stack as it is.
 //!
 //! * **Where.** Only at a park: I/O that would block, `accept`, `connect`,
 //!   [`sleep`], [`yield_now`], [`wait_fd`], channel operations, locks,
