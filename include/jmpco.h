@@ -67,8 +67,9 @@
 
 /**
  * Called outside any coroutine created through this API: for the core
- * tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
- * (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
+ * tier (`jmpco_yield`) one made by `jmpco_create` or started by
+ * `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
+ * one started by `jmpco_spawn`.
  */
 #define JMPCO_ENOTCORO -5
 
@@ -79,11 +80,21 @@
 
 /**
  * A runtime wait was refused because the calling task is ending: it is a
- * task of the Rust API that is being cancelled (or unwinding a panic),
- * and C code it called waited. Every later wait of that task returns it
- * too; return to the caller.
+ * `jmpco_spawn_task` task given to `jmpco_cancel` (return from its body),
+ * or a task of the Rust API that is being cancelled (or unwinding a
+ * panic), and C code it called waited (return to the caller). Every later
+ * wait of that task returns it too. From `jmpco_join`, also: the joined
+ * task ended without a value (cancelled before it started).
  */
 #define JMPCO_ECANCELED -7
+
+/**
+ * `jmpco_join` refused a wait that could never end: a coroutine joining
+ * itself, or a join on the task's own thread where the scheduler cannot
+ * run meanwhile (outside `jmpco_run`, or in a `jmpco_create` coroutine
+ * resumed by one of its spawned coroutines).
+ */
+#define JMPCO_EDEADLK -9
 
 /**
  * The smallest stack `jmpco_create` gives a coroutine: smaller
@@ -147,6 +158,13 @@ typedef enum {
  * `jmpco_destroy`.
  */
 typedef struct jmpco_coro jmpco_coro;
+
+/**
+ * An opaque handle to a coroutine spawned with `jmpco_spawn_task`: join
+ * it (`jmpco_join`), cancel it (`jmpco_cancel`), and release it once
+ * (`jmpco_task_release`). It may be used from any thread.
+ */
+typedef struct jmpco_task jmpco_task;
 
 /**
  * Options for `jmpco_create`. Fill with `jmpco_options_init`, then change
@@ -272,12 +290,12 @@ int jmpco_create(jmpco_coro **out, jmpco_fn fn, void *arg, const jmpco_options *
  * thread (to every thread, once the one that created it has exited);
  * `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`; `JMPCO_EBUSY`
  * if `co` is `JMPCO_EXEC` (the caller itself, a coroutine that resumed the
- * caller, or one whose body jumped out of it). On error nothing runs and
- * `*out` is unchanged.
+ * caller, one whose body jumped out of it, or a spawned coroutine's handle
+ * from `jmpco_current`). On error nothing runs and `*out` is unchanged.
  *
  * # Safety
- * `co` is NULL or a live handle from `jmpco_create`; `out` is NULL or
- * writable.
+ * `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`;
+ * `out` is NULL or writable.
  */
 int jmpco_resume(jmpco_coro *co, void *value, void **out);
 
@@ -291,9 +309,18 @@ int jmpco_resume(jmpco_coro *co, void *value, void **out);
  * and nothing on the coroutine's stack is cleaned up (as with `longjmp`):
  * free what the body owns before yielding, or let the resumer own it.
  *
- * Returns `JMPCO_OK` once resumed; `JMPCO_ENOTCORO` if the caller is not
- * running on a coroutine created with `jmpco_create` (on a thread's own
- * stack, or inside a coroutine of jmpco's Rust API).
+ * In a coroutine started by `jmpco_spawn` (or `jmpco_spawn_task`), on its
+ * own stack, it yields to the scheduler instead, like `jmpco_sleep_ms(0)`:
+ * the thread's other ready coroutines run, then this returns. No value
+ * passes: `value` is ignored and `*resumed_with` is set to NULL (unless
+ * `resumed_with` is NULL). It is a runtime wait: in a cancelled task (see
+ * `jmpco_cancel`) it returns `JMPCO_ECANCELED`, at once or when the
+ * cancel comes while it waits.
+ *
+ * Returns `JMPCO_OK` once resumed; `JMPCO_ECANCELED` as just said;
+ * `JMPCO_ENOTCORO` if the caller runs neither on a coroutine created with
+ * `jmpco_create` nor on a spawned one (on a thread's own stack, or inside
+ * a coroutine or task of jmpco's Rust API).
  *
  * # Safety
  * `resumed_with` is NULL or writable.
@@ -306,14 +333,24 @@ int jmpco_yield(void *value, void **resumed_with);
  * A NULL `co` answers `JMPCO_EXCEPT` (nothing to resume).
  *
  * # Safety
- * `co` is NULL or a live handle from `jmpco_create`.
+ * `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`.
  */
 jmpco_state jmpco_status(const jmpco_coro *co);
 
 /**
  * The coroutine the caller is running on, or NULL on a thread's own stack
- * or inside a coroutine of jmpco's Rust API. The caller does not own the
- * result: do not destroy it.
+ * or inside a coroutine (or task) of jmpco's Rust API. The caller does not
+ * own the result: do not destroy it.
+ *
+ * In a coroutine started by `jmpco_spawn` or `jmpco_spawn_task` (on its
+ * own stack, not in a `jmpco_create` coroutine it resumed) the result is a
+ * handle standing for the spawned coroutine: the same pointer on every
+ * call in it, valid until its body returns (do not keep it longer). Its
+ * `jmpco_status` is `JMPCO_EXEC` throughout, parked or not (the scheduler
+ * runs it); its `jmpco_id` is the coroutine's own, distinct from every
+ * other coroutine's. It is not for `jmpco_resume`, `jmpco_reset` or
+ * `jmpco_destroy`: being `JMPCO_EXEC`, it is refused by them with
+ * `JMPCO_EBUSY` (on another thread, `JMPCO_EINVAL`).
  */
 jmpco_coro *jmpco_current(void);
 
@@ -322,7 +359,7 @@ jmpco_coro *jmpco_current(void);
  * `jmpco_reset`. May be called from any thread. A NULL `co` answers 0.
  *
  * # Safety
- * `co` is NULL or a live handle from `jmpco_create`.
+ * `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`.
  */
 unsigned long long jmpco_id(const jmpco_coro *co);
 
@@ -334,11 +371,12 @@ unsigned long long jmpco_id(const jmpco_coro *co);
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` or `fn` is NULL, `co` belongs
  * to another thread (to every thread, once the one that created it has
  * exited), or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not finished);
- * `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing changes.
+ * `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (a spawned coroutine's handle from
+ * `jmpco_current` always is). On error nothing changes.
  *
  * # Safety
- * `co` is NULL or a live handle from `jmpco_create`; `fn` is NULL or a
- * function callable as a `jmpco_fn`.
+ * `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`;
+ * `fn` is NULL or a function callable as a `jmpco_fn`.
  */
 int jmpco_reset(jmpco_coro *co, jmpco_fn fn, void *arg);
 
@@ -352,12 +390,13 @@ int jmpco_reset(jmpco_coro *co, jmpco_fn fn, void *arg);
  * `JMPCO_EINVAL` if `co` is NULL or belongs to another thread (to every
  * thread, once the one that created it has exited: such a coroutine can
  * never be freed); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller
- * itself, a coroutine that resumed it, or one whose body jumped out of it,
- * which can never be freed either). On error nothing changes.
+ * itself, a coroutine that resumed it, a spawned coroutine's handle from
+ * `jmpco_current`, or one whose body jumped out of it, which can never be
+ * freed either). On error nothing changes.
  *
  * # Safety
- * `co` is NULL or a live handle from `jmpco_create`, not used after a
- * successful destroy.
+ * `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`,
+ * not used after a successful destroy.
  */
 int jmpco_destroy(jmpco_coro *co);
 
@@ -378,13 +417,15 @@ const char *jmpco_strerror(int code);
  * `jmpco_run` runs) or from inside a spawned coroutine (the new one starts
  * on a later turn of the same loop, on the same thread).
  *
- * A spawned coroutine is not a `jmpco_coro`: there is no handle,
- * `jmpco_current` is NULL in it and `jmpco_yield` answers
- * `JMPCO_ENOTCORO`. It blocks with `jmpco_wait_fd` and `jmpco_sleep_ms`,
- * which let the thread's other coroutines run meanwhile. When `fn`
- * returns, the coroutine ends: its return value is discarded and its
- * stack is freed. `arg` is passed unchanged; its ownership is the
- * program's business.
+ * A spawned coroutine is run by the scheduler, not by `jmpco_resume`:
+ * `jmpco_current` in it is a handle standing for it (`JMPCO_EXEC`, its own
+ * id; see there), and `jmpco_yield` in it lets the thread's other
+ * coroutines run, then continues. It blocks with `jmpco_wait_fd` and
+ * `jmpco_sleep_ms` (and `jmpco_join`), which let the thread's other
+ * coroutines run meanwhile. When `fn` returns, the coroutine ends: its
+ * return value is discarded and its stack is freed. `arg` is passed
+ * unchanged; its ownership is the program's business. (`jmpco_spawn_task`
+ * spawns one whose value can be joined, and which can be cancelled.)
  *
  * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `fn` is NULL; `JMPCO_ENOMEM` if
  * the stack, or the thread's scheduler (an epoll fd and an eventfd), could
@@ -449,8 +490,10 @@ int jmpco_run(void);
  * was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
  * coroutine started by `jmpco_spawn` (a thread's own stack, a
  * `jmpco_create` coroutine, even one resumed by a spawned coroutine);
- * `JMPCO_ECANCELED` if the caller is a task of the Rust API (C code it
- * called) that is being cancelled: return to it.
+ * `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
+ * task given to `jmpco_cancel`, before or during this wait: return from
+ * the body; or a task of the Rust API, C code it called, being cancelled:
+ * return to it), even when the fd is ready.
  */
 int jmpco_wait_fd(int fd, int events, int timeout_ms);
 
@@ -465,6 +508,130 @@ int jmpco_wait_fd(int fd, int events, int timeout_ms);
  * for `jmpco_wait_fd`.
  */
 int jmpco_sleep_ms(unsigned int ms);
+
+/**
+ * `jmpco_spawn_with` that hands back a handle to the new coroutine in
+ * `*out`: `jmpco_join` waits for its body's return value, `jmpco_cancel`
+ * asks it to stop, and `jmpco_task_release` frees the handle (every handle
+ * once, joined or not).
+ *
+ * The coroutine is like any other `jmpco_spawn` one: it runs on the
+ * calling thread's scheduler, starting at a later turn of `jmpco_run` (of
+ * the running loop, if the caller is a spawned coroutine). A task that is
+ * never joined runs to its end all the same; its return value waits in the
+ * handle until the handle is released. Releasing the handle first
+ * detaches the task: it runs on, and its value is discarded.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` or `fn` is NULL, or `opts`
+ * is invalid (as for `jmpco_spawn_with`); `JMPCO_ENOMEM` if the stack or
+ * the thread's scheduler could not be made. On error nothing is spawned
+ * and `*out` is unchanged.
+ *
+ * # Safety
+ * `out` is NULL or writable; `fn` is NULL or a function callable as a
+ * `jmpco_fn` with `arg`; `opts` is NULL or points to a readable
+ * `jmpco_options`.
+ */
+int jmpco_spawn_task(jmpco_task **out, jmpco_fn fn, void *arg, const jmpco_options *opts);
+
+/**
+ * Waits until `task` has ended and stores its body's return value in
+ * `*result` (unless `result` is NULL). The handle stays valid: join it
+ * again (an ended task's join returns at once, with the same outcome),
+ * from as many coroutines and threads at once as you like, and release it
+ * once the last join has returned.
+ *
+ * How the caller waits:
+ * * a spawned coroutine, of this thread's scheduler or another's, parks:
+ *   its thread runs its other coroutines meanwhile;
+ * * a thread's own stack, on a thread other than the task's, blocks until
+ *   the task has ended (a task whose thread never runs `jmpco_run` again
+ *   ends when that thread exits: see below);
+ * * a `jmpco_create` coroutine (not spawned) resumed by a spawned
+ *   coroutine of another thread's scheduler blocks its thread, stalling
+ *   that scheduler meanwhile.
+ *
+ * A cancelled task that had started ends when its body returns, and its
+ * join returns `JMPCO_OK` with what it returned. A task that never runs to
+ * its end has no value: cancelled before it started, or freed unfinished
+ * because its thread exited without running it to its end (the thread's
+ * scheduler is dropped with the thread), or, spawned by C code that a
+ * task of jmpco's Rust runtime called, because that runtime shut down
+ * first. Such a task's stack is freed as it is, like frames discarded by
+ * `longjmp`.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `task` is NULL; `JMPCO_ECANCELED`
+ * if the task ended without a value, or if the caller is a cancelled
+ * task (its waits all fail, this one even when `task` has ended);
+ * `JMPCO_EDEADLK`, at once and waiting for nothing, if the wait could
+ * never end: `task` is the caller itself, or the caller runs on the
+ * task's thread but cannot park there, so the scheduler could never run
+ * the task meanwhile: the thread's own stack outside `jmpco_run` (call
+ * `jmpco_run` first, or join from a coroutine), or a `jmpco_create`
+ * coroutine resumed by one of its spawned coroutines. (A join on the
+ * task's thread of a task that has ended returns its outcome.) On error
+ * `*result` is unchanged.
+ *
+ * # Safety
+ * `task` is NULL or a handle from `jmpco_spawn_task` not yet released,
+ * and not released while this call runs; `result` is NULL or writable.
+ */
+int jmpco_join(jmpco_task *task, void **result);
+
+/**
+ * Asks `task` to stop. Cancellation is cooperative: nothing of the body is
+ * run, unwound or freed by it (C frames are never unwound). Once the cancel
+ * has reached the task's scheduler:
+ * * a task that has not started never runs: its stack is freed, and
+ *   `jmpco_join` returns `JMPCO_ECANCELED`;
+ * * a task parked in a runtime wait (`jmpco_wait_fd`, `jmpco_sleep_ms`,
+ *   `jmpco_yield`, `jmpco_join`) is woken, and that wait returns
+ *   `JMPCO_ECANCELED`;
+ * * a running task (it cancelled itself, or a `jmpco_create` coroutine it
+ *   resumed did) gets `JMPCO_ECANCELED` from its next wait;
+ *
+ * and every later wait of the task returns `JMPCO_ECANCELED` at once, even
+ * on an fd that is ready, a zero sleep or a join of an ended task. The
+ * body is expected to clean up and return; `jmpco_join` then returns
+ * `JMPCO_OK` with what it returned. (A body that never waits again runs to
+ * its end unaffected.)
+ *
+ * On the task's own thread (in one of the thread's coroutines, or on its
+ * stack outside `jmpco_run`) the cancel reaches the scheduler at once.
+ * From another thread it is posted to the scheduler, which reads its mail
+ * between turns: the task may run until its next wait first, and one not
+ * started yet may start first, to see its first wait fail.
+ *
+ * Cancelling a task that has ended, or that was cancelled already, does
+ * nothing. May be called from any thread.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `task` is NULL.
+ *
+ * # Safety
+ * `task` is NULL or a handle from `jmpco_spawn_task` not yet released,
+ * and not released while this call runs.
+ */
+int jmpco_cancel(jmpco_task *task);
+
+/**
+ * Frees the handle `task`: it must not be used again, by any thread (nor
+ * while another call on it runs). The task itself is not affected: if it
+ * has not ended, it runs on to its end, detached, like a `jmpco_spawn`
+ * one, and its return value is discarded.
+ *
+ * Release every handle from `jmpco_spawn_task` exactly once, joined or
+ * not. A handle never released is leaked (a small block; the task's stack
+ * is freed when it ends all the same, and no fd is kept open). May be
+ * called from any thread.
+ *
+ * Returns `JMPCO_OK` (the handle is gone); `JMPCO_EINVAL` if `task` is
+ * NULL.
+ *
+ * # Safety
+ * `task` is NULL or a handle from `jmpco_spawn_task` not yet released;
+ * no other call uses it during or after this one.
+ */
+int jmpco_task_release(jmpco_task *task);
 
 #ifdef __cplusplus
 }  // extern "C"

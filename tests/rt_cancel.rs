@@ -16,7 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jmpco::ffi::{jmpco_sleep_ms, jmpco_spawn, jmpco_wait_fd, JMPCO_ECANCELED, JMPCO_READABLE};
+use jmpco::ffi::{
+    jmpco_current, jmpco_join, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_task, jmpco_task,
+    jmpco_task_release, jmpco_wait_fd, jmpco_yield, JMPCO_ECANCELED, JMPCO_ENOTCORO, JMPCO_OK,
+    JMPCO_READABLE,
+};
 use jmpco::rt::{self, Interest, JoinError, UnixStream};
 use jmpco::{Coroutine, CoroutineResult};
 use rt_support::{one_worker, open_fds, panic_text, watchdog};
@@ -325,6 +329,82 @@ fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
     );
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("child: fds"), "{out:?}");
+}
+
+static C_JOINED_PARKED: AtomicBool = AtomicBool::new(false);
+
+/// A C-ABI body that parks in `jmpco_sleep_ms` for a minute, then returns
+/// what the sleep returned (it is abandoned at shutdown instead).
+unsafe extern "C" fn c_sleeps_then_returns(_: *mut c_void) -> *mut c_void {
+    C_JOINED_PARKED.store(true, Ordering::SeqCst);
+    jmpco_sleep_ms(60_000) as isize as *mut c_void
+}
+
+/// A task handle, moved to the test thread.
+struct Handle(*mut jmpco_task);
+// SAFETY: a `jmpco_task *` may be used from any thread (the header says so).
+unsafe impl Send for Handle {}
+
+/// A Rust task parked in `jmpco_join` (C code called from a Rust task) is
+/// cancelled as in the C tier's other waits: the join returns
+/// `JMPCO_ECANCELED`, and so does the next. The C task it joined, parked on
+/// the same worker, is abandoned at shutdown: a join of it from a plain
+/// thread reports `JMPCO_ECANCELED` (no value). In a Rust task,
+/// `jmpco_current` is NULL and `jmpco_yield` is `JMPCO_ENOTCORO`: it is
+/// no coroutine of the C API.
+#[test]
+fn a_rust_task_in_jmpco_join_is_cancelled_with_ecanceled() {
+    watchdog(30, "c_join_cancel", || {
+        let rt = one_worker();
+        let codes = Arc::new(Mutex::new(None));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let c = codes.clone();
+        rt.spawn(move || {
+            let not_c = (jmpco_current().is_null(), unsafe {
+                // SAFETY: NULL `resumed_with`.
+                jmpco_yield(std::ptr::null_mut(), std::ptr::null_mut())
+            });
+            let mut task: *mut jmpco_task = std::ptr::null_mut();
+            // SAFETY: a writable out-parameter, a C-ABI body ignoring its
+            // argument, default options.
+            let rc = unsafe {
+                jmpco_spawn_task(
+                    &mut task,
+                    Some(c_sleeps_then_returns),
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(rc, JMPCO_OK);
+            tx.send(Handle(task)).unwrap();
+            // SAFETY: a live handle (released by the test thread, later).
+            let first = unsafe { jmpco_join(task, std::ptr::null_mut()) };
+            // SAFETY: as above.
+            let again = unsafe { jmpco_join(task, std::ptr::null_mut()) };
+            *c.lock().unwrap() = Some((not_c, first, again));
+        });
+        let task = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let start = Instant::now();
+        while !C_JOINED_PARKED.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the C task started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 2);
+        assert_eq!(
+            *codes.lock().unwrap(),
+            Some(((true, JMPCO_ENOTCORO), JMPCO_ECANCELED, JMPCO_ECANCELED))
+        );
+        let mut value = 7 as *mut c_void;
+        // SAFETY: a live handle and a writable result.
+        assert_eq!(unsafe { jmpco_join(task.0, &mut value) }, JMPCO_ECANCELED);
+        assert_eq!(value, 7 as *mut c_void, "no value: left as it was");
+        // SAFETY: a live handle, released once.
+        assert_eq!(unsafe { jmpco_task_release(task.0) }, JMPCO_OK);
+    });
 }
 
 /// A task cancelled while a nested coroutine it owns is suspended: the

@@ -11,9 +11,11 @@ use std::ptr::{self, NonNull};
 use super::guard;
 use super::handle::{jmpco_coro, NoMemory};
 use super::types::{
-    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_EDONE,
-    JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
+    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_ECANCELED,
+    JMPCO_EDONE, JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
+use crate::rt::task::try_yield;
+use crate::rt::ParkRefused;
 use crate::stack::DEFAULT_STACK_SIZE;
 use crate::{Builder, Error};
 
@@ -165,12 +167,12 @@ pub unsafe extern "C" fn jmpco_create(
 /// thread (to every thread, once the one that created it has exited);
 /// `JMPCO_EDONE` if `co` is `JMPCO_TERM` or `JMPCO_EXCEPT`; `JMPCO_EBUSY`
 /// if `co` is `JMPCO_EXEC` (the caller itself, a coroutine that resumed the
-/// caller, or one whose body jumped out of it). On error nothing runs and
-/// `*out` is unchanged.
+/// caller, one whose body jumped out of it, or a spawned coroutine's handle
+/// from `jmpco_current`). On error nothing runs and `*out` is unchanged.
 ///
 /// # Safety
-/// `co` is NULL or a live handle from `jmpco_create`; `out` is NULL or
-/// writable.
+/// `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`;
+/// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_resume(
     co: *mut jmpco_coro,
@@ -215,9 +217,18 @@ pub unsafe extern "C" fn jmpco_resume(
 /// and nothing on the coroutine's stack is cleaned up (as with `longjmp`):
 /// free what the body owns before yielding, or let the resumer own it.
 ///
-/// Returns `JMPCO_OK` once resumed; `JMPCO_ENOTCORO` if the caller is not
-/// running on a coroutine created with `jmpco_create` (on a thread's own
-/// stack, or inside a coroutine of jmpco's Rust API).
+/// In a coroutine started by `jmpco_spawn` (or `jmpco_spawn_task`), on its
+/// own stack, it yields to the scheduler instead, like `jmpco_sleep_ms(0)`:
+/// the thread's other ready coroutines run, then this returns. No value
+/// passes: `value` is ignored and `*resumed_with` is set to NULL (unless
+/// `resumed_with` is NULL). It is a runtime wait: in a cancelled task (see
+/// `jmpco_cancel`) it returns `JMPCO_ECANCELED`, at once or when the
+/// cancel comes while it waits.
+///
+/// Returns `JMPCO_OK` once resumed; `JMPCO_ECANCELED` as just said;
+/// `JMPCO_ENOTCORO` if the caller runs neither on a coroutine created with
+/// `jmpco_create` nor on a spawned one (on a thread's own stack, or inside
+/// a coroutine or task of jmpco's Rust API).
 ///
 /// # Safety
 /// `resumed_with` is NULL or writable.
@@ -229,6 +240,19 @@ pub unsafe extern "C" fn jmpco_yield(value: *mut c_void, resumed_with: *mut *mut
         let Some(h) = (unsafe { jmpco_coro::running().as_ref() }) else {
             return JMPCO_ENOTCORO;
         };
+        if h.is_task() {
+            if !resumed_with.is_null() {
+                // SAFETY: non-null and writable (the caller's contract).
+                unsafe { resumed_with.write(ptr::null_mut()) };
+            }
+            // A view stands for a task spawned through this API, which is
+            // never unwound: the yield returns, refused or not.
+            return match try_yield() {
+                Some(Ok(())) => JMPCO_OK,
+                Some(Err(ParkRefused)) => JMPCO_ECANCELED,
+                None => JMPCO_ENOTCORO,
+            };
+        }
         let Some(yielder) = h.yielder() else {
             return JMPCO_ENOTCORO;
         };
@@ -246,7 +270,7 @@ pub unsafe extern "C" fn jmpco_yield(value: *mut c_void, resumed_with: *mut *mut
 /// A NULL `co` answers `JMPCO_EXCEPT` (nothing to resume).
 ///
 /// # Safety
-/// `co` is NULL or a live handle from `jmpco_create`.
+/// `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_status(co: *const jmpco_coro) -> jmpco_state {
     guard("jmpco_status", || {
@@ -259,8 +283,18 @@ pub unsafe extern "C" fn jmpco_status(co: *const jmpco_coro) -> jmpco_state {
 }
 
 /// The coroutine the caller is running on, or NULL on a thread's own stack
-/// or inside a coroutine of jmpco's Rust API. The caller does not own the
-/// result: do not destroy it.
+/// or inside a coroutine (or task) of jmpco's Rust API. The caller does not
+/// own the result: do not destroy it.
+///
+/// In a coroutine started by `jmpco_spawn` or `jmpco_spawn_task` (on its
+/// own stack, not in a `jmpco_create` coroutine it resumed) the result is a
+/// handle standing for the spawned coroutine: the same pointer on every
+/// call in it, valid until its body returns (do not keep it longer). Its
+/// `jmpco_status` is `JMPCO_EXEC` throughout, parked or not (the scheduler
+/// runs it); its `jmpco_id` is the coroutine's own, distinct from every
+/// other coroutine's. It is not for `jmpco_resume`, `jmpco_reset` or
+/// `jmpco_destroy`: being `JMPCO_EXEC`, it is refused by them with
+/// `JMPCO_EBUSY` (on another thread, `JMPCO_EINVAL`).
 #[no_mangle]
 pub extern "C" fn jmpco_current() -> *mut jmpco_coro {
     guard("jmpco_current", || jmpco_coro::running().cast_mut())
@@ -270,7 +304,7 @@ pub extern "C" fn jmpco_current() -> *mut jmpco_coro {
 /// `jmpco_reset`. May be called from any thread. A NULL `co` answers 0.
 ///
 /// # Safety
-/// `co` is NULL or a live handle from `jmpco_create`.
+/// `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_id(co: *const jmpco_coro) -> c_ulonglong {
     guard("jmpco_id", || {
@@ -286,11 +320,12 @@ pub unsafe extern "C" fn jmpco_id(co: *const jmpco_coro) -> c_ulonglong {
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `co` or `fn` is NULL, `co` belongs
 /// to another thread (to every thread, once the one that created it has
 /// exited), or `co` is `JMPCO_READY` or `JMPCO_HOLD` (not finished);
-/// `JMPCO_EBUSY` if `co` is `JMPCO_EXEC`. On error nothing changes.
+/// `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (a spawned coroutine's handle from
+/// `jmpco_current` always is). On error nothing changes.
 ///
 /// # Safety
-/// `co` is NULL or a live handle from `jmpco_create`; `fn` is NULL or a
-/// function callable as a `jmpco_fn`.
+/// `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`;
+/// `fn` is NULL or a function callable as a `jmpco_fn`.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_reset(
     co: *mut jmpco_coro,
@@ -328,12 +363,13 @@ pub unsafe extern "C" fn jmpco_reset(
 /// `JMPCO_EINVAL` if `co` is NULL or belongs to another thread (to every
 /// thread, once the one that created it has exited: such a coroutine can
 /// never be freed); `JMPCO_EBUSY` if `co` is `JMPCO_EXEC` (the caller
-/// itself, a coroutine that resumed it, or one whose body jumped out of it,
-/// which can never be freed either). On error nothing changes.
+/// itself, a coroutine that resumed it, a spawned coroutine's handle from
+/// `jmpco_current`, or one whose body jumped out of it, which can never be
+/// freed either). On error nothing changes.
 ///
 /// # Safety
-/// `co` is NULL or a live handle from `jmpco_create`, not used after a
-/// successful destroy.
+/// `co` is NULL or a live handle from `jmpco_create` or `jmpco_current`,
+/// not used after a successful destroy.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_destroy(co: *mut jmpco_coro) -> c_int {
     guard("jmpco_destroy", || {

@@ -1,5 +1,6 @@
-//! `jmpco_coro`: what a C caller's `jmpco_coro *` points at, and the
-//! per-thread chain of running C coroutines.
+//! `jmpco_coro`: what a C caller's `jmpco_coro *` points at, the
+//! per-thread chain of running C coroutines, and the handle that stands for
+//! a running spawned coroutine (`jmpco_current` in a `jmpco_spawn` body).
 //!
 //! ```text
 //!   jmpco_coro (heap, one allocation)
@@ -19,6 +20,14 @@
 //! `&mut` to `co`; every other entry point checks it first, which is how a
 //! resume of a running coroutine (itself or an ancestor), a reset and a
 //! destroy are refused without ever aliasing that borrow.
+//!
+//! A *task view* is a `jmpco_coro` without a coroutine (`co` is `None`):
+//! the handle of a coroutine spawned on the runtime, which the scheduler
+//! runs. It lives in the frame of the task's body (`run_as_task`), is
+//! `JMPCO_EXEC` for its whole life (so resume, reset and destroy refuse it
+//! like any running coroutine, and never reach the missing `co`), and the
+//! task finds it through a task-local, the runtime's own way of telling
+//! which task runs.
 
 use std::alloc::{self, Layout};
 use std::cell::{Cell, UnsafeCell};
@@ -63,7 +72,13 @@ pub struct jmpco_coro {
     owner: ThreadId,
     yielder: Cell<*const CYielder>,
     parent: Cell<*const jmpco_coro>,
-    co: UnsafeCell<CCoroutine>,
+    /// `None` for a task view, which is never resumed, reset or destroyed.
+    co: Option<UnsafeCell<CCoroutine>>,
+}
+
+crate::task_local! {
+    /// The view of the running spawned C coroutine; null in other tasks.
+    static TASK_VIEW: Cell<*const jmpco_coro> = Cell::new(ptr::null());
 }
 
 /// A handle or its stack could not be allocated (`JMPCO_ENOMEM`).
@@ -98,12 +113,50 @@ impl jmpco_coro {
             owner: this_thread(),
             yielder: Cell::new(ptr::null()),
             parent: Cell::new(ptr::null()),
-            co: UnsafeCell::new(co),
+            co: Some(UnsafeCell::new(co)),
         };
         // SAFETY: `at` is a fresh allocation of the right layout; the body
         // only reads the handle once the coroutine is resumed, after this.
         unsafe { at.as_ptr().write(handle) };
         Ok(at)
+    }
+
+    /// Runs `body` as the code of the spawned task the caller runs on, with
+    /// a task view standing for it (what `running` answers meanwhile, where
+    /// no `jmpco_create` coroutine runs nested in it). The view lives in
+    /// this frame: it holds no coroutine, so a task abandoned while parked
+    /// in `body` leaks nothing of it.
+    pub(crate) fn run_as_task<R>(body: impl FnOnce() -> R) -> R {
+        let view = jmpco_coro {
+            state: AtomicU8::new(jmpco_state::JMPCO_EXEC as u8),
+            id: crate::current().map_or(0, |id| id.as_u64()),
+            owner: this_thread(),
+            yielder: Cell::new(ptr::null()),
+            parent: Cell::new(ptr::null()),
+            co: None,
+        };
+        // Outside a task there is nothing to stand for: `running` then
+        // never answers the view.
+        let _ = TASK_VIEW.try_with(|v| v.set(&view));
+        let returned = body();
+        let _ = TASK_VIEW.try_with(|v| v.set(ptr::null()));
+        returned
+    }
+
+    /// Whether this is a task view (see the module docs).
+    pub(crate) fn is_task(&self) -> bool {
+        self.co.is_none()
+    }
+
+    /// The coroutine of a handle from `create`.
+    ///
+    /// # Panics
+    /// For a task view: every caller has refused `JMPCO_EXEC`, which a
+    /// view always is.
+    fn coroutine(&self) -> &UnsafeCell<CCoroutine> {
+        self.co
+            .as_ref()
+            .expect("jmpco: a task view is always EXEC, which every caller refuses")
     }
 
     /// Frees a handle made by [`create`](Self::create); a suspended
@@ -117,11 +170,13 @@ impl jmpco_coro {
         // layout of jmpco_coro, which is what Box expects; the caller gives
         // up the pointer.
         let handle = unsafe { Box::from_raw(this.as_ptr()) };
-        let co = handle.co.into_inner();
-        // SAFETY: a suspended C coroutine's stack holds C frames (nothing to
-        // drop) and the Rust frames of `body`, `jmpco_yield` and the entry,
-        // none of which owns anything with a destructor across the suspend.
-        unsafe { co.abandon() };
+        if let Some(co) = handle.co {
+            // SAFETY: a suspended C coroutine's stack holds C frames (nothing
+            // to drop) and the Rust frames of `body`, `jmpco_yield` and the
+            // entry, none of which owns anything with a destructor across the
+            // suspend.
+            unsafe { co.into_inner().abandon() };
+        }
     }
 
     pub(crate) fn state(&self) -> jmpco_state {
@@ -152,7 +207,7 @@ impl jmpco_coro {
         // SAFETY: the state was READY or HOLD (the caller's contract), so no
         // other resume borrows `co`; while this borrow lives the mirror says
         // EXEC, which makes every other entry point refuse to touch `co`.
-        let co = unsafe { &mut *self.co.get() };
+        let co = unsafe { &mut *self.coroutine().get() };
         let result = co.try_resume(value);
         INNERMOST.with(|c| c.set(self.parent.get()));
         self.set_state(jmpco_state::from_state(co.state()));
@@ -173,24 +228,29 @@ impl jmpco_coro {
     ) -> Result<(), NoMemory> {
         // SAFETY: not running (the caller's contract), so this is the only
         // borrow of `co`.
-        let co = unsafe { &mut *self.co.get() };
+        let co = unsafe { &mut *self.coroutine().get() };
         co.reset(body(self, f, arg)).map_err(|_| NoMemory)?;
         self.set_state(jmpco_state::JMPCO_READY);
         Ok(())
     }
 
-    /// The C coroutine the thread is running on, or null: null too when the
-    /// thread is on a coroutine of the Rust API, even inside a C one.
+    /// The C coroutine the thread is running on, or null: the innermost
+    /// `jmpco_create` coroutine if the thread is on it, else the view of the
+    /// spawned C task if the thread is on its own stack; null too when the
+    /// thread is on a coroutine of the Rust API (a task of the Rust API
+    /// included), even inside a C one.
     ///
     /// A non-null result is alive until the current export returns: a handle
     /// is in the chain only while its `jmpco_resume` runs, and a running
-    /// handle cannot be destroyed (`JMPCO_EXEC` is refused).
+    /// handle cannot be destroyed (`JMPCO_EXEC` is refused); a view is set
+    /// only while the body whose frame holds it runs, and the caller is
+    /// that body's code.
     pub(crate) fn running() -> *const jmpco_coro {
         let innermost = INNERMOST.with(Cell::get);
         // SAFETY: as said above, a handle in the chain is alive.
         match unsafe { innermost.as_ref() } {
             Some(h) if crate::current().map(|id| id.as_u64()) == Some(h.id) => innermost,
-            _ => ptr::null(),
+            _ => TASK_VIEW.try_with(Cell::get).unwrap_or(ptr::null()),
         }
     }
 

@@ -55,6 +55,12 @@
 //!   no task is left); `jmpco_wait_fd` and `jmpco_sleep_ms` park the task.
 //!   These tasks are *foreign*: the scheduler never unwinds them, it frees
 //!   their stacks as they are if it must drop them (`Coroutine::abandon`).
+//!   In one, `jmpco_current` answers a handle standing for the task (see
+//!   `handle.rs`) and `jmpco_yield` yields to the scheduler.
+//! * **Task handles** (`task.rs`): `jmpco_spawn_task` hands back a
+//!   `jmpco_task` to join (`jmpco_join`: a coroutine parks, a thread
+//!   blocks) and cancel (`jmpco_cancel`: cooperative, the task's waits
+//!   fail with `JMPCO_ECANCELED` and its body returns by itself).
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its whole body through
@@ -77,6 +83,7 @@
 mod coro;
 mod handle;
 mod runtime;
+mod task;
 mod types;
 
 use std::any::Any;
@@ -93,6 +100,8 @@ pub use runtime::{
     jmpco_run, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_with, jmpco_wait_fd, JMPCO_READABLE,
     JMPCO_WRITABLE,
 };
+pub use task::{jmpco_cancel, jmpco_join, jmpco_spawn_task, jmpco_task, jmpco_task_release};
+pub use types::JMPCO_EDEADLK;
 pub use types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EDONE,
     JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
@@ -158,6 +167,7 @@ mod tests {
         let files = [
             ("coro.rs", include_str!("coro.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
+            ("task.rs", include_str!("task.rs")),
             ("handle.rs", include_str!("handle.rs")),
             ("types.rs", include_str!("types.rs")),
             ("mod.rs", include_str!("mod.rs")),

@@ -9,15 +9,19 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::coro::read_options;
 use super::guard;
+use super::handle::jmpco_coro;
 use super::types::{
     jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
     JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
+use crate::rt::foreign::{self, ForeignTask};
 use crate::rt::local::{self, RunError};
-use crate::rt::task::{in_task, try_sleep, try_yield};
-use crate::rt::{CancelPolicy, Interest, ParkRefused};
+use crate::rt::task::{cancelling, in_task, try_sleep, try_yield};
+use crate::rt::{Interest, ParkRefused};
 
 /// `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
 /// error, a connection to accept).
@@ -36,13 +40,15 @@ pub const JMPCO_WRITABLE: c_int = 2;
 /// `jmpco_run` runs) or from inside a spawned coroutine (the new one starts
 /// on a later turn of the same loop, on the same thread).
 ///
-/// A spawned coroutine is not a `jmpco_coro`: there is no handle,
-/// `jmpco_current` is NULL in it and `jmpco_yield` answers
-/// `JMPCO_ENOTCORO`. It blocks with `jmpco_wait_fd` and `jmpco_sleep_ms`,
-/// which let the thread's other coroutines run meanwhile. When `fn`
-/// returns, the coroutine ends: its return value is discarded and its
-/// stack is freed. `arg` is passed unchanged; its ownership is the
-/// program's business.
+/// A spawned coroutine is run by the scheduler, not by `jmpco_resume`:
+/// `jmpco_current` in it is a handle standing for it (`JMPCO_EXEC`, its own
+/// id; see there), and `jmpco_yield` in it lets the thread's other
+/// coroutines run, then continues. It blocks with `jmpco_wait_fd` and
+/// `jmpco_sleep_ms` (and `jmpco_join`), which let the thread's other
+/// coroutines run meanwhile. When `fn` returns, the coroutine ends: its
+/// return value is discarded and its stack is freed. `arg` is passed
+/// unchanged; its ownership is the program's business. (`jmpco_spawn_task`
+/// spawns one whose value can be joined, and which can be cancelled.)
 ///
 /// Returns `JMPCO_OK`; `JMPCO_EINVAL` if `fn` is NULL; `JMPCO_ENOMEM` if
 /// the stack, or the thread's scheduler (an epoll fd and an eventfd), could
@@ -83,28 +89,61 @@ pub unsafe extern "C" fn jmpco_spawn_with(
 /// # Safety
 /// As `jmpco_spawn_with`.
 unsafe fn spawn(r#fn: jmpco_fn, arg: *mut c_void, opts: *const jmpco_options) -> c_int {
-    let Some(f) = r#fn else { return JMPCO_EINVAL };
+    // SAFETY: the caller's contract, passed on.
+    match unsafe { spawn_task(r#fn, arg, opts) } {
+        // Detached: the task runs on, and its outcome goes with it.
+        Ok(_task) => JMPCO_OK,
+        Err(code) => code,
+    }
+}
+
+/// A C body's return value, as the runtime hands it to whoever joins.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CValue(pub(super) *mut c_void);
+
+// SAFETY: the library never dereferences the pointer: it passes it from the
+// body that returned it to the threads that join, as the header documents;
+// what it points at is the C program's business.
+unsafe impl Send for CValue {}
+
+/// A spawned C task, as its handle holds it.
+pub(super) type CTask = ForeignTask<CValue>;
+
+/// Spawns `fn(arg)` as a task of this thread's scheduler (see
+/// `jmpco_spawn_with`); the task, or the code to return (`JMPCO_EINVAL`,
+/// `JMPCO_ENOMEM`).
+///
+/// # Safety
+/// As `jmpco_spawn_with`.
+pub(super) unsafe fn spawn_task(
+    r#fn: jmpco_fn,
+    arg: *mut c_void,
+    opts: *const jmpco_options,
+) -> Result<Arc<CTask>, c_int> {
+    let Some(f) = r#fn else {
+        return Err(JMPCO_EINVAL);
+    };
     // SAFETY: NULL or readable (the caller's contract).
     let Some(options) = (unsafe { read_options(opts) }) else {
-        return JMPCO_EINVAL;
+        return Err(JMPCO_EINVAL);
     };
     let body = move || {
-        // SAFETY: `f` is the caller's jmpco_fn, called with its own argument
-        // as the header documents.
-        unsafe { f(arg) };
+        jmpco_coro::run_as_task(|| {
+            // SAFETY: `f` is the caller's jmpco_fn, called with its own
+            // argument as the header documents.
+            CValue(unsafe { f(arg) })
+        })
     };
-    // SAFETY: a C body cannot be unwound, so the task is abandoned if
-    // cancelled; nothing it holds needs dropping at any point where it can
-    // be: unstarted, its closure holds a function pointer and a `void *`;
-    // parked, its stack holds C frames (no destructors), the frames of this
-    // module's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`: a guard, codes and
-    // `Copy` values) and the runtime's own waits under them, which own
-    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`).
-    let abandon = unsafe { CancelPolicy::abandon() };
-    match local::spawn_here(options.stack_size, options.backend, abandon, body) {
-        Ok(()) => JMPCO_OK,
-        Err(_) => JMPCO_ENOMEM,
-    }
+    // SAFETY: a C body cannot be unwound: its cancel is cooperative, and
+    // teardown abandons it. Nothing it holds needs dropping at any point
+    // where it can be abandoned: unstarted, its closure holds a function
+    // pointer and a `void *`; parked, its stack holds C frames (no
+    // destructors), `run_as_task`'s frame (a view that owns no coroutine),
+    // the frames of this tier's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`,
+    // `jmpco_yield`, `jmpco_join`: a guard, codes and `Copy` values) and the
+    // runtime's own waits under them, which own nothing across a park
+    // (`rt::wait_fd`, `try_sleep`, `try_yield`, `ForeignTask::join`).
+    unsafe { foreign::spawn(options.stack_size, options.backend, body) }.map_err(|_| JMPCO_ENOMEM)
 }
 
 /// Runs the calling thread's scheduler until every coroutine spawned on it
@@ -154,8 +193,10 @@ pub extern "C" fn jmpco_run() -> c_int {
 /// was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
 /// coroutine started by `jmpco_spawn` (a thread's own stack, a
 /// `jmpco_create` coroutine, even one resumed by a spawned coroutine);
-/// `JMPCO_ECANCELED` if the caller is a task of the Rust API (C code it
-/// called) that is being cancelled: return to it.
+/// `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
+/// task given to `jmpco_cancel`, before or during this wait: return from
+/// the body; or a task of the Rust API, C code it called, being cancelled:
+/// return to it), even when the fd is ready.
 #[no_mangle]
 pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> c_int {
     guard("jmpco_wait_fd", || {
@@ -175,6 +216,10 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
         }
         if !in_task() {
             return JMPCO_ENOTCORO;
+        }
+        // Even an fd that is ready now: a cancelled task's waits all fail.
+        if cancelling() {
+            return JMPCO_ECANCELED;
         }
         stop_cancellation(|| match crate::rt::wait_fd(fd, interest, timeout) {
             Ok(()) => JMPCO_OK,
@@ -216,9 +261,10 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
 /// code that called into C, so it stops here, and the wait returns
 /// `JMPCO_ECANCELED`. The task stays marked as cancelled: its later waits
 /// are refused too, so the C code returns to its Rust caller, which ends
-/// the task. (C bodies spawned with `jmpco_spawn` are never unwound: they
-/// are abandoned instead.) Any other panic goes on to `guard`.
-fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+/// the task. (C bodies spawned with `jmpco_spawn` are never unwound: their
+/// cancel refuses their waits, see `jmpco_cancel`.) Any other panic goes on
+/// to `guard`.
+pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
     match panic::catch_unwind(AssertUnwindSafe(wait)) {
         Ok(status) => status,
         Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,

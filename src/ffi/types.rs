@@ -19,16 +19,24 @@ pub const JMPCO_EDONE: c_int = -3;
 /// of the coroutines that (transitively) resumed the caller.
 pub const JMPCO_EBUSY: c_int = -4;
 /// Called outside any coroutine created through this API: for the core
-/// tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
-/// (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
+/// tier (`jmpco_yield`) one made by `jmpco_create` or started by
+/// `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
+/// one started by `jmpco_spawn`.
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
 /// A runtime wait was refused because the calling task is ending: it is a
-/// task of the Rust API that is being cancelled (or unwinding a panic),
-/// and C code it called waited. Every later wait of that task returns it
-/// too; return to the caller.
+/// `jmpco_spawn_task` task given to `jmpco_cancel` (return from its body),
+/// or a task of the Rust API that is being cancelled (or unwinding a
+/// panic), and C code it called waited (return to the caller). Every later
+/// wait of that task returns it too. From `jmpco_join`, also: the joined
+/// task ended without a value (cancelled before it started).
 pub const JMPCO_ECANCELED: c_int = -7;
+/// `jmpco_join` refused a wait that could never end: a coroutine joining
+/// itself, or a join on the task's own thread where the scheduler cannot
+/// run meanwhile (outside `jmpco_run`, or in a `jmpco_create` coroutine
+/// resumed by one of its spawned coroutines).
+pub const JMPCO_EDEADLK: c_int = -9;
 
 /// The smallest stack `jmpco_create` gives a coroutine: smaller
 /// `stack_size` requests are rounded up to it. It leaves room for the
@@ -168,7 +176,12 @@ pub(crate) fn message(code: c_int) -> *const c_char {
         JMPCO_EBUSY => c"the coroutine is running (itself or an ancestor of the caller)",
         JMPCO_ENOTCORO => c"called outside a coroutine of the C API (or of the wrong kind)",
         JMPCO_ETIMEDOUT => c"timed out",
-        JMPCO_ECANCELED => c"the calling task is being cancelled",
+        JMPCO_ECANCELED => {
+            c"cancelled (the calling task is being cancelled, or the joined one never ran)"
+        }
+        JMPCO_EDEADLK => {
+            c"the wait could never end (a task joining itself, or its scheduler's thread)"
+        }
         _ => c"unknown jmpco error code",
     };
     text.as_ptr()

@@ -9,22 +9,25 @@
 //! epoll fd and mailbox eventfd, until the thread exits. [`run_here`] runs
 //! it with [`Scheduler::run_until_idle`].
 //!
-//! Each task brings its own [`CancelPolicy`]. The local scheduler cancels
-//! tasks only when the thread exits with tasks it never ran to their end.
+//! Each task brings its own [`CancelPolicy`]. A task is aborted only by
+//! [`abort`], and the local scheduler cancels the tasks it never ran to
+//! their end when the thread exits (tasks made with
+//! [`CancelPolicy::refuse`] are abandoned then, as teardown always does).
 //!
 //! A task here parks with the runtime's own waits ([`wait_fd`](super::wait_fd),
 //! [`try_sleep`](super::task::try_sleep)); those borrow the scheduler and own
-//! nothing across a park, so a task made with [`CancelPolicy::abandon`]
-//! may use them.
+//! nothing across a park, so a task made with [`CancelPolicy::refuse`]
+//! (which teardown abandons) may use them.
 
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::remote::Remote;
-use super::scheduler::{with_scheduler, CancelPolicy, Config, Role, Scheduler};
+use super::arena::Key;
+use super::remote::{Message, Remote};
+use super::scheduler::{with_scheduler, CancelPolicy, Config, EndHook, Role, Scheduler};
 use crate::Backend;
 
 /// This thread's local scheduler; cancels what it never ran to the end
@@ -34,6 +37,9 @@ struct Local(Rc<Scheduler>);
 impl Drop for Local {
     fn drop(&mut self) {
         self.0.cancel_remaining();
+        // Messages posted from now on (an abort from another thread, a wake
+        // of a task that was here) have no loop to read them.
+        drop(self.0.remote().close());
     }
 }
 
@@ -54,23 +60,70 @@ pub(crate) enum RunError {
 /// Queues `body` as a task on this thread's scheduler: the one whose loop
 /// is running, if the caller is inside it (a runtime worker's, say), else
 /// the local scheduler, made now if needed. `stack_size`, `backend` and
-/// `on_cancel` are the task's own. Fails if the scheduler or the stack
+/// `on_cancel` are the task's own; `end` hears how it ended if it produced
+/// no value (see [`Scheduler::spawn`]). Returns the scheduler's mailbox and
+/// the task's key there, for [`abort`]. Fails if the scheduler or the stack
 /// cannot be made.
 pub(crate) fn spawn_here(
     stack_size: usize,
     backend: Backend,
     on_cancel: CancelPolicy,
+    end: Option<Arc<dyn EndHook>>,
     body: impl FnOnce() + 'static,
-) -> io::Result<()> {
+) -> io::Result<(Arc<Remote>, Key)> {
     let config = Config {
         stack_size,
         backend,
     };
+    let spawn = |sched: &Scheduler| {
+        let key = sched.spawn_with(config, Role::Work, on_cancel, end, body)?;
+        Ok((sched.remote().clone(), key))
+    };
     with_scheduler(|running| match running {
-        Some(sched) => sched.spawn_with(config, Role::Work, on_cancel, None, body),
-        None => local_scheduler()?.spawn_with(config, Role::Work, on_cancel, None, body),
+        Some(sched) => spawn(sched),
+        None => spawn(&*local_scheduler()?),
     })
-    .map(drop)
+}
+
+/// Whether the scheduler whose mailbox is `remote` is this thread's: the
+/// one whose loop runs here, or this thread's local one.
+pub(crate) fn is_this_threads(remote: &Weak<Remote>) -> bool {
+    let is = |sched: &Scheduler| std::ptr::eq(remote.as_ptr(), Arc::as_ptr(sched.remote()));
+    with_scheduler(|running| running.is_some_and(is))
+        || LOCAL
+            .try_with(|l| l.borrow().as_ref().is_some_and(|Local(s)| is(s)))
+            .unwrap_or(false)
+}
+
+/// Aborts task `key` of the scheduler whose mailbox is `remote`
+/// ([`Scheduler::abort`]): directly if that is this thread's scheduler
+/// (running, or the local one while it does not run), else through the
+/// mailbox, which its loop reads between turns (a message to a scheduler
+/// that is gone is dropped).
+pub(crate) fn abort(remote: &Arc<Remote>, key: Key) {
+    let here = with_scheduler(|running| match running {
+        Some(sched) if Arc::ptr_eq(sched.remote(), remote) => {
+            sched.abort(key);
+            true
+        }
+        Some(_) => false,
+        None => {
+            let local = LOCAL
+                .try_with(|l| l.borrow().as_ref().map(|Local(s)| s.clone()))
+                .ok()
+                .flatten();
+            match local {
+                Some(sched) if Arc::ptr_eq(sched.remote(), remote) => {
+                    sched.abort(key);
+                    true
+                }
+                _ => false,
+            }
+        }
+    });
+    if !here {
+        remote.send(Message::Abort(key));
+    }
 }
 
 /// This thread's local scheduler, made if there is none.
@@ -119,13 +172,13 @@ mod tests {
     use crate::stack::DEFAULT_STACK_SIZE;
     use crate::Backend;
 
-    /// Spawns a task that is abandoned if cancelled, like the C tier's.
+    /// Spawns a task that is abandoned at teardown, like the C tier's.
     fn spawn(body: impl FnOnce() + 'static) {
         // SAFETY: the tests' bodies hold nothing with a destructor across a
         // park but what they are willing to leak (channel ends, `Rc`s of
         // test state), and park only in the runtime's own waits.
-        let abandon = unsafe { CancelPolicy::abandon() };
-        spawn_here(DEFAULT_STACK_SIZE, Backend::default(), abandon, body)
+        let refuse = unsafe { CancelPolicy::refuse() };
+        spawn_here(DEFAULT_STACK_SIZE, Backend::default(), refuse, None, body)
             .expect("spawn a local task");
     }
 

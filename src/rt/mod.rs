@@ -115,7 +115,10 @@
 //! Shutdown past its grace period, [`JoinHandle::abort`] / [`AbortHandle`],
 //! a dropped [`JoinSet`], and a [`scope`] ending its children all use it;
 //! a [`timeout`] that fires unwinds the same way, but only back to its own
-//! frame, which returns [`Elapsed`].
+//! frame, which returns [`Elapsed`]. The one exception is a task whose body
+//! is C code spawned through the C API: it is never unwound; its cancel
+//! refuses its parks until the body returns by itself (`foreign.rs`), and
+//! shutdown past its deadline frees its stack as it is.
 //!
 //! * **Where.** Only at a park: I/O that would block, `accept`, `connect`,
 //!   [`sleep`], [`yield_now`], [`wait_fd`], channel operations, locks,
@@ -205,7 +208,9 @@
 //! * `task_local.rs` ([`TaskLocal`], [`task_id`]), `scope.rs` ([`scope`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
-//!   the C API's runtime tier stands on).
+//!   the C API's runtime tier stands on), `foreign.rs` (tasks whose bodies
+//!   are never unwound, C code: their outcome, join and cooperative
+//!   cancel).
 //!
 //! Each file imports only files listed before it (or beside it).
 
@@ -213,6 +218,7 @@ mod arena;
 mod blocking;
 pub mod channel;
 mod epoll;
+pub(crate) mod foreign;
 mod io;
 mod join;
 mod join_set;
@@ -239,7 +245,7 @@ pub use net::{
 };
 pub use reactor::Interest;
 pub use runtime::{Builder, Handle, Runtime, ShutdownReport};
-pub(crate) use scheduler::{CancelPolicy, ParkRefused};
+pub(crate) use scheduler::ParkRefused;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};
 pub use task_local::{task_id, AccessError, TaskId, TaskLocal};

@@ -47,9 +47,18 @@
 //! to park (a `BufWriter<TcpStream>` flushing) gets an error instead.
 //!
 //! A *foreign* task (a body written in C, spawned through the C API) is
-//! never unwound, since unwinding through C frames is undefined behaviour:
-//! cancelling it frees its stack as it is (`Coroutine::abandon`), like
-//! `longjmp` discarding frames.
+//! never unwound, since unwinding through C frames is undefined behaviour.
+//! Its [`CancelPolicy`] is *refuse*, which is cooperative: an abort only
+//! marks it cancelling, so every park it attempts from then on is refused,
+//! and a park it is in when the abort comes returns refused once the loop
+//! resumes it (a parked task is woken for that); the body sees its waits
+//! fail and returns by itself. An abort of one that never started drops it
+//! unrun. Teardown (a dropped scheduler, shutdown past its deadline) cannot
+//! wait for a body to return: it *abandons* such a task, freeing its stack
+//! as it is (`Coroutine::abandon`), like `longjmp` discarding frames.
+//!
+//! A park returns normally to a task marked cancelling only under *refuse*:
+//! an unwound task's park unwinds, an abandoned one never returns.
 //!
 //! # Who is running
 //! [`with_scheduler`] lends the scheduler whose loop runs on this thread,
@@ -175,7 +184,7 @@ pub(crate) struct CancelPolicy(Unwinding);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Unwinding {
     Unwind,
-    Abandon,
+    Refuse,
 }
 
 impl CancelPolicy {
@@ -183,18 +192,24 @@ impl CancelPolicy {
     /// destructor runs (the Rust way, and the default).
     pub(crate) const UNWIND: CancelPolicy = CancelPolicy(Unwinding::Unwind);
 
-    /// The stack is freed as it is, without running anything on it, the
-    /// way `longjmp` discards frames (`Coroutine::abandon`): for bodies that
-    /// cannot be unwound, such as C code.
+    /// For bodies that cannot be unwound, such as C code. Cooperative: an
+    /// abort ([`Scheduler::abort`]) runs nothing on the task's stack and
+    /// frees nothing; it marks the task cancelling, so its pending park
+    /// (woken now) and every later one return [`ParkRefused`], and the body
+    /// is expected to return by itself. An abort before the body started
+    /// drops it unrun. Teardown (a dropped scheduler, shutdown past its
+    /// deadline) cannot wait for that: it *abandons* the task, freeing its
+    /// stack as it is, without running anything on it, the way `longjmp`
+    /// discards frames (`Coroutine::abandon`).
     ///
     /// # Safety
-    /// At every point where the task can be cancelled (parked, or not yet
+    /// At every point where the task can be abandoned (parked, or not yet
     /// started) nothing on its stack, the unstarted closure included, owns
     /// a value whose destructor must run before the memory is reused: such
     /// values would be leaked and their memory handed to the next stack
     /// owner.
-    pub(crate) const unsafe fn abandon() -> CancelPolicy {
-        CancelPolicy(Unwinding::Abandon)
+    pub(crate) const unsafe fn refuse() -> CancelPolicy {
+        CancelPolicy(Unwinding::Refuse)
     }
 }
 
@@ -338,7 +353,9 @@ impl Scheduler {
 
     /// Creates a task running `body` with the scheduler's stack and switch
     /// settings, unwound if cancelled; it starts on a later loop turn. `end`
-    /// hears how it ended if it produced no value.
+    /// hears how it ended if it produced no value; the task record holds it
+    /// until the task has ended (after its body returned, or after telling
+    /// it), so `body` may borrow from it.
     pub(crate) fn spawn<F>(
         &self,
         role: Role,
@@ -409,19 +426,49 @@ impl Scheduler {
     /// Aborts task `key`: cancels it now if it waits (parked, or queued to
     /// run), or when it next parks if it is running (it aborted itself, or
     /// code it called did). Nothing happens to a task that has ended.
+    ///
+    /// A task whose policy is [`CancelPolicy::refuse`] is only marked
+    /// cancelling (its parks are refused from now on) and woken if parked;
+    /// one that has not started yet is cancelled now, so it never runs.
     pub(crate) fn abort(&self, key: Key) {
-        let now = match self.tasks.borrow().get(key) {
-            None => return,
+        enum Then {
+            Nothing,
+            Cancel,
+            Wake,
+        }
+        let then = match self.tasks.borrow().get(key) {
+            None => Then::Nothing,
+            Some(task) if task.on_cancel.0 == Unwinding::Refuse => {
+                task.cancelling.set(true);
+                // The body stores its yielder when it starts.
+                if task.co.is_some() && task.yielder.get().is_null() {
+                    Then::Cancel
+                } else {
+                    // Parked: its park returns refused once resumed. Queued
+                    // or running: its resume or next park is refused.
+                    Then::Wake
+                }
+            }
             Some(task) if task.co.is_none() => {
                 // Running (or being cancelled already): at its next park.
                 task.abort_requested.set(true);
-                false
+                Then::Nothing
             }
-            Some(_) => true,
+            Some(_) => Then::Cancel,
         };
-        if now {
-            self.cancel_task(key);
+        match then {
+            Then::Nothing => {}
+            Then::Cancel => self.cancel_task(key),
+            Then::Wake => self.wake(key),
         }
+    }
+
+    /// Whether task `key` is marked cancelling: its parks are refused.
+    pub(crate) fn is_cancelling(&self, key: Key) -> bool {
+        self.tasks
+            .borrow()
+            .get(key)
+            .is_some_and(|t| t.cancelling.get())
     }
 
     /// Number of live tasks.
@@ -482,8 +529,9 @@ impl Scheduler {
     }
 
     /// Cancels a suspended (or unstarted) task as its [`CancelPolicy`]
-    /// says: its stack unwinds, so its destructors run, or it is freed as it
-    /// is. Its end hook hears [`Ended::Cancelled`].
+    /// says: its stack unwinds, so its destructors run, or (*refuse*: this
+    /// is teardown, or an abort of an unstarted task) it is freed as it is.
+    /// Its end hook hears [`Ended::Cancelled`].
     fn cancel_task(&self, key: Key) {
         let (co, on_cancel, id) = match self.tasks.borrow_mut().get_mut(key) {
             Some(task) => {
@@ -492,15 +540,14 @@ impl Scheduler {
             }
             None => return,
         };
-        if on_cancel.0 == Unwinding::Abandon {
+        if on_cancel.0 != Unwinding::Unwind {
             if let Some(co) = co {
                 // SAFETY: the task is parked or unstarted (it is not running:
                 // the loop holds no resume of it), and its policy was made by
-                // `CancelPolicy::abandon`, whose contract is that nothing on
-                // its stack then owns a value that must be dropped. This
-                // scheduler's own frames on it (the park in
-                // `suspend_current`, `with_task`) hold only references and
-                // `Copy` values.
+                // `CancelPolicy::refuse`, whose contract is that nothing on
+                // its stack then owns a value that must be dropped. This scheduler's own frames on it
+                // (the park in `suspend_current`, `with_task`) hold only
+                // references and `Copy` values.
                 unsafe { co.abandon() };
             }
         } else if let Some(co) = co {
@@ -615,11 +662,20 @@ impl Scheduler {
         // No RefCell borrow is held across the suspension.
         yielder.suspend(());
         // Resumed by the loop: disarm a timer that did not fire.
-        if let Some(task) = self.tasks.borrow().get(key) {
-            task.parked.set(false);
-            if task.timer.replace(0) != 0 {
-                self.timers.borrow_mut().disarmed();
+        let refused = match self.tasks.borrow().get(key) {
+            Some(task) => {
+                task.parked.set(false);
+                if task.timer.replace(0) != 0 {
+                    self.timers.borrow_mut().disarmed();
+                }
+                // Aborted meanwhile: only a *refuse* task comes back here
+                // marked cancelling (see the module docs).
+                task.cancelling.get()
             }
+            None => false,
+        };
+        if refused {
+            return Err(ParkRefused);
         }
         if let Some((frame, at)) = frames {
             if Instant::now() >= at {

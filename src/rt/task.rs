@@ -71,6 +71,12 @@ pub(crate) fn in_task() -> bool {
     with_task(|task| task.is_some())
 }
 
+/// Whether the caller runs on a task's own coroutine and that task is
+/// marked cancelling: every park it attempts is refused.
+pub(crate) fn cancelling() -> bool {
+    with_task(|task| task.is_some_and(|(sched, key)| sched.is_cancelling(key)))
+}
+
 /// [`sleep`] for a task, saying whether it parked: `None` outside a task,
 /// `Some(Err)` if the park was refused. Owns nothing across the park.
 pub(crate) fn try_sleep(duration: Duration) -> Option<Result<(), ParkRefused>> {
