@@ -11,7 +11,8 @@ CARGO_TARGET_DIR=$target cargo build --quiet --release --lib --features valgrind
 out=$target/c
 mkdir -p "$out"
 static_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
-for prog in tests/c/api_test.c tests/c/escape_test.c tests/c/runtime_test.c examples/c/generator.c; do
+for prog in tests/c/api_test.c tests/c/escape_test.c tests/c/runtime_test.c tests/c/chan_test.c \
+  examples/c/generator.c; do
   exe="$out/$(basename "$prog" .c)"
   cc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -Iinclude -o "$exe" "$prog" \
     "$target/release/libjmpco.a" "${static_libs[@]}"

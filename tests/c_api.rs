@@ -1,7 +1,8 @@
 //! The C API from C: compiles `include/jmpco.h`, the C examples,
-//! `tests/c/api_test.c`, `tests/c/escape_test.c` and `tests/c/runtime_test.c`
-//! with the system C compiler (`$CC`, default `cc`), links them with both the static and the
-//! shared library of this very build, runs them and checks their output.
+//! `tests/c/api_test.c`, `tests/c/escape_test.c`, `tests/c/runtime_test.c`
+//! and `tests/c/chan_test.c` with the system C compiler (`$CC`, default
+//! `cc`), links them with both the static and the shared library of this
+//! very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
 //! library with every crate type (rlib, staticlib, cdylib) into
@@ -247,6 +248,30 @@ fn runtime_tier_test_passes_linked_dynamically() {
         Link::Shared,
     );
     check_runtime_test(&run(&exe, &[]));
+}
+
+fn check_chan_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("chan_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("chan_test: 10000 coroutines passed 1000000 messages"),
+        "the big exchange ran at full size:\n{stdout}"
+    );
+}
+
+#[test]
+fn channel_test_passes_linked_statically() {
+    let exe = build("tests/c/chan_test.c", "chan_test", Link::Static);
+    check_chan_test(&run(&exe, &[]));
+}
+
+#[test]
+fn channel_test_passes_linked_dynamically() {
+    let exe = build("tests/c/chan_test.c", "chan_test-shared", Link::Shared);
+    check_chan_test(&run(&exe, &[]));
 }
 
 #[test]

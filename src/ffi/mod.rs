@@ -55,6 +55,10 @@
 //!   no task is left); `jmpco_wait_fd` and `jmpco_sleep_ms` park the task.
 //!   These tasks are *foreign*: the scheduler never unwinds them, it frees
 //!   their stacks as they are if it must drop them (`Coroutine::abandon`).
+//! * **Channels** (`chan.rs`): a `jmpco_chan` is one handle on both ends of
+//!   a `rt::channel` of `void *`, shared by every sender and receiver on
+//!   any thread; spawned coroutines and Rust tasks park in it, plain
+//!   threads block.
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its whole body through
@@ -74,6 +78,7 @@
 //! the same functions (and so that its docs are one click away from the
 //! Rust types they wrap); nothing in it is needed from Rust.
 
+mod chan;
 mod coro;
 mod handle;
 mod runtime;
@@ -84,6 +89,10 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::coroutine::panic_message;
 
+pub use chan::{
+    jmpco_chan, jmpco_chan_close, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv,
+    jmpco_chan_send,
+};
 pub use coro::{
     jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
@@ -93,6 +102,7 @@ pub use runtime::{
     jmpco_run, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_with, jmpco_wait_fd, JMPCO_READABLE,
     JMPCO_WRITABLE,
 };
+pub use types::JMPCO_ECLOSED;
 pub use types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EDONE,
     JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
@@ -156,6 +166,7 @@ mod tests {
     #[test]
     fn every_export_runs_its_body_through_guard() {
         let files = [
+            ("chan.rs", include_str!("chan.rs")),
             ("coro.rs", include_str!("coro.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("handle.rs", include_str!("handle.rs")),

@@ -99,7 +99,9 @@ unsafe fn spawn(r#fn: jmpco_fn, arg: *mut c_void, opts: *const jmpco_options) ->
     // parked, its stack holds C frames (no destructors), the frames of this
     // module's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`: a guard, codes and
     // `Copy` values) and the runtime's own waits under them, which own
-    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`).
+    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`), or
+    // a channel wait (`chan.rs`), which owns `Arc`s of heap blocks that
+    // nothing points back into the stack from: abandoning leaks them.
     let abandon = unsafe { CancelPolicy::abandon() };
     match local::spawn_here(options.stack_size, options.backend, abandon, body) {
         Ok(()) => JMPCO_OK,
@@ -218,7 +220,7 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
 /// are refused too, so the C code returns to its Rust caller, which ends
 /// the task. (C bodies spawned with `jmpco_spawn` are never unwound: they
 /// are abandoned instead.) Any other panic goes on to `guard`.
-fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
     match panic::catch_unwind(AssertUnwindSafe(wait)) {
         Ok(status) => status,
         Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,

@@ -20,7 +20,9 @@ pub const JMPCO_EDONE: c_int = -3;
 pub const JMPCO_EBUSY: c_int = -4;
 /// Called outside any coroutine created through this API: for the core
 /// tier (`jmpco_yield`) one made by `jmpco_create`, for the runtime tier
-/// (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`.
+/// (`jmpco_wait_fd`, `jmpco_sleep_ms`) one started by `jmpco_spawn`. A
+/// channel call that would have to wait in a `jmpco_create` coroutine
+/// resumed inside a spawned one returns it too.
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
@@ -29,6 +31,9 @@ pub const JMPCO_ETIMEDOUT: c_int = -6;
 /// and C code it called waited. Every later wait of that task returns it
 /// too; return to the caller.
 pub const JMPCO_ECANCELED: c_int = -7;
+/// The channel is closed (`jmpco_chan_close`): a send's message was not
+/// sent; a receive found nothing left to drain.
+pub const JMPCO_ECLOSED: c_int = -8;
 
 /// The smallest stack `jmpco_create` gives a coroutine: smaller
 /// `stack_size` requests are rounded up to it. It leaves room for the
@@ -169,6 +174,7 @@ pub(crate) fn message(code: c_int) -> *const c_char {
         JMPCO_ENOTCORO => c"called outside a coroutine of the C API (or of the wrong kind)",
         JMPCO_ETIMEDOUT => c"timed out",
         JMPCO_ECANCELED => c"the calling task is being cancelled",
+        JMPCO_ECLOSED => c"the channel is closed",
         _ => c"unknown jmpco error code",
     };
     text.as_ptr()
