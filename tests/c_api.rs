@@ -292,6 +292,28 @@ fn roundtrip_example_measures_both_backends() {
     }
 }
 
+#[test]
+fn chan_roundtrip_example_measures_both_backends() {
+    let exe = build(
+        "examples/c/chan_roundtrip.c",
+        "chan_roundtrip",
+        Link::Static,
+    );
+    let stdout = run(&exe, &["1000"]);
+    for backend in ["asm", "sjlj"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(backend))
+            .unwrap_or_else(|| panic!("no {backend} line in:\n{stdout}"));
+        let ns: f64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure in {line:?}"));
+        assert!(ns > 0.0, "{line}");
+    }
+}
+
 /// `scripts/install-c.sh` into a scratch prefix, then the generator built the
 /// way a C developer would: `cc generator.c $(pkg-config --cflags --libs jmpco)`.
 #[test]
