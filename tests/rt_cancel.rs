@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jmpco::ffi::{
-    jmpco_chan, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv, jmpco_chan_send, jmpco_sleep_ms,
-    jmpco_spawn, jmpco_wait_fd, JMPCO_ECANCELED, JMPCO_ETIMEDOUT, JMPCO_OK, JMPCO_READABLE,
+    jmpco_chan, jmpco_chan_close, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv,
+    jmpco_chan_send, jmpco_sleep_ms, jmpco_spawn, jmpco_wait_fd, JMPCO_EBUSY, JMPCO_ECANCELED,
+    JMPCO_ECLOSED, JMPCO_ETIMEDOUT, JMPCO_OK, JMPCO_READABLE,
 };
 use jmpco::rt::{self, Interest, JoinError, UnixStream};
 use jmpco::{Coroutine, CoroutineResult};
@@ -502,5 +503,52 @@ fn a_message_handed_to_a_receiver_being_cancelled_is_received_exactly_once() {
             assert_eq!(ch.free(), JMPCO_OK);
         }
         eprintln!("received by the task: {received}, put back: {returned}");
+    });
+}
+
+static C_CHAN: AtomicUsize = AtomicUsize::new(0);
+
+/// A C-ABI body that parks in `jmpco_chan_recv` on `C_CHAN`, which stays
+/// empty.
+unsafe extern "C" fn c_receives(_: *mut c_void) -> *mut c_void {
+    C_TASKS_PARKED.fetch_add(1, Ordering::SeqCst);
+    let ch = CChan(C_CHAN.load(Ordering::SeqCst) as *mut jmpco_chan);
+    let _ = ch.recv(-1);
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// The documented outcome for a C coroutine abandoned while it waits on a
+/// channel (spawned from a Rust task onto a runtime's worker, which
+/// abandons it at shutdown): the shutdown is not held up, and the wait is
+/// left behind, so `jmpco_chan_free` answers `JMPCO_EBUSY` (and the
+/// channel is leaked) and a message sent to the dead waiter is lost; the
+/// channel still closes.
+#[test]
+fn a_c_coroutine_abandoned_in_a_channel_wait_leaves_its_wait_behind() {
+    watchdog(30, "c_chan_abandoned", || {
+        let ch = CChan::make(0);
+        C_CHAN.store(ch.0 as usize, Ordering::SeqCst);
+        let parked_before = C_TASKS_PARKED.load(Ordering::SeqCst);
+        let rt = one_worker();
+        rt.block_on(|| {
+            // SAFETY: a C-ABI function that ignores its argument.
+            let spawned = unsafe { jmpco_spawn(Some(c_receives), std::ptr::null_mut()) };
+            assert_eq!(spawned, JMPCO_OK);
+        });
+        let start = Instant::now();
+        while C_TASKS_PARKED.load(Ordering::SeqCst) == parked_before {
+            assert!(start.elapsed() < Duration::from_secs(10), "the C task ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 1);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(ch.free(), JMPCO_EBUSY, "the abandoned wait holds it");
+        assert_eq!(ch.send(7, 0), JMPCO_OK, "handed to the dead waiter");
+        assert_eq!(ch.recv(0), Err(JMPCO_ETIMEDOUT), "and lost with it");
+        // SAFETY: the live (leaked) channel.
+        assert_eq!(unsafe { jmpco_chan_close(ch.0) }, JMPCO_OK);
+        assert_eq!(ch.send(8, -1), JMPCO_ECLOSED);
+        assert_eq!(ch.free(), JMPCO_EBUSY, "still held: leaked for good");
     });
 }

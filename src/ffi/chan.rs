@@ -50,8 +50,8 @@ unsafe impl Send for Msg {}
 ///   coroutines meanwhile (a hand-off between coroutines of one thread makes
 ///   no system call; one on another thread's scheduler is woken through
 ///   that scheduler's mailbox);
-/// * a plain thread (not inside any coroutine of a running scheduler)
-///   blocks, and so does a `jmpco_create` coroutine resumed on such a thread;
+/// * a plain thread (code that does not run inside `jmpco_run`) blocks,
+///   and so does a `jmpco_create` coroutine resumed there;
 /// * a `jmpco_create` coroutine resumed *inside* a spawned coroutine cannot
 ///   wait: only the spawned coroutine could park, and blocking the thread
 ///   would stall its scheduler (for ever, if the other side runs there). A
@@ -59,14 +59,15 @@ unsafe impl Send for Msg {}
 ///   calls that need no wait (and every call with timeout 0) work there;
 /// * a task of the Rust API (C code it called) parks like a spawned
 ///   coroutine; if it is cancelled meanwhile the call returns
-///   `JMPCO_ECANCELED` (see below).
+///   `JMPCO_ECANCELED` (see `jmpco_chan_send`).
 ///
-/// A spawned coroutine that its scheduler frees without running it on
-/// (abandons: a thread's scheduler does so only for coroutines it never
-/// ran to their end, when the thread exits; a Rust runtime's worker does so
-/// at its shutdown) while it waits on a channel leaves its wait behind: its
-/// reference keeps `jmpco_chan_free` answering `JMPCO_EBUSY`, and a message
-/// a sender hands to it is lost with it.
+/// A spawned coroutine that is abandoned while it waits on a channel (its
+/// stack freed without running it on: what a Rust runtime's worker does at
+/// its shutdown to the C coroutines spawned on it from Rust tasks) leaves
+/// its wait behind: its reference keeps `jmpco_chan_free` answering
+/// `JMPCO_EBUSY` for good (the channel is leaked, and so is the wait's hold
+/// on the worker's mailbox, an eventfd), and a message a sender hands to it
+/// is lost with it. The channel still works, and closes, for the others.
 pub struct jmpco_chan {
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
