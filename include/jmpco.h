@@ -285,8 +285,8 @@ int jmpco_chan_make(size_t capacity, jmpco_chan **out);
  * `jmpco_wait_fd` (a send that needs no wait still succeeds).
  *
  * # Safety
- * `ch` is NULL or a channel from `jmpco_chan_make` that has not been
- * freed, and is not freed before the call has begun.
+ * `ch` is NULL or a channel from `jmpco_chan_make` whose
+ * `jmpco_chan_free` has not begun.
  */
 int jmpco_chan_send(jmpco_chan *ch, void *value, int timeout_ms);
 
@@ -332,8 +332,8 @@ int jmpco_chan_recv(jmpco_chan *ch, void **out, int timeout_ms);
 int jmpco_chan_close(jmpco_chan *ch);
 
 /**
- * Frees the channel, open or closed. Messages still buffered are dropped
- * from it (what they point to is not freed: receive them first if they
+ * Frees the channel, open or closed. Messages still buffered are
+ * discarded (what they point to is not freed: receive them first if they
  * own memory).
  *
  * It refuses while any call on the channel is in progress, on any thread:

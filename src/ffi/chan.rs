@@ -119,8 +119,8 @@ pub unsafe extern "C" fn jmpco_chan_make(capacity: usize, out: *mut *mut jmpco_c
 /// `jmpco_wait_fd` (a send that needs no wait still succeeds).
 ///
 /// # Safety
-/// `ch` is NULL or a channel from `jmpco_chan_make` that has not been
-/// freed, and is not freed before the call has begun.
+/// `ch` is NULL or a channel from `jmpco_chan_make` whose
+/// `jmpco_chan_free` has not begun.
 #[no_mangle]
 pub unsafe extern "C" fn jmpco_chan_send(
     ch: *mut jmpco_chan,
@@ -241,8 +241,8 @@ pub unsafe extern "C" fn jmpco_chan_close(ch: *mut jmpco_chan) -> c_int {
     })
 }
 
-/// Frees the channel, open or closed. Messages still buffered are dropped
-/// from it (what they point to is not freed: receive them first if they
+/// Frees the channel, open or closed. Messages still buffered are
+/// discarded (what they point to is not freed: receive them first if they
 /// own memory).
 ///
 /// It refuses while any call on the channel is in progress, on any thread:
