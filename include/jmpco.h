@@ -70,6 +70,8 @@
  * tier (`jmpco_yield`) one made by `jmpco_create` or started by
  * `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
  * one started by `jmpco_spawn`.
+ * A channel call that would have to wait in a `jmpco_create` coroutine
+ * resumed inside a spawned one returns it too.
  */
 #define JMPCO_ENOTCORO -5
 
@@ -87,6 +89,12 @@
  * task ended without a value (cancelled before it started).
  */
 #define JMPCO_ECANCELED -7
+
+/**
+ * The channel is closed (`jmpco_chan_close`): a send's message was not
+ * sent; a receive found nothing left to drain.
+ */
+#define JMPCO_ECLOSED -8
 
 /**
  * `jmpco_join` refused a wait that could never end: a coroutine joining
@@ -152,6 +160,42 @@ typedef enum {
      */
     JMPCO_EXCEPT = 4,
 } jmpco_state;
+
+/**
+ * A channel of `void *` messages between coroutines and threads: made by
+ * `jmpco_chan_make`, freed by `jmpco_chan_free`. One handle serves every
+ * sender and every receiver, on any thread (it is a many-to-many queue:
+ * each message goes to exactly one receiver).
+ *
+ * Messages come out in the order they went in; the library never reads,
+ * copies or frees what they point to.
+ *
+ * Who waits, and how, when a send finds the channel full or a receive
+ * finds it empty:
+ * * a coroutine started by `jmpco_spawn` parks: its thread runs its other
+ *   coroutines meanwhile (a hand-off between coroutines of one thread makes
+ *   no system call; one on another thread's scheduler is woken through
+ *   that scheduler's mailbox);
+ * * a plain thread (code that does not run inside `jmpco_run`) blocks,
+ *   and so does a `jmpco_create` coroutine resumed there;
+ * * a `jmpco_create` coroutine resumed *inside* a spawned coroutine cannot
+ *   wait: only the spawned coroutine could park, and blocking the thread
+ *   would stall its scheduler (for ever, if the other side runs there). A
+ *   call there that would have to wait returns `JMPCO_ENOTCORO` at once;
+ *   calls that need no wait (and every call with timeout 0) work there;
+ * * a task of the Rust API (C code it called) parks like a spawned
+ *   coroutine; if it is cancelled meanwhile the call returns
+ *   `JMPCO_ECANCELED` (see `jmpco_chan_send`).
+ *
+ * A spawned coroutine that is abandoned while it waits on a channel (its
+ * stack freed without running it on: what a Rust runtime's worker does at
+ * its shutdown to the C coroutines spawned on it from Rust tasks) leaves
+ * its wait behind: its reference keeps `jmpco_chan_free` answering
+ * `JMPCO_EBUSY` for good (the channel is leaked, and so is the wait's hold
+ * on the worker's mailbox, an eventfd), and a message a sender hands to it
+ * is lost with it. The channel still works, and closes, for the others.
+ */
+typedef struct jmpco_chan jmpco_chan;
 
 /**
  * An opaque coroutine handle: created by `jmpco_create`, freed by
@@ -221,6 +265,113 @@ typedef void *(*jmpco_fn)(void *arg);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Makes a channel that holds up to `capacity` messages, and stores it in
+ * `*out`. A capacity of 0 makes a rendezvous channel: a send waits until a
+ * receiver takes its message from its hand (and a receive until a sender
+ * comes). The buffer grows with what is queued, up to `capacity`; nothing
+ * is allocated for it up front, so a huge capacity (`SIZE_MAX`) is a
+ * channel whose sends never wait, limited by memory only.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EINVAL` if `out` is NULL. (The channel is a
+ * small block of memory; if even that cannot be allocated the process
+ * aborts with a message, as on any small allocation of this library.)
+ *
+ * # Safety
+ * `out` is NULL or points to writable storage for a `jmpco_chan *`.
+ */
+int jmpco_chan_make(size_t capacity, jmpco_chan **out);
+
+/**
+ * Sends `value`: into the buffer if it has room (straight to the oldest
+ * waiting receiver if one waits), else waits for room (on a rendezvous
+ * channel: for a receiver to take it) for up to `timeout_ms` milliseconds
+ * (-1: no limit; 0: do not wait, only try). See `jmpco_chan` for who
+ * parks and who blocks.
+ *
+ * Only `JMPCO_OK` sends: after every other outcome the message was not
+ * sent, and `value` is still the caller's.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_ETIMEDOUT` if no room came in time (at once,
+ * for timeout 0 on a full channel, or a rendezvous channel with no
+ * receiver waiting); `JMPCO_ECLOSED` if the channel is closed, or is closed
+ * while the call waits; `JMPCO_EINVAL` if `ch` is NULL or `timeout_ms` is
+ * below -1; `JMPCO_ENOTCORO` if it would have to wait in a `jmpco_create`
+ * coroutine resumed inside a spawned coroutine; `JMPCO_ECANCELED` if the
+ * calling task is being cancelled (`jmpco_cancel`, or a Rust task's
+ * cancellation), as for `jmpco_wait_fd`: even a send that would not wait,
+ * timeout 0 included, then sends nothing.
+ *
+ * # Safety
+ * `ch` is NULL or a channel from `jmpco_chan_make` whose
+ * `jmpco_chan_free` has not begun.
+ */
+int jmpco_chan_send(jmpco_chan *ch, void *value, int timeout_ms);
+
+/**
+ * Receives the oldest message into `*out`: from the buffer (letting the
+ * oldest waiting sender's message in), or from a waiting sender's hand;
+ * else waits for one for up to `timeout_ms` milliseconds (-1: no limit;
+ * 0: do not wait, only try). See `jmpco_chan` for who parks and who
+ * blocks.
+ *
+ * `*out` is written only on `JMPCO_OK`; after every other outcome nothing
+ * was taken from the channel.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_ETIMEDOUT` if nothing came in time (at once,
+ * for timeout 0 on an empty channel); `JMPCO_ECLOSED` if the channel is
+ * closed and empty (a closed channel still hands out what it buffered
+ * before it was closed), or is closed while the call waits;
+ * `JMPCO_EINVAL` if `ch` or `out` is NULL or `timeout_ms` is below -1;
+ * `JMPCO_ENOTCORO` and `JMPCO_ECANCELED` as for `jmpco_chan_send` (a
+ * cancelled caller takes nothing; one cancelled while it waits and that
+ * had already been handed a message puts it back at the head of the
+ * channel: it is not lost).
+ *
+ * # Safety
+ * `ch` as for `jmpco_chan_send`; `out` is NULL or points to writable
+ * storage for a `void *`.
+ */
+int jmpco_chan_recv(jmpco_chan *ch, void **out, int timeout_ms);
+
+/**
+ * Closes the channel: every later send returns `JMPCO_ECLOSED` (its value
+ * stays the sender's), and so does every receive once the messages
+ * buffered before the close have been received. Senders and receivers
+ * waiting on the channel now return `JMPCO_ECLOSED` (a waiting sender's
+ * message was not sent). Any thread or coroutine may close; a channel
+ * cannot be reopened.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_ECLOSED` if it was closed already (nothing
+ * changes); `JMPCO_EINVAL` if `ch` is NULL.
+ *
+ * # Safety
+ * `ch` as for `jmpco_chan_send`.
+ */
+int jmpco_chan_close(jmpco_chan *ch);
+
+/**
+ * Frees the channel, open or closed. Messages still buffered are
+ * discarded (what they point to is not freed: receive them first if they
+ * own memory).
+ *
+ * It refuses while any call on the channel is in progress, on any thread:
+ * a sender or receiver waiting in it, or one that a close or a counterpart
+ * has just woken and that has not returned yet. So the usual end is: close
+ * the channel, let every user see `JMPCO_ECLOSED` and stop (join its
+ * threads, let its coroutines end), then free. Using the handle after
+ * `jmpco_chan_free` returned `JMPCO_OK`, or while it runs, is undefined
+ * behaviour, as with `free`.
+ *
+ * Returns `JMPCO_OK`; `JMPCO_EBUSY` (and frees nothing) while a call is in
+ * progress; `JMPCO_EINVAL` if `ch` is NULL.
+ *
+ * # Safety
+ * `ch` is NULL or a channel from `jmpco_chan_make` not freed yet; no call
+ * on it begins once this one has.
+ */
+int jmpco_chan_free(jmpco_chan *ch);
 
 /**
  * Fills `*opts` with the defaults: a 64 KiB stack (`stack_size`) and the

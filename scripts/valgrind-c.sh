@@ -18,6 +18,7 @@ programs=(
   tests/c/escape_test.c
   tests/c/runtime_test.c
   tests/c/task_test.c
+  tests/c/chan_test.c
   examples/c/generator.c
 )
 for prog in "${programs[@]}"; do

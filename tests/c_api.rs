@@ -1,7 +1,8 @@
 //! The C API from C: compiles `include/jmpco.h`, the C examples,
 //! `tests/c/api_test.c`, `tests/c/escape_test.c`, `tests/c/runtime_test.c`
-//! and `tests/c/task_test.c` with the system C compiler (`$CC`, default `cc`), links them with both the static and the
-//! shared library of this very build, runs them and checks their output.
+//! `tests/c/task_test.c` and `tests/c/chan_test.c` with the system C compiler
+//! (`$CC`, default `cc`), links them with both the static and the shared
+//! library of this very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
 //! library with every crate type (rlib, staticlib, cdylib) into
@@ -269,11 +270,57 @@ fn task_handles_test_passes_linked_dynamically() {
     check_task_test(&run(&exe, &[]));
 }
 
+fn check_chan_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("chan_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("chan_test: 10000 coroutines passed 1000000 messages"),
+        "the big exchange ran at full size:\n{stdout}"
+    );
+}
+
+#[test]
+fn channel_test_passes_linked_statically() {
+    let exe = build("tests/c/chan_test.c", "chan_test", Link::Static);
+    check_chan_test(&run(&exe, &[]));
+}
+
+#[test]
+fn channel_test_passes_linked_dynamically() {
+    let exe = build("tests/c/chan_test.c", "chan_test-shared", Link::Shared);
+    check_chan_test(&run(&exe, &[]));
+}
+
 #[test]
 fn roundtrip_example_measures_both_backends() {
     let exe = build("examples/c/roundtrip.c", "roundtrip", Link::Static);
     let stdout = run(&exe, &["1000"]);
     for backend in ["sjlj", "ucontext"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(backend))
+            .unwrap_or_else(|| panic!("no {backend} line in:\n{stdout}"));
+        let ns: f64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure in {line:?}"));
+        assert!(ns > 0.0, "{line}");
+    }
+}
+
+#[test]
+fn chan_roundtrip_example_measures_both_backends() {
+    let exe = build(
+        "examples/c/chan_roundtrip.c",
+        "chan_roundtrip",
+        Link::Static,
+    );
+    let stdout = run(&exe, &["1000"]);
+    for backend in ["asm", "sjlj"] {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(backend))

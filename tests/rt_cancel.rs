@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jmpco::ffi::{
-    jmpco_current, jmpco_join, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_task, jmpco_task,
-    jmpco_task_release, jmpco_wait_fd, jmpco_yield, JMPCO_ECANCELED, JMPCO_ENOTCORO, JMPCO_OK,
-    JMPCO_READABLE,
+    jmpco_chan, jmpco_chan_close, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv,
+    jmpco_chan_send, jmpco_current, jmpco_join, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_task,
+    jmpco_task, jmpco_task_release, jmpco_wait_fd, jmpco_yield, JMPCO_EBUSY, JMPCO_ECANCELED,
+    JMPCO_ECLOSED, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK, JMPCO_READABLE,
 };
 use jmpco::rt::{self, Interest, JoinError, UnixStream};
 use jmpco::{Coroutine, CoroutineResult};
@@ -443,5 +444,188 @@ fn cancelling_a_task_unwinds_the_coroutines_it_owns() {
         assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 1);
         assert!(matches!(handle.join(), Err(JoinError::Cancelled)));
         assert_eq!(dropped.load(Ordering::Relaxed), 2);
+    });
+}
+
+/// A `jmpco_chan *` moved into a task: the handle is shared by design.
+#[derive(Clone, Copy)]
+struct CChan(*mut jmpco_chan);
+
+// SAFETY: a jmpco_chan is made to be used from every thread at once (its
+// calls lock what they share); the pointer is only passed to them.
+unsafe impl Send for CChan {}
+
+impl CChan {
+    fn make(capacity: usize) -> CChan {
+        let mut ch = std::ptr::null_mut();
+        // SAFETY: `ch` is writable storage for the handle.
+        assert_eq!(unsafe { jmpco_chan_make(capacity, &mut ch) }, JMPCO_OK);
+        CChan(ch)
+    }
+
+    fn send(self, value: usize, timeout_ms: c_int) -> c_int {
+        // SAFETY: a live channel: every test frees it only at its end.
+        unsafe { jmpco_chan_send(self.0, value as *mut c_void, timeout_ms) }
+    }
+
+    fn recv(self, timeout_ms: c_int) -> Result<usize, c_int> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a live channel, and `out` is writable storage.
+        match unsafe { jmpco_chan_recv(self.0, &mut out, timeout_ms) } {
+            JMPCO_OK => Ok(out as usize),
+            code => Err(code),
+        }
+    }
+
+    fn free(self) -> c_int {
+        // SAFETY: a live channel, not used again once freed.
+        unsafe { jmpco_chan_free(self.0) }
+    }
+}
+
+/// A Rust task cancelled while C code it called waits in a C channel gets
+/// `JMPCO_ECANCELED` and loses no message: the sender's was not sent, and
+/// nothing was taken from the receiver's channel. Its later waits are
+/// refused with `JMPCO_ECANCELED` too (not a timeout, however long their
+/// limit), and so is a try, which takes or sends nothing.
+#[test]
+fn a_rust_task_cancelled_in_a_c_channel_wait_gets_ecanceled_and_keeps_the_message() {
+    watchdog(30, "c_chan_cancel", || {
+        let rt = one_worker();
+        let full = CChan::make(1);
+        assert_eq!(full.send(1, 0), JMPCO_OK);
+        let empty = CChan::make(1);
+        let codes = Arc::new(Mutex::new(Vec::new()));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        for which in ["send", "recv"] {
+            let (codes, started) = (codes.clone(), started_tx.clone());
+            rt.spawn(move || {
+                started.send(()).unwrap();
+                let code = |r: Result<usize, c_int>| r.err().unwrap_or(JMPCO_OK);
+                let (first, again, tried) = match which {
+                    "send" => (full.send(2, -1), full.send(3, 10_000), full.send(4, 0)),
+                    _ => (
+                        code(empty.recv(-1)),
+                        code(empty.recv(10_000)),
+                        code(empty.recv(0)),
+                    ),
+                };
+                codes.lock().unwrap().push((which, first, again, tried));
+            });
+        }
+        for _ in 0..2 {
+            started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let start = Instant::now();
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 2);
+        assert!(start.elapsed() < Duration::from_secs(5), "no wait ran out");
+        let mut codes = codes.lock().unwrap().clone();
+        codes.sort();
+        assert_eq!(
+            codes,
+            [
+                ("recv", JMPCO_ECANCELED, JMPCO_ECANCELED, JMPCO_ECANCELED),
+                ("send", JMPCO_ECANCELED, JMPCO_ECANCELED, JMPCO_ECANCELED),
+            ]
+        );
+        assert_eq!(full.recv(0), Ok(1), "the buffered message is still there");
+        assert_eq!(full.recv(0), Err(JMPCO_ETIMEDOUT), "and only it");
+        assert_eq!(empty.recv(0), Err(JMPCO_ETIMEDOUT));
+        // The cancelled calls have returned: nothing holds the channels.
+        assert_eq!(full.free(), JMPCO_OK);
+        assert_eq!(empty.free(), JMPCO_OK);
+    });
+}
+
+/// A message handed to a Rust task parked in `jmpco_chan_recv`, with the
+/// task cancelled at about the same moment, is received exactly once:
+/// either the task got it (`JMPCO_OK`), or it was cancelled first and the
+/// message went back into the channel.
+#[test]
+fn a_message_handed_to_a_receiver_being_cancelled_is_received_exactly_once() {
+    watchdog(60, "c_chan_cancel_race", || {
+        let (mut received, mut returned) = (0, 0);
+        for round in 0..40 {
+            let rt = one_worker();
+            let ch = CChan::make(1);
+            let got = Arc::new(Mutex::new(None));
+            let (parked_tx, parked_rx) = std::sync::mpsc::channel();
+            let g = got.clone();
+            rt.spawn(move || {
+                parked_tx.send(()).unwrap();
+                *g.lock().unwrap() = Some(ch.recv(-1));
+            });
+            parked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            // Hands the message to the parked receiver, then cancels it; a
+            // short spin varies which comes first.
+            assert_eq!(ch.send(100 + round, 0), JMPCO_OK);
+            let spin = Instant::now();
+            while spin.elapsed() < Duration::from_micros((round % 8) as u64 * 20) {}
+            rt.shutdown(Duration::ZERO);
+            let outcome = got.lock().unwrap().expect("the task recorded its outcome");
+            match outcome {
+                Ok(v) => {
+                    assert_eq!(v, 100 + round);
+                    assert_eq!(ch.recv(0), Err(JMPCO_ETIMEDOUT), "delivered twice");
+                    received += 1;
+                }
+                Err(code) => {
+                    assert_eq!(code, JMPCO_ECANCELED);
+                    assert_eq!(ch.recv(0), Ok(100 + round), "lost");
+                    returned += 1;
+                }
+            }
+            assert_eq!(ch.free(), JMPCO_OK);
+        }
+        eprintln!("received by the task: {received}, put back: {returned}");
+    });
+}
+
+static C_CHAN: AtomicUsize = AtomicUsize::new(0);
+
+/// A C-ABI body that parks in `jmpco_chan_recv` on `C_CHAN`, which stays
+/// empty.
+unsafe extern "C" fn c_receives(_: *mut c_void) -> *mut c_void {
+    C_TASKS_PARKED.fetch_add(1, Ordering::SeqCst);
+    let ch = CChan(C_CHAN.load(Ordering::SeqCst) as *mut jmpco_chan);
+    let _ = ch.recv(-1);
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// The documented outcome for a C coroutine abandoned while it waits on a
+/// channel (spawned from a Rust task onto a runtime's worker, which
+/// abandons it at shutdown): the shutdown is not held up, and the wait is
+/// left behind, so `jmpco_chan_free` answers `JMPCO_EBUSY` (and the
+/// channel is leaked) and a message sent to the dead waiter is lost; the
+/// channel still closes.
+#[test]
+fn a_c_coroutine_abandoned_in_a_channel_wait_leaves_its_wait_behind() {
+    watchdog(30, "c_chan_abandoned", || {
+        let ch = CChan::make(0);
+        C_CHAN.store(ch.0 as usize, Ordering::SeqCst);
+        let parked_before = C_TASKS_PARKED.load(Ordering::SeqCst);
+        let rt = one_worker();
+        rt.block_on(|| {
+            // SAFETY: a C-ABI function that ignores its argument.
+            let spawned = unsafe { jmpco_spawn(Some(c_receives), std::ptr::null_mut()) };
+            assert_eq!(spawned, JMPCO_OK);
+        });
+        let start = Instant::now();
+        while C_TASKS_PARKED.load(Ordering::SeqCst) == parked_before {
+            assert!(start.elapsed() < Duration::from_secs(10), "the C task ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 1);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(ch.free(), JMPCO_EBUSY, "the abandoned wait holds it");
+        assert_eq!(ch.send(7, 0), JMPCO_OK, "handed to the dead waiter");
+        assert_eq!(ch.recv(0), Err(JMPCO_ETIMEDOUT), "and lost with it");
+        // SAFETY: the live (leaked) channel.
+        assert_eq!(unsafe { jmpco_chan_close(ch.0) }, JMPCO_OK);
+        assert_eq!(ch.send(8, -1), JMPCO_ECLOSED);
+        assert_eq!(ch.free(), JMPCO_EBUSY, "still held: leaked for good");
     });
 }

@@ -61,6 +61,10 @@
 //!   `jmpco_task` to join (`jmpco_join`: a coroutine parks, a thread
 //!   blocks) and cancel (`jmpco_cancel`: cooperative, the task's waits
 //!   fail with `JMPCO_ECANCELED` and its body returns by itself).
+//! * **Channels** (`chan.rs`): a `jmpco_chan` is one handle on both ends of
+//!   a `rt::channel` of `void *`, shared by every sender and receiver on
+//!   any thread; spawned coroutines and Rust tasks park in it, plain
+//!   threads block.
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its whole body through
@@ -80,6 +84,7 @@
 //! the same functions (and so that its docs are one click away from the
 //! Rust types they wrap); nothing in it is needed from Rust.
 
+mod chan;
 mod coro;
 mod handle;
 mod runtime;
@@ -91,6 +96,10 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::coroutine::panic_message;
 
+pub use chan::{
+    jmpco_chan, jmpco_chan_close, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv,
+    jmpco_chan_send,
+};
 pub use coro::{
     jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
@@ -101,10 +110,10 @@ pub use runtime::{
     JMPCO_WRITABLE,
 };
 pub use task::{jmpco_cancel, jmpco_join, jmpco_spawn_task, jmpco_task, jmpco_task_release};
-pub use types::JMPCO_EDEADLK;
 pub use types::{
-    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EDONE,
-    JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
+    jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, JMPCO_EBUSY, JMPCO_ECANCELED,
+    JMPCO_ECLOSED, JMPCO_EDEADLK, JMPCO_EDONE, JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO,
+    JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
 
 /// Runs an export's body; a panic out of it aborts the process with a
@@ -165,6 +174,7 @@ mod tests {
     #[test]
     fn every_export_runs_its_body_through_guard() {
         let files = [
+            ("chan.rs", include_str!("chan.rs")),
             ("coro.rs", include_str!("coro.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("task.rs", include_str!("task.rs")),

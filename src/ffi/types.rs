@@ -22,6 +22,8 @@ pub const JMPCO_EBUSY: c_int = -4;
 /// tier (`jmpco_yield`) one made by `jmpco_create` or started by
 /// `jmpco_spawn`, for the runtime tier (`jmpco_wait_fd`, `jmpco_sleep_ms`)
 /// one started by `jmpco_spawn`.
+/// A channel call that would have to wait in a `jmpco_create` coroutine
+/// resumed inside a spawned one returns it too.
 pub const JMPCO_ENOTCORO: c_int = -5;
 /// A runtime wait timed out.
 pub const JMPCO_ETIMEDOUT: c_int = -6;
@@ -32,6 +34,9 @@ pub const JMPCO_ETIMEDOUT: c_int = -6;
 /// wait of that task returns it too. From `jmpco_join`, also: the joined
 /// task ended without a value (cancelled before it started).
 pub const JMPCO_ECANCELED: c_int = -7;
+/// The channel is closed (`jmpco_chan_close`): a send's message was not
+/// sent; a receive found nothing left to drain.
+pub const JMPCO_ECLOSED: c_int = -8;
 /// `jmpco_join` refused a wait that could never end: a coroutine joining
 /// itself, or a join on the task's own thread where the scheduler cannot
 /// run meanwhile (outside `jmpco_run`, or in a `jmpco_create` coroutine
@@ -182,6 +187,7 @@ pub(crate) fn message(code: c_int) -> *const c_char {
         JMPCO_EDEADLK => {
             c"the wait could never end (a task joining itself, or its scheduler's thread)"
         }
+        JMPCO_ECLOSED => c"the channel is closed",
         _ => c"unknown jmpco error code",
     };
     text.as_ptr()

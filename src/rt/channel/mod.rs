@@ -52,6 +52,12 @@
 //! When every [`Receiver`] is gone, sends fail and give the value back;
 //! messages still queued are dropped. When every [`Sender`] is gone, the
 //! receivers drain what is queued, then fail.
+//!
+//! Inside the crate a channel can also be *closed* while both sides still
+//! exist (the C API's `jmpco_chan_close`, whose handle is sender and
+//! receiver at once): from then on it behaves as if every sender and every
+//! receiver were gone, except that what is queued stays for the receivers
+//! to drain. Waiting senders and receivers are woken as disconnected.
 
 mod error;
 
@@ -93,6 +99,7 @@ fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
             cap,
             senders: 1,
             receivers: 1,
+            closed: false,
             send_waits: VecDeque::new(),
             recv_waits: VecDeque::new(),
         }),
@@ -110,6 +117,9 @@ struct Inner<T> {
     cap: Option<usize>,
     senders: usize,
     receivers: usize,
+    /// Closed ([`Sender::close`]): counts as every sender and receiver gone,
+    /// the queue aside.
+    closed: bool,
     /// Waiting senders, oldest first.
     send_waits: VecDeque<Arc<SendWait<T>>>,
     /// Waiting receivers, oldest first.
@@ -147,6 +157,18 @@ impl<T> Chan<T> {
 impl<T> Inner<T> {
     fn has_room(&self) -> bool {
         self.cap.is_none_or(|cap| self.queue.len() < cap)
+    }
+
+    /// Whether no message can come beyond those queued: every sender is
+    /// gone, or the channel is closed.
+    fn senders_gone(&self) -> bool {
+        self.senders == 0 || self.closed
+    }
+
+    /// Whether a send must fail: every receiver is gone, or the channel is
+    /// closed.
+    fn receivers_gone(&self) -> bool {
+        self.receivers == 0 || self.closed
     }
 
     /// Sends `value` without waiting: to the oldest waiting receiver if the
@@ -260,7 +282,7 @@ impl<T> Sender<T> {
     /// The channel is full, or every receiver is gone: the value comes back.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut inner = self.chan.lock();
-        if inner.receivers == 0 {
+        if inner.receivers_gone() {
             return Err(TrySendError::Disconnected(value));
         }
         inner.offer(value).map_err(TrySendError::Full)
@@ -290,23 +312,35 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        self.send_waiting(value, deadline)
+            .map_err(|(why, value)| match why {
+                Failed::Disconnected => SendTimeoutError::Disconnected(value),
+                Failed::Timeout | Failed::Refused => SendTimeoutError::Timeout(value),
+                Failed::OnWorker => would_block_outside_a_task("send"),
+            })
+    }
+
+    /// The send under every waiting form, for the crate's own callers too
+    /// (the C API): each way it fails comes apart, with the value.
+    pub(crate) fn send_waiting(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), (Failed, T)> {
         let mut inner = self.chan.lock();
-        if inner.receivers == 0 {
-            return Err(SendTimeoutError::Disconnected(value));
+        if inner.receivers_gone() {
+            return Err((Failed::Disconnected, value));
         }
         let value = match inner.offer(value) {
             Ok(()) => return Ok(()),
             Err(value) => value,
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(SendTimeoutError::Timeout(value));
+            return Err((Failed::Timeout, value));
         }
         let waiter = match Caller::here() {
             Caller::Can(waiter) => waiter,
-            Caller::OnWorker(_) => {
-                drop(inner);
-                would_block_outside_a_task("send");
-            }
+            Caller::OnWorker(_) => return Err((Failed::OnWorker, value)),
         };
         let wait = Arc::new(SendWait {
             parker: EntryParker::Own(Parker::alone(waiter)),
@@ -324,9 +358,34 @@ impl<T> Sender<T> {
         std::mem::forget(pending);
         match settled {
             Settled::Done(()) => Ok(()),
-            Settled::Disconnected => Err(SendTimeoutError::Disconnected(take_value(&wait))),
-            Settled::GaveUp => Err(SendTimeoutError::Timeout(take_value(&wait))),
+            Settled::Disconnected => Err((Failed::Disconnected, take_value(&wait))),
+            Settled::GaveUp(why) => Err((why, take_value(&wait))),
         }
+    }
+
+    /// Closes the channel (see the module docs): later sends fail, and so
+    /// do receives once the queue is empty; waiting senders (their values
+    /// stay theirs) and receivers are woken as disconnected. `false` if it
+    /// was closed already.
+    pub(crate) fn close(&self) -> bool {
+        let mut inner = self.chan.lock();
+        if inner.closed {
+            return false;
+        }
+        inner.closed = true;
+        // A claim that leaves the slot empty, or the value in place, says
+        // "disconnected".
+        for wait in inner.recv_waits.drain(..) {
+            if wait.parker.try_claim(wait.op) {
+                wait.parker.unpark();
+            }
+        }
+        for wait in inner.send_waits.drain(..) {
+            if wait.parker.try_claim(wait.op) {
+                wait.parker.unpark();
+            }
+        }
+        true
     }
 
     /// Messages queued now.
@@ -356,14 +415,42 @@ fn take_value<T>(wait: &SendWait<T>) -> T {
         .expect("jmpco: a sender whose wait was not completed holds its value")
 }
 
+/// Why [`Sender::send_waiting`] or [`Receiver::recv_waiting`] failed: the
+/// public errors' cases, and two they fold into them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failed {
+    /// The deadline passed first.
+    Timeout,
+    /// The other side is gone, or the channel is closed (for a receive:
+    /// and the queue is empty).
+    Disconnected,
+    /// The calling task cannot park: it is being cancelled, or unwinding
+    /// (the public forms report a timeout, or `RecvError`).
+    Refused,
+    /// It would have to wait in a coroutine nested in a task, where nothing
+    /// can (the public forms panic).
+    OnWorker,
+}
+
 /// How a wait that ended ended.
 enum Settled<V> {
     /// A counterpart completed it.
     Done(V),
     /// The other side went away.
     Disconnected,
-    /// The waiter gave up first (deadline, refused park, or cancellation).
-    GaveUp,
+    /// The waiter gave up first: its deadline ([`Failed::Timeout`]), or its
+    /// park was refused or it is cancelled ([`Failed::Refused`]).
+    GaveUp(Failed),
+}
+
+impl Woke {
+    /// Why a waiter that woke unclaimed gives up.
+    fn gave_up(self) -> Failed {
+        match self {
+            Woke::Refused => Failed::Refused,
+            _ => Failed::Timeout,
+        }
+    }
 }
 
 /// A sender's wait in progress; dropped only if the sender unwinds out of
@@ -383,7 +470,7 @@ impl<T> PendingSend<'_, T> {
             Ok(()) => {
                 let mut inner = self.chan.lock();
                 inner.send_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
-                Settled::GaveUp
+                Settled::GaveUp(woke.gave_up())
             }
             Err(_) if lock(&self.wait.value).is_some() => Settled::Disconnected,
             Err(_) => Settled::Done(()),
@@ -421,7 +508,7 @@ impl<T> Receiver<T> {
         let mut inner = self.chan.lock();
         match inner.take() {
             Some(value) => Ok(value),
-            None if inner.senders == 0 => Err(TryRecvError::Disconnected),
+            None if inner.senders_gone() => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
@@ -450,22 +537,29 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        self.recv_waiting(deadline).map_err(|why| match why {
+            Failed::Disconnected => RecvTimeoutError::Disconnected,
+            Failed::Timeout | Failed::Refused => RecvTimeoutError::Timeout,
+            Failed::OnWorker => would_block_outside_a_task("recv"),
+        })
+    }
+
+    /// The receive under every waiting form, for the crate's own callers
+    /// too (the C API): each way it fails comes apart.
+    pub(crate) fn recv_waiting(&self, deadline: Option<Instant>) -> Result<T, Failed> {
         let mut inner = self.chan.lock();
         if let Some(value) = inner.take() {
             return Ok(value);
         }
-        if inner.senders == 0 {
-            return Err(RecvTimeoutError::Disconnected);
+        if inner.senders_gone() {
+            return Err(Failed::Disconnected);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            return Err(Failed::Timeout);
         }
         let waiter = match Caller::here() {
             Caller::Can(waiter) => waiter,
-            Caller::OnWorker(_) => {
-                drop(inner);
-                would_block_outside_a_task("recv");
-            }
+            Caller::OnWorker(_) => return Err(Failed::OnWorker),
         };
         let wait = Arc::new(RecvWait {
             parker: EntryParker::Own(Parker::alone(waiter)),
@@ -483,8 +577,8 @@ impl<T> Receiver<T> {
         std::mem::forget(pending);
         match settled {
             Settled::Done(value) => Ok(value),
-            Settled::Disconnected => Err(RecvTimeoutError::Disconnected),
-            Settled::GaveUp => Err(RecvTimeoutError::Timeout),
+            Settled::Disconnected => Err(Failed::Disconnected),
+            Settled::GaveUp(why) => Err(why),
         }
     }
 
@@ -532,7 +626,7 @@ impl<T> PendingRecv<'_, T> {
             Ok(()) => {
                 let mut inner = self.chan.lock();
                 inner.recv_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
-                Settled::GaveUp
+                Settled::GaveUp(woke.gave_up())
             }
             Err(_) => match lock(&self.wait.slot).take() {
                 Some(value) => Settled::Done(value),

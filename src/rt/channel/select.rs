@@ -414,13 +414,13 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
         let mut inner = self.chan.lock();
         let mine = self.wait.as_ref().map(|w| &*w.parker);
         let ready =
-            !inner.queue.is_empty() || others(&inner.send_waits, mine) || inner.senders == 0;
+            !inner.queue.is_empty() || others(&inner.send_waits, mine) || inner.senders_gone();
         if !ready || !claim() {
             return Attempt::NotReady;
         }
         let got = match inner.take() {
             Some(value) => Ok(value),
-            None if inner.senders == 0 => Err(RecvError),
+            None if inner.senders_gone() => Err(RecvError),
             None => return Attempt::Failed,
         };
         drop(inner);
@@ -480,7 +480,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
     ) -> Attempt<R> {
         let mut inner = self.chan.lock();
         let mine = self.wait.as_ref().map(|w| &*w.parker);
-        let room = inner.receivers == 0
+        let room = inner.receivers_gone()
             || (inner.queue.is_empty() && others(&inner.recv_waits, mine))
             || inner.has_room();
         if !room || !claim() {
@@ -495,7 +495,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
             None => self.value.take(),
         }
         .expect("a send holds its value until it completes");
-        let sent = if inner.receivers == 0 {
+        let sent = if inner.receivers_gone() {
             Err(SendError(value))
         } else {
             match inner.offer(value) {
