@@ -1,7 +1,9 @@
 //! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
 //! (keep-alive, `connections` connections, pinned to the client CPUs), when
 //! `wrk` is installed; skipped with a note otherwise. jmpco's runtime
-//! (`coro-sjlj`, the baseline) serves beside tokio.
+//! (`coro-sjlj`, the baseline) serves beside tokio. Besides wrk's req/s
+//! and latencies, the server's CPU time over each wrk run, per request
+//! wrk completed.
 
 pub mod jmpco;
 pub mod tokio;
@@ -27,6 +29,7 @@ pub const RESPONSE: &[u8] =
 pub fn servers() -> Vec<&'static dyn Server> {
     vec![
         &jmpco::Coro::SJLJ,
+        &jmpco::Coro::ASM,
         &jmpco::Coro::SJLJ_MT,
         &tokio::Tokio::CURRENT_THREAD,
         &tokio::Tokio::MULTI_THREAD,
@@ -118,7 +121,9 @@ fn measure(
     let server = ServerProcess::start("http", name, &serve, &place.server)?;
     let idle = server.memory()?;
     let (mut rps, mut p50, mut p99, mut rss) = (vec![], vec![], vec![], vec![]);
+    let (mut cpu_pct, mut cpu_per_req) = (vec![], vec![]);
     for _ in 0..config.runs {
+        let (cpu0, wall0) = (server.cpu()?, std::time::Instant::now());
         let wrk = spawn_wrk(server.addr(), connections, config, &place.client)?;
         std::thread::sleep(config.duration / 2);
         let loaded = server.memory()?;
@@ -132,7 +137,10 @@ fn measure(
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let cpu = (server.cpu()? - cpu0).as_secs_f64();
         let parsed = parse_wrk(&String::from_utf8_lossy(&out.stdout))?;
+        cpu_pct.push(100.0 * cpu / wall0.elapsed().as_secs_f64());
+        cpu_per_req.push(crate::echo::cpu_us_per_request(cpu, parsed.requests)?);
         rps.push(parsed.req_per_s);
         p50.push(parsed.p50_us);
         p99.push(parsed.p99_us);
@@ -152,6 +160,8 @@ fn measure(
         rec("p50_us", &p50),
         rec("p99_us", &p99),
         rec("rss_kib_per_conn", &rss),
+        rec("server_cpu_pct", &cpu_pct),
+        rec("server_cpu_us_per_req", &cpu_per_req),
     ])
 }
 
@@ -201,6 +211,8 @@ pub struct WrkOutput {
     pub p50_us: f64,
     /// The 99% line of `--latency`, µs.
     pub p99_us: f64,
+    /// Requests completed: the `N requests in` line.
+    pub requests: u64,
 }
 
 /// Parses wrk's `--latency` output.
@@ -214,7 +226,13 @@ pub fn parse_wrk(out: &str) -> Result<WrkOutput> {
         .and_then(|v| v.parse().ok())
         .context("no Requests/sec in wrk's output")?;
     let lat = |p: &str| field(p).and_then(parse_duration_us);
+    let requests = out
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .context("no `N requests in` line in wrk's output")?;
     Ok(WrkOutput {
+        requests,
         req_per_s: rps,
         p50_us: lat("50%").context("no 50% latency in wrk's output")?,
         p99_us: lat("99%").context("no 99% latency in wrk's output")?,
@@ -252,10 +270,13 @@ mod tests {
             WrkOutput {
                 req_per_s: 20000.5,
                 p50_us: 93.0,
-                p99_us: 1200.0
+                p99_us: 1200.0,
+                requests: 40000,
             }
         );
         assert!(parse_wrk("garbage").is_err());
+        let no_count = out.replace("40000 requests in 2.00s", "lots of requests");
+        assert!(parse_wrk(&no_count).is_err());
     }
 
     #[test]
