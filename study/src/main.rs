@@ -125,6 +125,9 @@ struct Options {
     /// echo: the slow client's gap between two bytes, µs [default: 1000].
     #[arg(long, global = true, value_name = "US")]
     slow_gap_us: Option<u64>,
+    /// http: requests wrk writes at once per connection (pipelining) [default: 1].
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pipeline: Option<u64>,
     /// instructions: requests of the shorter callgrind run (the other sends twice as many) [default: 2000; --full 5000].
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     requests: Option<u64>,
@@ -275,6 +278,9 @@ fn apply(plan: &mut Plan, o: &Options) {
     if let Some(n) = o.size {
         plan.echo.size = n;
         plan.instructions.size = n;
+    }
+    if let Some(n) = o.pipeline {
+        plan.http.pipeline = n as usize;
     }
     if let Some(n) = o.requests {
         plan.instructions.requests = n;

@@ -138,6 +138,7 @@ impl Plan {
                 duration: ms(if full { 5000 } else { 2000 }),
                 server_threads,
                 client_threads: 1,
+                pipeline: 1,
             },
             instructions: instructions::Config {
                 runs: 3,

@@ -359,6 +359,51 @@ fn instructions_count_each_protocols_contestants_into_the_json() {
 }
 
 #[test]
+fn a_pipelined_http_run_records_throughput_and_cpu_but_no_latency() {
+    if !http::wrk_available() {
+        eprintln!("skipped: wrk is not installed");
+        return;
+    }
+    let dir = temp_dir("pipeline");
+    let json_path = dir.join("pipeline.json");
+    let out = study(&[
+        "http",
+        "--quiet",
+        "--runs",
+        "1",
+        "--duration-ms",
+        "1000",
+        "--connections",
+        "4",
+        "--pipeline",
+        "4",
+        "--contestants",
+        "coro-sjlj",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+        "--json",
+        json_path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let study = json::read(&json_path).expect("the JSON parses");
+    let metrics: Vec<&str> = study.results.iter().map(|r| r.metric.as_str()).collect();
+    for m in ["req_per_s", "server_cpu_pct", "server_cpu_us_per_req"] {
+        assert!(metrics.contains(&m), "{m}: {metrics:?}");
+    }
+    assert!(!metrics.contains(&"p99_us"), "{metrics:?}");
+    assert!(study
+        .results
+        .iter()
+        .all(|r| r.param_u64("pipeline") == Some(4)));
+    assert!(study.notes.iter().any(|n| n.contains("pipelined 4")));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn without_valgrind_the_instruction_counts_are_a_note_not_a_failure() {
     let dir = temp_dir("no-valgrind");
     let json_path = dir.join("none.json");

@@ -65,6 +65,20 @@ pub struct Config {
     pub server_threads: usize,
     /// wrk threads.
     pub client_threads: usize,
+    /// Requests wrk writes at once on a connection (HTTP pipelining,
+    /// through a Lua script); 1: one at a time, wrk's default.
+    pub pipeline: usize,
+}
+
+/// The wrk script that sends `depth` requests in each write: wrk then
+/// counts every response as a request.
+pub fn pipeline_script(depth: usize) -> String {
+    format!(
+        "-- {depth} keep-alive GETs per write (written by jmpco-study)\n\
+         init = function(args)\n  local r = {{}}\n  for i = 1, {depth} do\n    \
+         r[i] = wrk.format(nil, \"/\")\n  end\n  req = table.concat(r)\nend\n\
+         request = function()\n  return req\nend\n"
+    )
 }
 
 /// Whether `wrk` can be run.
@@ -88,6 +102,13 @@ pub fn run(
     if !wrk_available() {
         notes.push("http: skipped, `wrk` is not installed (apt-get install wrk)".into());
         return Ok(Vec::new());
+    }
+    if config.pipeline > 1 {
+        notes.push(format!(
+            "http: wrk pipelined {} requests per write (a Lua script); req/s counts responses; \
+             no latencies (wrk times only a write's first response)",
+            config.pipeline
+        ));
     }
     let place = Placement::detect();
     let mut records = Vec::new();
@@ -153,16 +174,21 @@ fn measure(
         "server_cpus" => affinity::describe(&place.server),
         "client_cpus" => affinity::describe(&place.client),
         "duration_ms" => config.duration.as_millis() as u64,
+        "pipeline" => config.pipeline,
     };
     let rec = |metric: &str, s: &[f64]| Record::new("http", name, metric, p.clone(), s);
-    Ok(vec![
+    let mut out = vec![
         rec("req_per_s", &rps),
-        rec("p50_us", &p50),
-        rec("p99_us", &p99),
         rec("rss_kib_per_conn", &rss),
         rec("server_cpu_pct", &cpu_pct),
         rec("server_cpu_us_per_req", &cpu_per_req),
-    ])
+    ];
+    // wrk times only the first response of each pipelined write: its
+    // percentiles are then no latency (its 90% and 99% lines read 0).
+    if config.pipeline == 1 {
+        out.extend([rec("p50_us", &p50), rec("p99_us", &p99)]);
+    }
+    Ok(out)
 }
 
 fn spawn_wrk(
@@ -178,10 +204,20 @@ fn spawn_wrk(
         format!("-c{connections}"),
         format!("-d{}s", config.duration.as_secs().max(1)),
         "--latency".into(),
-        format!("http://{addr}/"),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    ]);
+    if config.pipeline > 1 {
+        let script = std::env::temp_dir().join(format!(
+            "jmpco-study-pipeline-{}-{}.lua",
+            std::process::id(),
+            config.pipeline
+        ));
+        std::fs::write(&script, pipeline_script(config.pipeline))
+            .with_context(|| format!("writing {}", script.display()))?;
+        cmd.arg("-s").arg(script);
+    }
+    cmd.arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if !cpus.is_empty() {
         // wrk's threads inherit the affinity of its main thread.
         let cpus = cpus.to_vec();
@@ -277,6 +313,14 @@ mod tests {
         assert!(parse_wrk("garbage").is_err());
         let no_count = out.replace("40000 requests in 2.00s", "lots of requests");
         assert!(parse_wrk(&no_count).is_err());
+    }
+
+    #[test]
+    fn the_pipeline_script_writes_depth_requests_at_once() {
+        let script = pipeline_script(16);
+        assert!(script.contains("for i = 1, 16 do"), "{script}");
+        assert!(script.contains("wrk.format(nil, \"/\")"), "{script}");
+        assert!(script.contains("request = function()"), "{script}");
     }
 
     #[test]
