@@ -30,14 +30,35 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    spawn_under(&[], args)
+}
+
+/// [`spawn`] under a wrapper: `prefix[0] prefix[1..] exe <args>` (a
+/// `valgrind` command line, say); an empty `prefix` runs `exe` itself.
+pub fn spawn_under<I, S>(prefix: &[String], args: I) -> Result<Child>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let exe = exe()?;
-    Command::new(&exe)
+    let mut command = match prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("starting {}", exe.display()))
+        .with_context(|| match prefix.first() {
+            Some(program) => format!("starting {} under {program}", exe.display()),
+            None => format!("starting {}", exe.display()),
+        })
 }
 
 /// A child that is killed (and reaped) if it is dropped while running, so a

@@ -15,7 +15,10 @@
 //! * [`memory`] — parked coroutines against parked threads (RSS, VSZ,
 //!   kernel stack per unit);
 //! * [`echo`] — the notes' server designs under one load client, plus the
-//!   slow-client stall; [`http`] — hello-world servers under `wrk`.
+//!   slow-client stall; [`http`] — hello-world servers under `wrk`;
+//! * [`instructions`] — the echo and http servers' user-space instructions
+//!   per request under callgrind ([`callgrind`]), N and 2N requests
+//!   differenced.
 //!
 //! Every contestant is one small engine (memchr's habit): a `RoundTrip`,
 //! a `Create`, an `Exchange`, a parked [`memory::park::Kind`], or a
@@ -23,11 +26,13 @@
 //! [`report`] renders the results as a terminal table, JSON, SVG charts and
 //! `report.md`; [`machine`] describes the machine and build they came from.
 
+pub mod callgrind;
 pub mod channel;
 pub mod child;
 pub mod create;
 pub mod echo;
 pub mod http;
+pub mod instructions;
 pub mod machine;
 pub mod memory;
 pub mod plan;

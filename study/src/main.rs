@@ -26,7 +26,8 @@ use jmpco_study::{echo, http, Selection};
 /// The comparative study of jmpco: each claim of the seed notes measured on
 /// this machine, against ucontext, OS threads, corosensei and tokio.
 ///
-/// With no subcommand, runs the quick preset of every bench.
+/// With no subcommand, runs the quick preset of every bench but
+/// `instructions`.
 #[derive(Parser, Debug)]
 #[command(name = "jmpco-study", version)]
 struct Cli {
@@ -50,7 +51,10 @@ enum Command {
     Echo,
     /// HTTP hello servers under wrk (skipped if wrk is not installed).
     Http,
-    /// Every bench (what no subcommand does).
+    /// Server instructions per request (echo, http) under callgrind, N and 2N
+    /// requests differenced (skipped if valgrind is not installed; in --full).
+    Instructions,
+    /// Every bench of the preset (what no subcommand does; --full adds instructions).
     All,
     /// Re-render the table, charts and report.md from a results JSON.
     Render {
@@ -121,6 +125,12 @@ struct Options {
     /// echo: the slow client's gap between two bytes, µs [default: 1000].
     #[arg(long, global = true, value_name = "US")]
     slow_gap_us: Option<u64>,
+    /// http: requests wrk writes at once per connection (pipelining) [default: 1].
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pipeline: Option<u64>,
+    /// instructions: requests of the shorter callgrind run (the other sends twice as many) [default: 2000; --full 5000].
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    requests: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -168,13 +178,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let benches = match &cli.command {
-        None | Some(Command::All) => Bench::ALL.to_vec(),
-        Some(Command::Switch) => vec![Bench::Switch],
-        Some(Command::Create) => vec![Bench::Create],
-        Some(Command::Channel) => vec![Bench::Channel],
-        Some(Command::Memory) => vec![Bench::Memory],
-        Some(Command::Echo) => vec![Bench::Echo],
-        Some(Command::Http) => vec![Bench::Http],
+        None | Some(Command::All) => None,
+        Some(Command::Switch) => Some(vec![Bench::Switch]),
+        Some(Command::Create) => Some(vec![Bench::Create]),
+        Some(Command::Channel) => Some(vec![Bench::Channel]),
+        Some(Command::Memory) => Some(vec![Bench::Memory]),
+        Some(Command::Echo) => Some(vec![Bench::Echo]),
+        Some(Command::Http) => Some(vec![Bench::Http]),
+        Some(Command::Instructions) => Some(vec![Bench::Instructions]),
         Some(Command::Serve(args)) => return serve(args),
         Some(Command::Park(args)) => return park_units(args),
         Some(Command::Render { file }) => {
@@ -185,7 +196,9 @@ fn run(cli: Cli) -> Result<()> {
     };
     let options = &cli.options;
     let mut plan = Plan::preset(options.full);
-    plan.benches = benches;
+    if let Some(benches) = benches {
+        plan.benches = benches;
+    }
     apply(&mut plan, options);
     let select = if options.contestants.is_empty() {
         Selection::all()
@@ -241,6 +254,7 @@ fn apply(plan: &mut Plan, o: &Options) {
         plan.memory.runs = runs;
         plan.echo.runs = runs;
         plan.http.runs = runs;
+        plan.instructions.runs = runs;
     }
     if let Some(s) = o.sample_ms {
         plan.switch.sample_time = ms(s);
@@ -263,6 +277,13 @@ fn apply(plan: &mut Plan, o: &Options) {
     }
     if let Some(n) = o.size {
         plan.echo.size = n;
+        plan.instructions.size = n;
+    }
+    if let Some(n) = o.pipeline {
+        plan.http.pipeline = n as usize;
+    }
+    if let Some(n) = o.requests {
+        plan.instructions.requests = n;
     }
     if let Some(d) = o.duration_ms {
         plan.echo.duration = ms(d);
@@ -274,6 +295,7 @@ fn apply(plan: &mut Plan, o: &Options) {
     if let Some(n) = o.server_threads {
         plan.echo.server_threads = n;
         plan.http.server_threads = n;
+        plan.instructions.server_threads = n;
     }
     if let Some(n) = o.client_threads {
         plan.echo.client_threads = n;

@@ -1,7 +1,8 @@
 //! What a run of the study measures: which benches, with which knobs
 //! ([`Plan`]), from the quick preset (the default: well under three minutes
-//! on two cores) or the full one (`--full`: every connection count, longer
-//! windows, more runs); and [`run`], which carries a plan out.
+//! on two cores; every bench but `instructions`) or the full one (`--full`:
+//! every bench, every connection count, longer windows, more runs); and
+//! [`run`], which carries a plan out.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use crate::echo::{self, Slow};
 use crate::progress::Progress;
 use crate::report::Study;
 use crate::sys::affinity;
-use crate::{channel, create, http, machine, memory, switch, Selection};
+use crate::{channel, create, http, instructions, machine, memory, switch, Selection};
 
 /// A bench of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +31,25 @@ pub enum Bench {
     Echo,
     /// HTTP servers under wrk.
     Http,
+    /// The echo and http servers' instructions per request, under callgrind.
+    Instructions,
 }
 
 impl Bench {
     /// Every bench, in report order.
-    pub const ALL: [Bench; 6] = [
+    pub const ALL: [Bench; 7] = [
+        Bench::Switch,
+        Bench::Create,
+        Bench::Channel,
+        Bench::Memory,
+        Bench::Echo,
+        Bench::Http,
+        Bench::Instructions,
+    ];
+
+    /// The benches of the quick preset: all but `instructions` (its
+    /// callgrind runs take minutes).
+    pub const QUICK: [Bench; 6] = [
         Bench::Switch,
         Bench::Create,
         Bench::Channel,
@@ -63,6 +78,8 @@ pub struct Plan {
     pub echo: echo::Config,
     /// HTTP knobs.
     pub http: http::Config,
+    /// Instruction-count knobs.
+    pub instructions: instructions::Config,
 }
 
 impl Plan {
@@ -76,7 +93,11 @@ impl Plan {
         let runs = if full { 10 } else { 5 };
         Plan {
             preset: if full { "full" } else { "quick" },
-            benches: Bench::ALL.to_vec(),
+            benches: if full {
+                Bench::ALL.to_vec()
+            } else {
+                Bench::QUICK.to_vec()
+            },
             switch: switch::Config {
                 runs,
                 sample_time: ms(if full { 200 } else { 40 }),
@@ -117,6 +138,15 @@ impl Plan {
                 duration: ms(if full { 5000 } else { 2000 }),
                 server_threads,
                 client_threads: 1,
+                pipeline: 1,
+            },
+            instructions: instructions::Config {
+                runs: 3,
+                requests: if full { 5_000 } else { 2_000 },
+                connections: 1,
+                size: 512,
+                server_threads,
+                contestants: instructions::CONTESTANTS.map(String::from).to_vec(),
             },
         }
     }
@@ -136,6 +166,7 @@ impl Plan {
                     count(http::servers().iter().map(|s| s.name()).collect())
                         * self.http.connections.len() as u64
                 }
+                Bench::Instructions => instructions::steps(&self.instructions, select),
             })
             .sum()
     }
@@ -161,6 +192,9 @@ pub fn run(plan: &Plan, select: &Selection, progress: &Progress, command: String
             Bench::Memory => memory::run(&plan.memory, select, progress, &mut study.notes)?,
             Bench::Echo => echo::run(&plan.echo, select, progress)?,
             Bench::Http => http::run(&plan.http, select, progress, &mut study.notes)?,
+            Bench::Instructions => {
+                instructions::run(&plan.instructions, select, progress, &mut study.notes)?
+            }
         };
         study.results.extend(records);
     }
@@ -173,12 +207,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_quick_preset_runs_every_bench_channel_included() {
+    fn the_quick_preset_runs_every_bench_but_the_instruction_counts() {
         let quick = Plan::preset(false);
         assert_eq!(quick.preset, "quick");
-        assert_eq!(quick.benches, Bench::ALL);
+        assert_eq!(quick.benches, Bench::QUICK);
         assert!(quick.benches.contains(&Bench::Channel));
-        assert!(Plan::preset(true).benches.contains(&Bench::Channel));
+        assert!(!quick.benches.contains(&Bench::Instructions));
+        let full = Plan::preset(true);
+        assert_eq!(full.benches, Bench::ALL);
+        assert!(full.benches.contains(&Bench::Instructions));
     }
 
     #[test]

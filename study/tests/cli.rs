@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use jmpco_study::report::json;
-use jmpco_study::{channel, create, echo, http, memory, switch};
+use jmpco_study::{callgrind, channel, create, echo, http, instructions, memory, switch};
 
 fn study(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jmpco-study"))
@@ -48,7 +48,17 @@ fn help_lists_every_subcommand_but_not_the_internal_ones() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for sub in [
-        "switch", "create", "channel", "memory", "echo", "http", "all", "--full", "--json",
+        "switch",
+        "create",
+        "channel",
+        "memory",
+        "echo",
+        "http",
+        "instructions",
+        "all",
+        "--full",
+        "--json",
+        "--requests",
     ] {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
@@ -126,6 +136,7 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
     for (name, _) in memory::contestants() {
         assert!(has("memory", name, "rss_kib_per_item"), "memory {name}");
         assert!(has("memory", name, "vsz_kib_per_item"), "memory {name}");
+        assert!(has("memory", name, "pte_kib_per_item"), "memory {name}");
     }
     for s in echo::servers() {
         for metric in [
@@ -134,16 +145,36 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
             "p99_us",
             "p999_us",
             "rss_kib_per_conn",
+            "server_cpu_us_per_req",
         ] {
             assert!(has("echo", s.name(), metric), "echo {} {metric}", s.name());
         }
     }
+    // Every request costs the server some CPU.
+    for r in study
+        .results
+        .iter()
+        .filter(|r| r.metric == "server_cpu_us_per_req")
+    {
+        assert!(r.median >= 0.0 && r.median.is_finite(), "{r:?}");
+    }
+    assert!(stdout.contains("server CPU us/req") && stdout.contains("page tables KiB"));
+    // The quick preset leaves the callgrind counts to `instructions`.
+    assert!(!study
+        .results
+        .iter()
+        .any(|r| r.bench.ends_with("-instructions")));
     for who in ["sync", "coro-sjlj", "tokio", "thread-pool"] {
         assert!(has("echo-slow", who, "p99_us"), "echo-slow {who}");
     }
     if http::wrk_available() {
         for s in http::servers() {
             assert!(has("http", s.name(), "req_per_s"), "http {}", s.name());
+            assert!(
+                has("http", s.name(), "server_cpu_us_per_req"),
+                "http {}",
+                s.name()
+            );
         }
     } else {
         assert!(study.notes.iter().any(|n| n.contains("wrk")));
@@ -254,6 +285,157 @@ fn channel_runs_only_the_contestants_named_and_writes_its_json() {
     for chart in ["channel.svg", "channel-2w.svg", "mutex.svg"] {
         assert!(dir.join(chart).exists(), "{chart}");
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn instructions_count_each_protocols_contestants_into_the_json() {
+    if !callgrind::available() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let dir = temp_dir("instructions");
+    let json_path = dir.join("instructions.json");
+    let out = study(&[
+        "instructions",
+        "--quiet",
+        "--runs",
+        "1",
+        "--requests",
+        "40",
+        "--contestants",
+        "coro-sjlj,sync",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+        "--json",
+        json_path.to_str().expect("utf-8 path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("[echo-instructions]") && stdout.contains("instr/req"),
+        "{stdout}"
+    );
+    let study = json::read(&json_path).expect("the JSON parses");
+    assert!(study.notes.is_empty(), "{:?}", study.notes);
+    let mut ran: Vec<(&str, &str, &str)> = study
+        .results
+        .iter()
+        .map(|r| (r.bench.as_str(), r.contestant.as_str(), r.metric.as_str()))
+        .collect();
+    ran.sort();
+    // sync has no http server: only its echo is counted.
+    assert_eq!(
+        ran,
+        [
+            ("echo-instructions", "coro-sjlj", "fixed_minstructions"),
+            ("echo-instructions", "coro-sjlj", "instructions_per_req"),
+            ("echo-instructions", "sync", "fixed_minstructions"),
+            ("echo-instructions", "sync", "instructions_per_req"),
+            ("http-instructions", "coro-sjlj", "fixed_minstructions"),
+            ("http-instructions", "coro-sjlj", "instructions_per_req"),
+        ]
+    );
+    for r in &study.results {
+        assert_eq!(r.param_u64("requests"), Some(40), "{r:?}");
+        assert_eq!(
+            r.params.get("tool").and_then(|t| t.as_str()),
+            Some("callgrind")
+        );
+        // A request is more than a hundred instructions and far fewer than
+        // a million; start-up is at least a hundred thousand.
+        if r.metric == "instructions_per_req" {
+            assert!(r.median > 100.0 && r.median < 1e6, "{r:?}");
+        } else {
+            assert!(r.median > 0.1, "{r:?}");
+        }
+    }
+    assert!(dir.join("echo-instructions.svg").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_pipelined_http_run_records_throughput_and_cpu_but_no_latency() {
+    if !http::wrk_available() {
+        eprintln!("skipped: wrk is not installed");
+        return;
+    }
+    let dir = temp_dir("pipeline");
+    let json_path = dir.join("pipeline.json");
+    let out = study(&[
+        "http",
+        "--quiet",
+        "--runs",
+        "1",
+        "--duration-ms",
+        "1000",
+        "--connections",
+        "4",
+        "--pipeline",
+        "4",
+        "--contestants",
+        "coro-sjlj",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+        "--json",
+        json_path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let study = json::read(&json_path).expect("the JSON parses");
+    let metrics: Vec<&str> = study.results.iter().map(|r| r.metric.as_str()).collect();
+    for m in ["req_per_s", "server_cpu_pct", "server_cpu_us_per_req"] {
+        assert!(metrics.contains(&m), "{m}: {metrics:?}");
+    }
+    assert!(!metrics.contains(&"p99_us"), "{metrics:?}");
+    assert!(study
+        .results
+        .iter()
+        .all(|r| r.param_u64("pipeline") == Some(4)));
+    assert!(study.notes.iter().any(|n| n.contains("pipelined 4")));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn without_valgrind_the_instruction_counts_are_a_note_not_a_failure() {
+    let dir = temp_dir("no-valgrind");
+    let json_path = dir.join("none.json");
+    // An empty PATH: no valgrind (the study re-runs itself by its own path).
+    let out = Command::new(env!("CARGO_BIN_EXE_jmpco-study"))
+        .args([
+            "instructions",
+            "--quiet",
+            "--out",
+            dir.to_str().expect("utf-8 path"),
+            "--json",
+            json_path.to_str().expect("utf-8 path"),
+        ])
+        .env("PATH", &dir)
+        .output()
+        .expect("the study binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let note = "instructions: skipped, `valgrind` is not installed";
+    assert!(stdout.contains(note), "{stdout}");
+    let study = json::read(&json_path).expect("the JSON parses");
+    assert!(study.results.is_empty(), "{:?}", study.results);
+    assert!(
+        study.notes.iter().any(|n| n.contains(note)),
+        "{:?}",
+        study.notes
+    );
+    assert_eq!(instructions::CONTESTANTS.len(), 5);
     std::fs::remove_dir_all(&dir).ok();
 }
 

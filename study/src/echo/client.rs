@@ -50,6 +50,9 @@ pub struct Load {
 pub struct Report {
     /// Answers received in the measured part.
     pub requests: u64,
+    /// Answers received in the whole window (warm-up, measured part and
+    /// drain): what the server did while the window lasted.
+    pub answered: u64,
     /// The measured part's actual length.
     pub elapsed: Duration,
     /// Latencies in nanoseconds.
@@ -115,6 +118,7 @@ pub fn run(conns: Vec<TcpStream>, load: &Load) -> Result<(Vec<TcpStream>, Report
     let mut conns = Vec::new();
     let mut total = Report {
         requests: 0,
+        answered: 0,
         elapsed: Duration::ZERO,
         latency_ns: new_histogram(),
         cpu: Duration::ZERO,
@@ -125,6 +129,7 @@ pub fn run(conns: Vec<TcpStream>, load: &Load) -> Result<(Vec<TcpStream>, Report
             Ok((share, report)) => {
                 conns.extend(share);
                 total.requests += report.requests;
+                total.answered += report.answered;
                 total.elapsed = total.elapsed.max(report.elapsed);
                 total.cpu += report.cpu;
                 total.latency_ns.add(&report.latency_ns)?;
@@ -263,7 +268,7 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
     let begin = Instant::now();
     let measure_at = begin + load.warmup;
     let drain_at = measure_at + load.duration;
-    let (mut phase, mut requests) = (Phase::Warmup, 0u64);
+    let (mut phase, mut requests, mut answered) = (Phase::Warmup, 0u64, 0u64);
     let (mut cpu_start, mut cpu) = (procfs::thread_cpu(), Duration::ZERO);
     let mut measured_from = begin;
     let mut elapsed = Duration::ZERO;
@@ -305,6 +310,7 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
         for (token, _) in events.iter() {
             conns[token as usize].progress(&epoll, phase != Phase::Drain, &mut done)?;
         }
+        answered += done.len() as u64;
         if phase == Phase::Measure {
             for d in done.drain(..) {
                 latency.record(d.as_nanos().max(1) as u64)?;
@@ -324,6 +330,7 @@ fn drive(share: Vec<(usize, TcpStream)>, load: &Load) -> Result<(Vec<(usize, Tcp
         share,
         Report {
             requests,
+            answered,
             elapsed,
             latency_ns: latency,
             cpu,

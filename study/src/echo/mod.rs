@@ -188,17 +188,22 @@ fn measure(
             let loaded = server.memory()?;
             rss_per_conn.push((loaded.rss_kib as f64 - idle.rss_kib as f64) / connections as f64);
         }
+        let mut answered = report.answered;
         if let Some(slow) = slow {
-            slow_done += slow
+            let done = slow
                 .join()
                 .map_err(|_| anyhow::anyhow!("the slow client panicked"))??;
+            slow_done += done;
+            answered += done;
         }
-        let server_cpu = (server.cpu()? - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+        let cpu = (server.cpu()? - cpu0).as_secs_f64();
+        let server_cpu = cpu / wall0.elapsed().as_secs_f64();
         m.req_per_s.push(report.req_per_s());
         m.p50.push(report.latency_us(0.50));
         m.p99.push(report.latency_us(0.99));
         m.p999.push(report.latency_us(0.999));
         m.server_cpu.push(100.0 * server_cpu);
+        m.cpu_us_per_req.push(cpu_us_per_request(cpu, answered)?);
         m.client_cpu.push(report.cpu_pct());
     }
     drop(conns);
@@ -232,6 +237,7 @@ fn measure(
         rec("p999_us", &m.p999),
         rec("rss_kib_per_conn", &rss_per_conn),
         rec("server_cpu_pct", &m.server_cpu),
+        rec("server_cpu_us_per_req", &m.cpu_us_per_req),
         rec("client_cpu_pct", &m.client_cpu),
     ];
     if let (Some(&reready), Some(&dispatches)) = (stats.get("reready"), stats.get("dispatches")) {
@@ -251,5 +257,16 @@ struct Samples {
     p99: Vec<f64>,
     p999: Vec<f64>,
     server_cpu: Vec<f64>,
+    cpu_us_per_req: Vec<f64>,
     client_cpu: Vec<f64>,
+}
+
+/// Server CPU µs per request: `cpu_s` seconds of the server's CPU (user +
+/// system, every thread) over the `answered` requests it served meanwhile.
+/// No request answered is an error, not an infinite cost.
+pub fn cpu_us_per_request(cpu_s: f64, answered: u64) -> Result<f64> {
+    if answered == 0 {
+        anyhow::bail!("the server answered no request: no CPU per request");
+    }
+    Ok(cpu_s * 1e6 / answered as f64)
 }

@@ -1,4 +1,5 @@
-//! `coro-sjlj` (one worker) and `coro-sjlj-mt` (`threads` workers): the
+//! `coro-sjlj`, `coro-asm` (one worker each) and `coro-sjlj-mt` (`threads`
+//! workers): the
 //! keep-alive hello server on jmpco's runtime, one coroutine per
 //! connection. A read may hold part of a request or several (pipelining):
 //! every complete request in the buffer is answered, in one write, and a
@@ -15,32 +16,42 @@ use super::{count_requests, RESPONSE};
 use crate::echo::coro;
 use crate::server::{ServeConfig, Server, Started};
 
-/// The jmpco hello server, on one worker or several.
+/// The jmpco hello server on one backend, on one worker or several.
 pub struct Coro {
+    name: &'static str,
+    backend: Backend,
     multi_thread: bool,
 }
 
 impl Coro {
-    /// `coro-sjlj`: one worker.
+    /// `coro-sjlj`: one worker. The http baseline.
     pub const SJLJ: Coro = Coro {
+        name: "coro-sjlj",
+        backend: Backend::Sjlj,
+        multi_thread: false,
+    };
+    /// `coro-asm`: the hand-written x86-64 switch, one worker.
+    pub const ASM: Coro = Coro {
+        name: "coro-asm",
+        backend: Backend::Asm,
         multi_thread: false,
     };
     /// `coro-sjlj-mt`: `threads` workers.
-    pub const SJLJ_MT: Coro = Coro { multi_thread: true };
+    pub const SJLJ_MT: Coro = Coro {
+        name: "coro-sjlj-mt",
+        backend: Backend::Sjlj,
+        multi_thread: true,
+    };
 }
 
 impl Server for Coro {
     fn name(&self) -> &'static str {
-        if self.multi_thread {
-            "coro-sjlj-mt"
-        } else {
-            "coro-sjlj"
-        }
+        self.name
     }
 
     fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
         let workers = coro::workers(self.multi_thread, config);
-        coro::start(Backend::Sjlj, workers, addr, serve)
+        coro::start(self.backend, workers, addr, serve)
     }
 }
 

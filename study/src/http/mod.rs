@@ -1,7 +1,9 @@
 //! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
 //! (keep-alive, `connections` connections, pinned to the client CPUs), when
 //! `wrk` is installed; skipped with a note otherwise. jmpco's runtime
-//! (`coro-sjlj`, the baseline) serves beside tokio.
+//! (`coro-sjlj`, the baseline) serves beside tokio. Besides wrk's req/s
+//! and latencies, the server's CPU time over each wrk run, per request
+//! wrk completed.
 
 pub mod jmpco;
 pub mod tokio;
@@ -27,6 +29,7 @@ pub const RESPONSE: &[u8] =
 pub fn servers() -> Vec<&'static dyn Server> {
     vec![
         &jmpco::Coro::SJLJ,
+        &jmpco::Coro::ASM,
         &jmpco::Coro::SJLJ_MT,
         &tokio::Tokio::CURRENT_THREAD,
         &tokio::Tokio::MULTI_THREAD,
@@ -62,6 +65,20 @@ pub struct Config {
     pub server_threads: usize,
     /// wrk threads.
     pub client_threads: usize,
+    /// Requests wrk writes at once on a connection (HTTP pipelining,
+    /// through a Lua script); 1: one at a time, wrk's default.
+    pub pipeline: usize,
+}
+
+/// The wrk script that sends `depth` requests in each write: wrk then
+/// counts every response as a request.
+pub fn pipeline_script(depth: usize) -> String {
+    format!(
+        "-- {depth} keep-alive GETs per write (written by jmpco-study)\n\
+         init = function(args)\n  local r = {{}}\n  for i = 1, {depth} do\n    \
+         r[i] = wrk.format(nil, \"/\")\n  end\n  req = table.concat(r)\nend\n\
+         request = function()\n  return req\nend\n"
+    )
 }
 
 /// Whether `wrk` can be run.
@@ -85,6 +102,13 @@ pub fn run(
     if !wrk_available() {
         notes.push("http: skipped, `wrk` is not installed (apt-get install wrk)".into());
         return Ok(Vec::new());
+    }
+    if config.pipeline > 1 {
+        notes.push(format!(
+            "http: wrk pipelined {} requests per write (a Lua script); req/s counts responses; \
+             no latencies (wrk times only a write's first response)",
+            config.pipeline
+        ));
     }
     let place = Placement::detect();
     let mut records = Vec::new();
@@ -118,7 +142,9 @@ fn measure(
     let server = ServerProcess::start("http", name, &serve, &place.server)?;
     let idle = server.memory()?;
     let (mut rps, mut p50, mut p99, mut rss) = (vec![], vec![], vec![], vec![]);
+    let (mut cpu_pct, mut cpu_per_req) = (vec![], vec![]);
     for _ in 0..config.runs {
+        let (cpu0, wall0) = (server.cpu()?, std::time::Instant::now());
         let wrk = spawn_wrk(server.addr(), connections, config, &place.client)?;
         std::thread::sleep(config.duration / 2);
         let loaded = server.memory()?;
@@ -132,7 +158,10 @@ fn measure(
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let cpu = (server.cpu()? - cpu0).as_secs_f64();
         let parsed = parse_wrk(&String::from_utf8_lossy(&out.stdout))?;
+        cpu_pct.push(100.0 * cpu / wall0.elapsed().as_secs_f64());
+        cpu_per_req.push(crate::echo::cpu_us_per_request(cpu, parsed.requests)?);
         rps.push(parsed.req_per_s);
         p50.push(parsed.p50_us);
         p99.push(parsed.p99_us);
@@ -145,14 +174,21 @@ fn measure(
         "server_cpus" => affinity::describe(&place.server),
         "client_cpus" => affinity::describe(&place.client),
         "duration_ms" => config.duration.as_millis() as u64,
+        "pipeline" => config.pipeline,
     };
     let rec = |metric: &str, s: &[f64]| Record::new("http", name, metric, p.clone(), s);
-    Ok(vec![
+    let mut out = vec![
         rec("req_per_s", &rps),
-        rec("p50_us", &p50),
-        rec("p99_us", &p99),
         rec("rss_kib_per_conn", &rss),
-    ])
+        rec("server_cpu_pct", &cpu_pct),
+        rec("server_cpu_us_per_req", &cpu_per_req),
+    ];
+    // wrk times only the first response of each pipelined write: its
+    // percentiles are then no latency (its 90% and 99% lines read 0).
+    if config.pipeline == 1 {
+        out.extend([rec("p50_us", &p50), rec("p99_us", &p99)]);
+    }
+    Ok(out)
 }
 
 fn spawn_wrk(
@@ -168,10 +204,20 @@ fn spawn_wrk(
         format!("-c{connections}"),
         format!("-d{}s", config.duration.as_secs().max(1)),
         "--latency".into(),
-        format!("http://{addr}/"),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    ]);
+    if config.pipeline > 1 {
+        let script = std::env::temp_dir().join(format!(
+            "jmpco-study-pipeline-{}-{}.lua",
+            std::process::id(),
+            config.pipeline
+        ));
+        std::fs::write(&script, pipeline_script(config.pipeline))
+            .with_context(|| format!("writing {}", script.display()))?;
+        cmd.arg("-s").arg(script);
+    }
+    cmd.arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if !cpus.is_empty() {
         // wrk's threads inherit the affinity of its main thread.
         let cpus = cpus.to_vec();
@@ -201,6 +247,8 @@ pub struct WrkOutput {
     pub p50_us: f64,
     /// The 99% line of `--latency`, µs.
     pub p99_us: f64,
+    /// Requests completed: the `N requests in` line.
+    pub requests: u64,
 }
 
 /// Parses wrk's `--latency` output.
@@ -214,7 +262,13 @@ pub fn parse_wrk(out: &str) -> Result<WrkOutput> {
         .and_then(|v| v.parse().ok())
         .context("no Requests/sec in wrk's output")?;
     let lat = |p: &str| field(p).and_then(parse_duration_us);
+    let requests = out
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .context("no `N requests in` line in wrk's output")?;
     Ok(WrkOutput {
+        requests,
         req_per_s: rps,
         p50_us: lat("50%").context("no 50% latency in wrk's output")?,
         p99_us: lat("99%").context("no 99% latency in wrk's output")?,
@@ -252,10 +306,21 @@ mod tests {
             WrkOutput {
                 req_per_s: 20000.5,
                 p50_us: 93.0,
-                p99_us: 1200.0
+                p99_us: 1200.0,
+                requests: 40000,
             }
         );
         assert!(parse_wrk("garbage").is_err());
+        let no_count = out.replace("40000 requests in 2.00s", "lots of requests");
+        assert!(parse_wrk(&no_count).is_err());
+    }
+
+    #[test]
+    fn the_pipeline_script_writes_depth_requests_at_once() {
+        let script = pipeline_script(16);
+        assert!(script.contains("for i = 1, 16 do"), "{script}");
+        assert!(script.contains("wrk.format(nil, \"/\")"), "{script}");
+        assert!(script.contains("request = function()"), "{script}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `memory`: N parked coroutines against M parked threads — resident and
-//! virtual size per unit, and the kernel stack each thread costs (the notes'
-//! "a thread ~8 MiB, a coroutine ~4 KiB").
+//! virtual size per unit, the page tables mapping it (`VmPTE`, which RSS
+//! leaves out) and the kernel stack each thread costs (the notes' "a thread
+//! ~8 MiB, a coroutine ~4 KiB").
 //!
 //! Each run parks its units in a child process ([`park`], run through the
 //! hidden `park` subcommand): the child measures itself before and after,
@@ -77,11 +78,13 @@ pub fn run(
         }
         let mut rss = Vec::new();
         let mut vsz = Vec::new();
+        let mut pte = Vec::new();
         let mut kstack = Vec::new();
         for _ in 0..config.runs {
             let m = park_in_child(kind, count, stack_size)?;
             rss.push(m.rss_kib_per_item());
             vsz.push(m.vsz_kib_per_item());
+            pte.push(m.pte_kib_per_item());
             kstack.push(m.kernel_stack_kib_per_item());
         }
         let stack_kib = match kind {
@@ -91,6 +94,7 @@ pub fn run(
         let p = || params! {"count" => count, "stack_kib" => stack_kib};
         records.push(Record::new("memory", name, "rss_kib_per_item", p(), &rss));
         records.push(Record::new("memory", name, "vsz_kib_per_item", p(), &vsz));
+        records.push(Record::new("memory", name, "pte_kib_per_item", p(), &pte));
         if kind == Kind::Thread {
             records.push(Record::new(
                 "memory",

@@ -1,6 +1,7 @@
 //! The child side of the memory bench (`jmpco-study park`): park `count`
-//! units, measure this process before and after, print the [`Measured`]
-//! JSON on stdout, let them all go and exit.
+//! units, measure this process before and after (RSS, VSZ, page tables,
+//! and the machine's kernel stacks), print the [`Measured`] JSON on
+//! stdout, let them all go and exit.
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,6 +63,10 @@ pub struct Measured {
     pub vsz_before: u64,
     /// Virtual KiB with every unit parked.
     pub vsz_after: u64,
+    /// Page-table KiB before.
+    pub pte_before: u64,
+    /// Page-table KiB with every unit parked.
+    pub pte_after: u64,
     /// The machine's KernelStack KiB before.
     pub kernel_stack_before: u64,
     /// The machine's KernelStack KiB with every unit parked.
@@ -77,6 +82,11 @@ impl Measured {
     /// Virtual KiB each unit added.
     pub fn vsz_kib_per_item(&self) -> f64 {
         per(self.vsz_after, self.vsz_before, self.count)
+    }
+
+    /// Page-table KiB each unit added.
+    pub fn pte_kib_per_item(&self) -> f64 {
+        per(self.pte_after, self.pte_before, self.count)
     }
 
     /// Kernel-stack KiB each unit added (machine-wide: other processes'
@@ -155,6 +165,8 @@ pub fn park(kind: Kind, count: usize, stack_size: usize) -> Result<Measured> {
         rss_after: after.rss_kib,
         vsz_before: before.vsz_kib,
         vsz_after: after.vsz_kib,
+        pte_before: before.pte_kib,
+        pte_after: after.pte_kib,
         kernel_stack_before: kernel_before,
         kernel_stack_after: kernel_after,
     })

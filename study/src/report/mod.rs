@@ -181,6 +181,8 @@ pub enum Unit {
     PerSecond,
     /// KiB.
     Kib,
+    /// A count (instructions): printed as `12.3k`.
+    Count,
 }
 
 /// How a bench's chart reads.
@@ -223,7 +225,7 @@ pub struct View {
 use Field::{Max, Median, Min};
 
 /// Every bench's view, in report order.
-pub const VIEWS: [View; 9] = [
+pub const VIEWS: [View; 11] = [
     View {
         bench: "switch",
         title: "round trip (resume + suspend), ns",
@@ -329,6 +331,7 @@ pub const VIEWS: [View; 9] = [
         columns: &[
             col("rss_kib_per_item", Median, "RSS KiB", 2),
             col("vsz_kib_per_item", Median, "VSZ KiB", 1),
+            col("pte_kib_per_item", Median, "page tables KiB", 2),
             col("kernel_stack_kib_per_item", Median, "kernel stack KiB", 2),
         ],
         chart: Chart {
@@ -353,6 +356,7 @@ pub const VIEWS: [View; 9] = [
             col("rss_kib_per_conn", Median, "RSS KiB/conn", 1),
             col("server_cpu_pct", Median, "server CPU%", 0),
             col("client_cpu_pct", Median, "client CPU%", 0),
+            col("server_cpu_us_per_req", Median, "server CPU us/req", 2),
         ],
         chart: Chart {
             question: "Which server design serves the most 512-byte echo requests?",
@@ -393,11 +397,53 @@ pub const VIEWS: [View; 9] = [
             col("p50_us", Median, "p50 us", 1),
             col("p99_us", Median, "p99 us", 1),
             col("rss_kib_per_conn", Median, "RSS KiB/conn", 1),
+            col("server_cpu_pct", Median, "server CPU%", 0),
+            col("server_cpu_us_per_req", Median, "server CPU us/req", 2),
         ],
         chart: Chart {
             question: "How many HTTP hello requests per second under wrk?",
             axis: "requests per second",
             unit: Unit::PerSecond,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "echo-instructions",
+        title: "echo: server user-space instructions per request (callgrind, N and 2N requests differenced)",
+        group_by: Some("connections"),
+        primary: "instructions_per_req",
+        baselines: &["coro-sjlj"],
+        columns: &[
+            col("instructions_per_req", Median, "instr/req", 0),
+            col("instructions_per_req", Min, "min", 0),
+            col("instructions_per_req", Max, "max", 0),
+            col("fixed_minstructions", Median, "fixed Minstr", 1),
+        ],
+        chart: Chart {
+            question: "How many instructions does the server spend on one 512-byte echo?",
+            axis: "user-space instructions per request",
+            unit: Unit::Count,
+            stacked: None,
+            reference: None,
+        },
+    },
+    View {
+        bench: "http-instructions",
+        title: "http hello: server user-space instructions per request (callgrind, N and 2N requests differenced)",
+        group_by: Some("connections"),
+        primary: "instructions_per_req",
+        baselines: &["coro-sjlj"],
+        columns: &[
+            col("instructions_per_req", Median, "instr/req", 0),
+            col("instructions_per_req", Min, "min", 0),
+            col("instructions_per_req", Max, "max", 0),
+            col("fixed_minstructions", Median, "fixed Minstr", 1),
+        ],
+        chart: Chart {
+            question: "How many instructions does the server spend on one HTTP hello request?",
+            axis: "user-space instructions per request",
+            unit: Unit::Count,
             stacked: None,
             reference: None,
         },

@@ -257,6 +257,8 @@ pub fn value_label(unit: Unit, v: f64) -> String {
         Unit::PerSecond if v >= 1e3 => format!("{}k req/s", significant(v / 1e3)),
         Unit::PerSecond => format!("{} req/s", significant(v)),
         Unit::Kib => format!("{} KiB", significant(v)),
+        Unit::Count if v >= 1e3 => format!("{}k", significant(v / 1e3)),
+        Unit::Count => significant(v),
     }
 }
 
@@ -268,13 +270,15 @@ pub fn tick_label(unit: Unit, v: f64) -> String {
         Unit::PerSecond if v >= 1e3 => format!("{}k", trimmed(v / 1e3)),
         Unit::PerSecond => trimmed(v),
         Unit::Kib => format!("{} KiB", trimmed(v)),
+        Unit::Count if v >= 1e3 => format!("{}k", trimmed(v / 1e3)),
+        Unit::Count => trimmed(v),
     }
 }
 
 /// The axis' unit, named in its description.
 fn unit_name(unit: Unit) -> &'static str {
     match unit {
-        Unit::Nanos | Unit::Micros => "",
+        Unit::Nanos | Unit::Micros | Unit::Count => "",
         Unit::PerSecond => "k req/s",
         Unit::Kib => "KiB",
     }

@@ -31,6 +31,18 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts contestant `name` of `bench` (`echo` or `http`) pinned to `cpus`.
     pub fn start(bench: &str, name: &str, config: &ServeConfig, cpus: &[usize]) -> Result<Self> {
+        Self::start_under(&[], bench, name, config, cpus)
+    }
+
+    /// [`start`](Self::start) under a wrapper command (`prefix`, as
+    /// [`child::spawn_under`] takes it): callgrind, for the instruction counts.
+    pub fn start_under(
+        prefix: &[String],
+        bench: &str,
+        name: &str,
+        config: &ServeConfig,
+        cpus: &[usize],
+    ) -> Result<Self> {
         let cpus_arg = cpus
             .iter()
             .map(usize::to_string)
@@ -50,7 +62,7 @@ impl ServerProcess {
         if !cpus_arg.is_empty() {
             args.extend(["--cpus".into(), cpus_arg]);
         }
-        let mut guard = child::Guard(child::spawn(&args)?);
+        let mut guard = child::Guard(child::spawn_under(prefix, &args)?);
         let mut stdout = BufReader::new(guard.0.stdout.take().context("the server's stdout")?);
         let mut line = String::new();
         stdout.read_line(&mut line)?;
