@@ -76,7 +76,11 @@
 #define JMPCO_ENOTCORO -5
 
 /**
- * A runtime wait timed out.
+ * A runtime wait timed out: its own timeout passed, or, in C code called
+ * by a task of the Rust API inside `rt::timeout` / `rt::deadline`, that
+ * frame's deadline did (any runtime wait then returns it, `jmpco_sleep_ms`
+ * and `jmpco_join` included; return to the Rust caller, whose next park
+ * ends the frame).
  */
 #define JMPCO_ETIMEDOUT -6
 
@@ -656,7 +660,8 @@ int jmpco_wait_fd(int fd, int events, int timeout_ms);
  *
  * Returns `JMPCO_OK`; `JMPCO_ENOTCORO` if the caller is not a coroutine
  * started by `jmpco_spawn` (as for `jmpco_wait_fd`); `JMPCO_ECANCELED` as
- * for `jmpco_wait_fd`.
+ * for `jmpco_wait_fd`; `JMPCO_ETIMEDOUT` only in C code called by a Rust
+ * task whose `rt::timeout` deadline passed (see `JMPCO_ETIMEDOUT`).
  */
 int jmpco_sleep_ms(unsigned int ms);
 

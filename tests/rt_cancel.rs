@@ -223,6 +223,81 @@ fn a_rust_task_in_the_c_tiers_waits_is_cancelled_with_ecanceled() {
     });
 }
 
+/// One of the C tier's waits, as a Rust task calls it.
+type CWait = Box<dyn Fn() -> c_int>;
+
+/// Issue: an `rt::timeout` whose deadline passed while C code it called
+/// waited in the C tier unwound into the C frames, and the export's guard
+/// aborted the process. Now the unwind stops at the export, the wait
+/// returns `JMPCO_ETIMEDOUT` (sleep, fd and channel waits alike), and the frame
+/// stays armed: the next park, in Rust, fires it, and the frame returns
+/// `Elapsed`. A closure that returns without parking again gets its value,
+/// and a real panic afterwards poisons a lock as it should (no leftover
+/// unwind state).
+#[test]
+fn a_deadline_passing_in_the_c_tiers_waits_returns_etimedout_and_fires_again_in_rust() {
+    watchdog(30, "c_tier_deadline", || {
+        let rt = one_worker();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let chan = CChan::make(1);
+        let results = rt.block_on(move || {
+            let waits: [(&str, CWait); 3] = [
+                ("sleep", Box::new(|| jmpco_sleep_ms(60_000))),
+                (
+                    "wait_fd",
+                    Box::new(move || jmpco_wait_fd(fd, JMPCO_READABLE, -1)),
+                ),
+                (
+                    "chan_recv",
+                    Box::new(move || chan.recv(-1).err().unwrap_or(JMPCO_OK)),
+                ),
+            ];
+            let mut results = Vec::new();
+            for (which, wait) in &waits {
+                let start = Instant::now();
+                let code = Cell::new(JMPCO_OK);
+                // Parks again in Rust after the C wait: the frame fires there.
+                let fired = rt::timeout(Duration::from_millis(20), || {
+                    code.set(wait());
+                    rt::sleep(Duration::from_secs(60));
+                });
+                // Returns right after the C wait: the closure's value comes back.
+                let returned = rt::timeout(Duration::from_millis(20), wait);
+                // A real panic through a guard poisons (it would not if the
+                // task still counted as unwinding for a deadline).
+                let lock = rt::sync::Mutex::new(());
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                    let _guard = lock.lock().unwrap();
+                    panic!("a real panic");
+                }));
+                let poisoned = lock.is_poisoned();
+                results.push((
+                    *which,
+                    code.get(),
+                    fired,
+                    returned,
+                    poisoned,
+                    start.elapsed() < Duration::from_secs(5),
+                ));
+            }
+            results
+        });
+        for (which, code, fired, returned, poisoned, quick) in results {
+            assert_eq!(code, JMPCO_ETIMEDOUT, "{which}: the C wait's code");
+            assert_eq!(fired, Err(rt::Elapsed), "{which}: the frame fired in Rust");
+            assert_eq!(
+                returned,
+                Ok(JMPCO_ETIMEDOUT),
+                "{which}: a closure that returns"
+            );
+            assert!(poisoned, "{which}: no leftover deadline unwind state");
+            assert!(quick, "{which}: no wait ran to its own limit");
+        }
+        assert_eq!(chan.free(), JMPCO_OK);
+    });
+}
+
 /// Issue: task A waited on fd N with a timeout; N was closed and its number
 /// reused by a socket task B read; A's timeout ran `EPOLL_CTL_DEL` on N, so
 /// B's read timed out although its peer had written.

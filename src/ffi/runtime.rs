@@ -20,7 +20,9 @@ use super::types::{
 };
 use crate::rt::foreign::{self, ForeignTask};
 use crate::rt::local::{self, RunError};
-use crate::rt::task::{cancelling, in_task, try_sleep, try_yield};
+use crate::rt::task::{
+    cancelling, in_task, is_deadline_unwind, stop_deadline_unwind, try_sleep, try_yield,
+};
 use crate::rt::{Interest, ParkRefused};
 
 /// `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
@@ -239,7 +241,8 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
 ///
 /// Returns `JMPCO_OK`; `JMPCO_ENOTCORO` if the caller is not a coroutine
 /// started by `jmpco_spawn` (as for `jmpco_wait_fd`); `JMPCO_ECANCELED` as
-/// for `jmpco_wait_fd`.
+/// for `jmpco_wait_fd`; `JMPCO_ETIMEDOUT` only in C code called by a Rust
+/// task whose `rt::timeout` deadline passed (see `JMPCO_ETIMEDOUT`).
 #[no_mangle]
 pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
     guard("jmpco_sleep_ms", || {
@@ -257,19 +260,31 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
     })
 }
 
-/// Runs a wait that parks the calling task. A task of the Rust API that is
-/// cancelled while it is parked there unwinds from its park point; that
-/// unwinding cannot cross the C frames between this export and the Rust
-/// code that called into C, so it stops here, and the wait returns
-/// `JMPCO_ECANCELED`. The task stays marked as cancelled: its later waits
-/// are refused too, so the C code returns to its Rust caller, which ends
-/// the task. (C bodies spawned with `jmpco_spawn` are never unwound: their
-/// cancel refuses their waits, see `jmpco_cancel`.) Any other panic goes on
-/// to `guard`.
+/// Runs a wait that parks the calling task, stopping the two unwinds a
+/// task of the Rust API can start at its park points, which cannot cross
+/// the C frames between this export and the Rust code that called into C:
+///
+/// * a cancellation (the task is aborted, or its runtime shuts down): the
+///   wait returns `JMPCO_ECANCELED`. The task stays marked as cancelled:
+///   its later waits are refused too, so the C code returns to its Rust
+///   caller, which ends the task;
+/// * an `rt::timeout` / `rt::deadline` frame's deadline: the wait returns
+///   `JMPCO_ETIMEDOUT` (it was bounded by the frame's deadline, and that
+///   passed). The frame stays armed: the task's next park, in C or in
+///   Rust, fires it again, so once the C code has returned to Rust the
+///   unwind resumes and the frame returns `Elapsed`.
+///
+/// (C bodies spawned with `jmpco_spawn` are never unwound: their cancel
+/// refuses their waits, see `jmpco_cancel`.) Any other panic goes on to
+/// `guard`.
 pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
     match panic::catch_unwind(AssertUnwindSafe(wait)) {
         Ok(status) => status,
         Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,
+        Err(payload) if is_deadline_unwind(payload.as_ref()) => {
+            stop_deadline_unwind();
+            JMPCO_ETIMEDOUT
+        }
         Err(payload) => panic::resume_unwind(payload),
     }
 }

@@ -25,7 +25,11 @@ pub const JMPCO_EBUSY: c_int = -4;
 /// A channel call that would have to wait in a `jmpco_create` coroutine
 /// resumed inside a spawned one returns it too.
 pub const JMPCO_ENOTCORO: c_int = -5;
-/// A runtime wait timed out.
+/// A runtime wait timed out: its own timeout passed, or, in C code called
+/// by a task of the Rust API inside `rt::timeout` / `rt::deadline`, that
+/// frame's deadline did (any runtime wait then returns it, `jmpco_sleep_ms`
+/// and `jmpco_join` included; return to the Rust caller, whose next park
+/// ends the frame).
 pub const JMPCO_ETIMEDOUT: c_int = -6;
 /// A runtime wait was refused because the calling task is ending: it is a
 /// `jmpco_spawn_task` task given to `jmpco_cancel` (return from its body),

@@ -767,6 +767,15 @@ impl Scheduler {
         Some(&*locals.last().expect("just pushed").1 as *const dyn Any)
     }
 
+    /// Task `key`'s deadline unwind was stopped before it reached its
+    /// frame (see [`super::task::stop_deadline_unwind`]): it no longer
+    /// unwinds, and its frame stays, so its next park fires it again.
+    pub(crate) fn deadline_unwind_stopped(&self, key: Key) {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.deadline_unwinding.set(false);
+        }
+    }
+
     /// Whether task `key` is unwinding to a `timeout` frame.
     pub(crate) fn deadline_unwinding(&self, key: Key) -> bool {
         self.tasks

@@ -186,6 +186,25 @@ fn deadline_inner<T>(at: Option<Instant>, f: impl FnOnce() -> T) -> Result<T, El
     }
 }
 
+/// Whether `payload` is the unwind of a [`timeout`] frame's deadline.
+pub(crate) fn is_deadline_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<DeadlinePassed>()
+}
+
+/// The running task's deadline unwind (its `payload`, see
+/// [`is_deadline_unwind`]) was caught short of its [`timeout`] frame, by
+/// code that cannot let it pass (the C API's exports: C frames lie
+/// between). The task no longer counts as unwinding (later panics poison
+/// locks again); the frame is still armed, and its deadline has passed, so
+/// the task's next park fires it again and the unwind resumes from there.
+pub(crate) fn stop_deadline_unwind() {
+    with_task(|task| {
+        if let Some((sched, key)) = task {
+            sched.deadline_unwind_stopped(key);
+        }
+    });
+}
+
 /// Drops the running task's task-local values: its body has returned, and
 /// whoever joins it must find them gone.
 pub(crate) fn drop_task_locals() {
