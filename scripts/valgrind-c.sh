@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the C API's test programs (core tier, bodies jumping out of their
 # coroutines, runtime tier, task handles, channels, registered I/O) and the
-# generator example under Valgrind memcheck (errors and definite leaks fail),
-# each linked once with the static and once with the shared library of a
-# build with the `valgrind` feature, which registers coroutine stacks so
-# memcheck follows the switches.
+# generator and fan_out examples under Valgrind memcheck (errors and definite
+# leaks fail), each linked once with the static and once with the shared
+# library of a build with the `valgrind` feature, which registers coroutine
+# stacks so memcheck follows the switches.
 # Needs valgrind (Debian: apt-get install valgrind). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ programs=(
   tests/c/task_test.c
   tests/c/chan_test.c
   examples/c/generator.c
+  examples/c/fan_out.c
 )
 for prog in "${programs[@]}"; do
   name="$(basename "$prog" .c)"

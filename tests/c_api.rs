@@ -294,6 +294,45 @@ fn channel_test_passes_linked_dynamically() {
     check_chan_test(&run(&exe, &[]));
 }
 
+/// The fan-out example's summary: 12 jobs, two of which hang. The numbers
+/// come from its accounting (each job counted once as done, abandoned by a
+/// cancelled worker, or never started), not from a fixed string it prints.
+fn check_fan_out(stdout: &str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        lines[0], "fan_out: 12 jobs, 4 workers, deadline 400 ms: 10 done in time",
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1], "fan_out: cancelled 2 busy workers; abandoned jobs: 2 5",
+        "{stdout}"
+    );
+    let counts: Vec<u32> = lines[2]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse().expect("a count"))
+        .collect();
+    assert_eq!(
+        counts,
+        [12, 10, 2, 0],
+        "jobs, done, abandoned, unstarted: {stdout}"
+    );
+    assert!(lines[2].ends_with(": each counted once"), "{stdout}");
+}
+
+#[test]
+fn fan_out_example_cancels_its_stragglers_linked_statically() {
+    let exe = build("examples/c/fan_out.c", "fan_out", Link::Static);
+    check_fan_out(&run(&exe, &[]));
+}
+
+#[test]
+fn fan_out_example_cancels_its_stragglers_linked_dynamically() {
+    let exe = build("examples/c/fan_out.c", "fan_out-shared", Link::Shared);
+    check_fan_out(&run(&exe, &[]));
+}
+
 #[test]
 fn roundtrip_example_measures_both_backends() {
     let exe = build("examples/c/roundtrip.c", "roundtrip", Link::Static);
