@@ -305,7 +305,10 @@ int jmpco_chan_make(size_t capacity, jmpco_chan **out);
  * coroutine resumed inside a spawned coroutine; `JMPCO_ECANCELED` if the
  * calling task is being cancelled (`jmpco_cancel`, or a Rust task's
  * cancellation), as for `jmpco_wait_fd`: even a send that would not wait,
- * timeout 0 included, then sends nothing.
+ * timeout 0 included, then sends nothing. (One exception, since a sent
+ * message cannot be taken back: a waiting send whose message a receiver
+ * took in the turn the cancel came, before the task ran again, returns
+ * `JMPCO_OK`: it was sent. The task's next call fails.)
  *
  * # Safety
  * `ch` is NULL or a channel from `jmpco_chan_make` whose
@@ -330,8 +333,9 @@ int jmpco_chan_send(jmpco_chan *ch, void *value, int timeout_ms);
  * `JMPCO_EINVAL` if `ch` or `out` is NULL or `timeout_ms` is below -1;
  * `JMPCO_ENOTCORO` and `JMPCO_ECANCELED` as for `jmpco_chan_send` (a
  * cancelled caller takes nothing; one cancelled while it waits and that
- * had already been handed a message puts it back at the head of the
- * channel: it is not lost).
+ * had already been handed a message, or is handed one before it runs
+ * again, puts it back at the head of the channel, or hands it to the
+ * oldest waiting receiver: it is not lost).
  *
  * # Safety
  * `ch` as for `jmpco_chan_send`; `out` is NULL or points to writable
@@ -741,8 +745,10 @@ int jmpco_join(jmpco_task *task, void **result);
  * * a task that has not started never runs: its stack is freed, and
  *   `jmpco_join` returns `JMPCO_ECANCELED`;
  * * a task parked in a runtime wait (`jmpco_wait_fd`, `jmpco_sleep_ms`,
- *   `jmpco_yield`, `jmpco_join`) is woken, and that wait returns
- *   `JMPCO_ECANCELED`;
+ *   `jmpco_yield`, `jmpco_join`, `jmpco_chan_send`, `jmpco_chan_recv`) is
+ *   woken, and that wait returns `JMPCO_ECANCELED` (a send or a receive
+ *   then moves no message; see there for a message handed over in the
+ *   turn the cancel came);
  * * a running task (it cancelled itself, or a `jmpco_create` coroutine it
  *   resumed did) gets `JMPCO_ECANCELED` from its next wait;
  *

@@ -118,7 +118,10 @@ pub unsafe extern "C" fn jmpco_chan_make(capacity: usize, out: *mut *mut jmpco_c
 /// coroutine resumed inside a spawned coroutine; `JMPCO_ECANCELED` if the
 /// calling task is being cancelled (`jmpco_cancel`, or a Rust task's
 /// cancellation), as for `jmpco_wait_fd`: even a send that would not wait,
-/// timeout 0 included, then sends nothing.
+/// timeout 0 included, then sends nothing. (One exception, since a sent
+/// message cannot be taken back: a waiting send whose message a receiver
+/// took in the turn the cancel came, before the task ran again, returns
+/// `JMPCO_OK`: it was sent. The task's next call fails.)
 ///
 /// # Safety
 /// `ch` is NULL or a channel from `jmpco_chan_make` whose
@@ -173,8 +176,9 @@ pub unsafe extern "C" fn jmpco_chan_send(
 /// `JMPCO_EINVAL` if `ch` or `out` is NULL or `timeout_ms` is below -1;
 /// `JMPCO_ENOTCORO` and `JMPCO_ECANCELED` as for `jmpco_chan_send` (a
 /// cancelled caller takes nothing; one cancelled while it waits and that
-/// had already been handed a message puts it back at the head of the
-/// channel: it is not lost).
+/// had already been handed a message, or is handed one before it runs
+/// again, puts it back at the head of the channel, or hands it to the
+/// oldest waiting receiver: it is not lost).
 ///
 /// # Safety
 /// `ch` as for `jmpco_chan_send`; `out` is NULL or points to writable
@@ -208,6 +212,14 @@ pub unsafe extern "C" fn jmpco_chan_recv(
             Some(Wait::Until(deadline)) => {
                 let mut got = None;
                 let status = stop_cancellation(|| match ch.rx.recv_waiting(deadline) {
+                    // Cancelled while it waited, and handed a message in
+                    // the turn the cancel came (before it ran again): the
+                    // wait fails like every wait of a cancelled task, and
+                    // the message goes back for another receiver.
+                    Ok(msg) if cancelling() => {
+                        ch.rx.give_back(msg);
+                        JMPCO_ECANCELED
+                    }
                     Ok(msg) => {
                         got = Some(msg);
                         JMPCO_OK

@@ -153,8 +153,10 @@ pub unsafe extern "C" fn jmpco_join(task: *mut jmpco_task, result: *mut *mut c_v
 /// * a task that has not started never runs: its stack is freed, and
 ///   `jmpco_join` returns `JMPCO_ECANCELED`;
 /// * a task parked in a runtime wait (`jmpco_wait_fd`, `jmpco_sleep_ms`,
-///   `jmpco_yield`, `jmpco_join`) is woken, and that wait returns
-///   `JMPCO_ECANCELED`;
+///   `jmpco_yield`, `jmpco_join`, `jmpco_chan_send`, `jmpco_chan_recv`) is
+///   woken, and that wait returns `JMPCO_ECANCELED` (a send or a receive
+///   then moves no message; see there for a message handed over in the
+///   turn the cancel came);
 /// * a running task (it cancelled itself, or a `jmpco_create` coroutine it
 ///   resumed did) gets `JMPCO_ECANCELED` from its next wait;
 ///

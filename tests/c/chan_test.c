@@ -2,7 +2,10 @@
  * chan_test.c: the C API's channels (jmpco_chan_make, _send, _recv, _close,
  * _free), checked from C through include/jmpco.h: between coroutines of one
  * scheduler, between two threads' schedulers, between plain threads and
- * coroutines; timeouts, close, free, ordering, backpressure, rendezvous.
+ * coroutines; timeouts, close, free, ordering, backpressure, rendezvous;
+ * jmpco_spawn_task tasks cancelled in channel waits (from their thread and
+ * from another), a cancelled task's later calls, a message handed to a
+ * receiver, or taken from a sender, as it is cancelled.
  * Built and run by tests/c_api.rs against both libjmpco.a and libjmpco.so,
  * and by scripts/valgrind-c.sh under memcheck.
  *
@@ -730,6 +733,322 @@ static void coroutines_of_two_threads_schedulers_exchange_every_message_once(voi
     CHECK_RC(jmpco_chan_free(c.pong), JMPCO_OK);
 }
 
+/* --- cancelled tasks (jmpco_spawn_task, jmpco_cancel) -------------------- */
+
+static jmpco_task *spawn_task(jmpco_fn fn, void *arg) {
+    jmpco_options opts;
+    jmpco_options_init(&opts);
+    opts.backend = backend;
+    jmpco_task *task = NULL;
+    int rc = jmpco_spawn_task(&task, fn, arg, &opts);
+    if (rc != JMPCO_OK || task == NULL) {
+        printf("FAIL [%s] jmpco_spawn_task: %s\n", backend_name, jmpco_strerror(rc));
+        exit(1);
+    }
+    return task;
+}
+
+#define LATER_CALLS 6
+
+struct chan_cancel {
+    jmpco_chan *empty, *full, *spare; /* spare holds V(42) and has room */
+    jmpco_task *receiver, *sender;
+    int pending_rc[2]; /* the receiver's recv, the sender's send */
+    double waited[2];
+    void *got;                   /* the receiver's out: never written */
+    int later[2][LATER_CALLS];   /* each one's channel calls after the cancel */
+    int later_out_untouched[2];
+};
+
+/* A cancelled task's channel calls all fail, those that would not wait
+   too, and move nothing: spare keeps its message and gets no other. */
+static void later_channel_calls_fail(struct chan_cancel *c, int who) {
+    void *out = V(0xdead);
+    int *later = c->later[who];
+    later[0] = jmpco_chan_recv(c->spare, &out, 0); /* a message is there */
+    later[1] = jmpco_chan_recv(c->spare, &out, -1);
+    later[2] = jmpco_chan_recv(c->spare, &out, 50);
+    later[3] = jmpco_chan_send(c->spare, V(9), 0); /* there is room */
+    later[4] = jmpco_chan_send(c->spare, V(9), -1);
+    later[5] = jmpco_chan_send(c->spare, V(9), 50);
+    c->later_out_untouched[who] = out == V(0xdead);
+}
+
+static void *cancelled_receiver(void *arg) {
+    struct chan_cancel *c = arg;
+    double t0 = now_ms();
+    c->pending_rc[0] = jmpco_chan_recv(c->empty, &c->got, -1); /* parks */
+    c->waited[0] = now_ms() - t0;
+    later_channel_calls_fail(c, 0);
+    return V(0x71);
+}
+
+static void *cancelled_sender(void *arg) {
+    struct chan_cancel *c = arg;
+    double t0 = now_ms();
+    c->pending_rc[1] = jmpco_chan_send(c->full, V(2), -1); /* full: parks */
+    c->waited[1] = now_ms() - t0;
+    later_channel_calls_fail(c, 1);
+    return V(0x72);
+}
+
+static int local_cancel_rc[2];
+
+static void *cancel_both_after_10ms(void *arg) {
+    struct chan_cancel *c = arg;
+    CHECK_RC(jmpco_sleep_ms(10), JMPCO_OK);
+    local_cancel_rc[0] = jmpco_cancel(c->receiver);
+    local_cancel_rc[1] = jmpco_cancel(c->sender);
+    return NULL;
+}
+
+static void *cancel_both_from_a_thread(void *arg) {
+    struct chan_cancel *c = arg;
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int rc = jmpco_cancel(c->receiver);
+    if (rc == JMPCO_OK) rc = jmpco_cancel(c->sender);
+    return (void *)(intptr_t)rc;
+}
+
+/* A receiver parked on an empty channel and a sender parked on a full one
+   are cancelled (by a coroutine of their thread, or from another thread):
+   both calls return JMPCO_ECANCELED, the sender's message was not sent,
+   and their waits are gone (a message sent later is not handed to the
+   cancelled receiver; the channels can be freed). */
+static void check_cancel_in_channel_waits(int from_thread) {
+    struct chan_cancel c;
+    memset(&c, 0, sizeof c);
+    c.empty = make(2);
+    c.full = make(1);
+    c.spare = make(4);
+    c.got = V(0xdead);
+    c.pending_rc[0] = c.pending_rc[1] = 99;
+    local_cancel_rc[0] = local_cancel_rc[1] = 99;
+    CHECK_RC(jmpco_chan_send(c.full, V(1), 0), JMPCO_OK);
+    CHECK_RC(jmpco_chan_send(c.spare, V(42), 0), JMPCO_OK);
+    c.receiver = spawn_task(cancelled_receiver, &c);
+    c.sender = spawn_task(cancelled_sender, &c);
+    pthread_t t;
+    if (from_thread)
+        start_thread(&t, cancel_both_from_a_thread, &c);
+    else
+        spawn(cancel_both_after_10ms, &c);
+    double t0 = now_ms();
+    run();
+    CHECK(now_ms() - t0 < 5000); /* woken by the cancels */
+    if (from_thread) {
+        void *rc = V(99);
+        CHECK(pthread_join(t, &rc) == 0);
+        CHECK_RC((int)(intptr_t)rc, JMPCO_OK);
+    } else {
+        CHECK_RC(local_cancel_rc[0], JMPCO_OK);
+        CHECK_RC(local_cancel_rc[1], JMPCO_OK);
+    }
+    for (int who = 0; who < 2; who++) {
+        CHECK_RC(c.pending_rc[who], JMPCO_ECANCELED);
+        CHECK(c.waited[who] >= (from_thread ? 20 : 5) && c.waited[who] < 5000);
+        for (int i = 0; i < LATER_CALLS; i++) CHECK_RC(c.later[who][i], JMPCO_ECANCELED);
+        CHECK(c.later_out_untouched[who]);
+    }
+    CHECK(c.got == V(0xdead)); /* the receiver was handed nothing */
+    void *r = NULL;
+    CHECK_RC(jmpco_join(c.receiver, &r), JMPCO_OK); /* they returned by themselves */
+    CHECK(r == V(0x71));
+    CHECK_RC(jmpco_join(c.sender, &r), JMPCO_OK);
+    CHECK(r == V(0x72));
+    CHECK_RC(jmpco_task_release(c.receiver), JMPCO_OK);
+    CHECK_RC(jmpco_task_release(c.sender), JMPCO_OK);
+
+    void *out = V(0xdead);
+    /* full holds exactly what it held: V(1), not the cancelled V(2). */
+    CHECK_RC(jmpco_chan_recv(c.full, &out, 0), JMPCO_OK);
+    CHECK(out == V(1));
+    CHECK_RC(jmpco_chan_recv(c.full, &out, 0), JMPCO_ETIMEDOUT);
+    /* empty has no receiver waiting any more: a send is buffered, not
+       handed to the cancelled one, and comes back out. */
+    CHECK_RC(jmpco_chan_recv(c.empty, &out, 0), JMPCO_ETIMEDOUT);
+    CHECK_RC(jmpco_chan_send(c.empty, V(3), 0), JMPCO_OK);
+    CHECK_RC(jmpco_chan_recv(c.empty, &out, 0), JMPCO_OK);
+    CHECK(out == V(3));
+    /* spare: its one message, nothing taken, nothing added. */
+    CHECK_RC(jmpco_chan_recv(c.spare, &out, 0), JMPCO_OK);
+    CHECK(out == V(42));
+    CHECK_RC(jmpco_chan_recv(c.spare, &out, 0), JMPCO_ETIMEDOUT);
+    /* No wait was left behind in them. */
+    CHECK_RC(jmpco_chan_free(c.empty), JMPCO_OK);
+    CHECK_RC(jmpco_chan_free(c.full), JMPCO_OK);
+    CHECK_RC(jmpco_chan_free(c.spare), JMPCO_OK);
+}
+
+static void cancel_of_tasks_parked_in_recv_and_send_fails_them_and_moves_nothing(void) {
+    check_cancel_in_channel_waits(0);
+}
+
+static void cancel_from_another_thread_reaches_tasks_parked_in_channel_waits(void) {
+    check_cancel_in_channel_waits(1);
+}
+
+static struct chan_cancel self_cancel;
+
+static void *cancel_myself_then_use_channels(void *arg) {
+    (void)arg;
+    self_cancel.pending_rc[0] = jmpco_cancel(self_cancel.receiver);
+    later_channel_calls_fail(&self_cancel, 0);
+    return NULL;
+}
+
+/* A task that is cancelled before its first channel call (it cancels
+   itself, and never waited) gets JMPCO_ECANCELED from every one, timeout
+   0 included, and sends and takes nothing. */
+static void a_task_cancelled_before_it_waited_sends_and_takes_nothing(void) {
+    memset(&self_cancel, 0, sizeof self_cancel);
+    self_cancel.spare = make(4);
+    self_cancel.pending_rc[0] = 99;
+    CHECK_RC(jmpco_chan_send(self_cancel.spare, V(42), 0), JMPCO_OK);
+    self_cancel.receiver = spawn_task(cancel_myself_then_use_channels, NULL);
+    run();
+    CHECK_RC(self_cancel.pending_rc[0], JMPCO_OK);
+    for (int i = 0; i < LATER_CALLS; i++) CHECK_RC(self_cancel.later[0][i], JMPCO_ECANCELED);
+    CHECK(self_cancel.later_out_untouched[0]);
+    void *out = NULL;
+    CHECK_RC(jmpco_chan_recv(self_cancel.spare, &out, 0), JMPCO_OK);
+    CHECK(out == V(42));
+    CHECK_RC(jmpco_chan_recv(self_cancel.spare, &out, 0), JMPCO_ETIMEDOUT);
+    CHECK_RC(jmpco_task_release(self_cancel.receiver), JMPCO_OK);
+    CHECK_RC(jmpco_chan_free(self_cancel.spare), JMPCO_OK);
+}
+
+struct handoff {
+    jmpco_chan *ch;
+    jmpco_task *first; /* parked first: handed the message, and cancelled */
+    int cancel_first;  /* the racer's order: cancel then send, or the reverse */
+    int first_rc, second_rc, send_rc, cancel_rc, close_rc;
+    void *first_got, *second_got;
+};
+
+static void *handoff_first(void *arg) {
+    struct handoff *h = arg;
+    h->first_rc = jmpco_chan_recv(h->ch, &h->first_got, -1);
+    return NULL;
+}
+
+static void *handoff_second(void *arg) {
+    struct handoff *h = arg;
+    h->second_rc = jmpco_chan_recv(h->ch, &h->second_got, -1); /* behind first */
+    return NULL;
+}
+
+/* Runs once both receivers are parked: sends and cancels the first in one
+   turn, before it can run, so the message reaches it as it is cancelled. */
+static void *handoff_racer(void *arg) {
+    struct handoff *h = arg;
+    if (h->cancel_first) {
+        h->cancel_rc = jmpco_cancel(h->first);
+        h->send_rc = jmpco_chan_send(h->ch, V(7), 0);
+    } else {
+        h->send_rc = jmpco_chan_send(h->ch, V(7), 0);
+        h->cancel_rc = jmpco_cancel(h->first);
+    }
+    CHECK_RC(jmpco_sleep_ms(20), JMPCO_OK);
+    h->close_rc = jmpco_chan_close(h->ch); /* ends the second, if it got nothing */
+    return NULL;
+}
+
+/* A message handed to a parked receiver in the same turn as it is
+   cancelled (just after the cancel, or just before) is neither lost nor
+   received twice: the cancelled receiver's recv fails with
+   JMPCO_ECANCELED, as every wait of a cancelled task does, and gives the
+   message back, here straight to the next waiting receiver. On a buffered
+   and on a rendezvous channel. */
+static void a_message_handed_to_a_receiver_as_it_is_cancelled_goes_to_the_next(void) {
+    for (int capacity = 0; capacity <= 1; capacity++) {
+        for (int cancel_first = 0; cancel_first <= 1; cancel_first++) {
+            struct handoff h = {make((size_t)capacity), NULL, cancel_first, 99, 99, 99, 99, 99,
+                                V(0xdead), V(0xdead)};
+            h.first = spawn_task(handoff_first, &h);
+            spawn(handoff_second, &h);
+            spawn(handoff_racer, &h);
+            run();
+            CHECK_RC(h.send_rc, JMPCO_OK); /* receivers were waiting */
+            CHECK_RC(h.cancel_rc, JMPCO_OK);
+            CHECK_RC(h.close_rc, JMPCO_OK);
+            int received = (h.first_rc == JMPCO_OK && h.first_got == V(7)) +
+                           (h.second_rc == JMPCO_OK && h.second_got == V(7));
+            void *out = V(0xdead);
+            int rc = jmpco_chan_recv(h.ch, &out, 0); /* closed: what is left */
+            if (rc == JMPCO_OK && out == V(7)) {
+                received++;
+                rc = jmpco_chan_recv(h.ch, &out, 0);
+            }
+            CHECK_RC(rc, JMPCO_ECLOSED);
+            if (received != 1)
+                printf("FAIL [%s] capacity %d, cancel %s the send: V(7) received %d times\n",
+                       backend_name, capacity, cancel_first ? "before" : "after", received);
+            CHECK(received == 1);
+            CHECK_RC(h.first_rc, JMPCO_ECANCELED);
+            CHECK(h.first_got == V(0xdead));
+            CHECK_RC(h.second_rc, JMPCO_OK);
+            CHECK(h.second_got == V(7));
+            CHECK_RC(jmpco_task_release(h.first), JMPCO_OK);
+            CHECK_RC(jmpco_chan_free(h.ch), JMPCO_OK);
+        }
+    }
+}
+
+struct taken {
+    jmpco_chan *ch;
+    jmpco_task *sender;
+    int take_first;
+    int send_rc, after_rc, recv_rc, cancel_rc;
+    void *got;
+};
+
+static void *taken_sender(void *arg) {
+    struct taken *t = arg;
+    t->send_rc = jmpco_chan_send(t->ch, V(2), -1); /* full: parks */
+    t->after_rc = jmpco_chan_send(t->ch, V(3), 0);
+    return NULL;
+}
+
+static void *taken_racer(void *arg) {
+    struct taken *t = arg;
+    if (t->take_first) {
+        t->recv_rc = jmpco_chan_recv(t->ch, &t->got, 0); /* lets V(2) in */
+        t->cancel_rc = jmpco_cancel(t->sender);
+    } else {
+        t->cancel_rc = jmpco_cancel(t->sender);
+        t->recv_rc = jmpco_chan_recv(t->ch, &t->got, 0);
+    }
+    return NULL;
+}
+
+/* The sender's side of the same race: a receive that takes from a full
+   channel moves the parked sender's message in, in the turn the sender is
+   cancelled. That message has been sent, and cannot be taken back: the
+   send returns JMPCO_OK, the message is in the channel once, and the
+   task's next call fails. */
+static void a_message_taken_from_a_sender_as_it_is_cancelled_counts_as_sent(void) {
+    for (int take_first = 0; take_first <= 1; take_first++) {
+        struct taken t = {make(1), NULL, take_first, 99, 99, 99, 99, V(0xdead)};
+        CHECK_RC(jmpco_chan_send(t.ch, V(1), 0), JMPCO_OK);
+        t.sender = spawn_task(taken_sender, &t);
+        spawn(taken_racer, &t);
+        run();
+        CHECK_RC(t.cancel_rc, JMPCO_OK);
+        CHECK_RC(t.recv_rc, JMPCO_OK);
+        CHECK(t.got == V(1));
+        CHECK_RC(t.send_rc, JMPCO_OK);
+        CHECK_RC(t.after_rc, JMPCO_ECANCELED);
+        void *out = V(0xdead);
+        CHECK_RC(jmpco_chan_recv(t.ch, &out, 0), JMPCO_OK);
+        CHECK(out == V(2));
+        CHECK_RC(jmpco_chan_recv(t.ch, &out, 0), JMPCO_ETIMEDOUT); /* once; no V(3) */
+        CHECK_RC(jmpco_task_release(t.sender), JMPCO_OK);
+        CHECK_RC(jmpco_chan_free(t.ch), JMPCO_OK);
+    }
+}
+
 /* --- 10,000 coroutines, 1,000,000 messages ------------------------------ */
 
 #define CROWD 10000 /* half producers, half consumers */
@@ -834,6 +1153,11 @@ int main(void) {
         jmpco_create_coroutines_block_off_schedulers_and_refuse_to_wait_in_them();
         a_plain_thread_and_a_coroutine_exchange_both_ways();
         coroutines_of_two_threads_schedulers_exchange_every_message_once();
+        cancel_of_tasks_parked_in_recv_and_send_fails_them_and_moves_nothing();
+        cancel_from_another_thread_reaches_tasks_parked_in_channel_waits();
+        a_task_cancelled_before_it_waited_sends_and_takes_nothing();
+        a_message_handed_to_a_receiver_as_it_is_cancelled_goes_to_the_next();
+        a_message_taken_from_a_sender_as_it_is_cancelled_counts_as_sent();
     }
     backend = JMPCO_BACKEND_SJLJ;
     backend_name = "sjlj";

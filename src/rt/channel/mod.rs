@@ -582,6 +582,14 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Puts back a message this receiver took but will not deliver (the C
+    /// API's receive, whose task was cancelled while it waited and was
+    /// handed the message anyway): it was the oldest, so it goes first, or
+    /// straight to the oldest waiting receiver. Not lost, not duplicated.
+    pub(crate) fn give_back(&self, value: T) {
+        self.chan.lock().restore(value);
+    }
+
     /// A blocking iterator: [`recv`](Self::recv) until it fails.
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
