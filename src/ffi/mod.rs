@@ -55,6 +55,11 @@
 //!   no task is left); `jmpco_wait_fd` and `jmpco_sleep_ms` park the task.
 //!   These tasks are *foreign*: the scheduler never unwinds them, it frees
 //!   their stacks as they are if it must drop them (`Coroutine::abandon`).
+//! * **Registered I/O** (`fdio.rs`): `jmpco_read`, `jmpco_write`,
+//!   `jmpco_accept`, `jmpco_connect` and `jmpco_close` on fds the program
+//!   hands over, each keeping one registration for the fd's life
+//!   (`crate::rt::raw_io`); POSIX returns with `errno`, since they stand
+//!   for the system calls of those names.
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its whole body through
@@ -75,6 +80,7 @@
 //! Rust types they wrap); nothing in it is needed from Rust.
 
 mod coro;
+mod fdio;
 mod handle;
 mod runtime;
 mod types;
@@ -88,6 +94,7 @@ pub use coro::{
     jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
 };
+pub use fdio::{jmpco_accept, jmpco_close, jmpco_connect, jmpco_read, jmpco_write};
 pub use handle::jmpco_coro;
 pub use runtime::{
     jmpco_run, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_with, jmpco_wait_fd, JMPCO_READABLE,
@@ -158,6 +165,7 @@ mod tests {
         let files = [
             ("coro.rs", include_str!("coro.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
+            ("fdio.rs", include_str!("fdio.rs")),
             ("handle.rs", include_str!("handle.rs")),
             ("types.rs", include_str!("types.rs")),
             ("mod.rs", include_str!("mod.rs")),

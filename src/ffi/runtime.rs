@@ -219,9 +219,18 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
 /// the task. (C bodies spawned with `jmpco_spawn` are never unwound: they
 /// are abandoned instead.) Any other panic goes on to `guard`.
 fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+    stop_cancellation_or(wait, || JMPCO_ECANCELED)
+}
+
+/// [`stop_cancellation`] for a wait whose cancelled result is `cancelled()`
+/// (the registered I/O calls set `errno` to `ECANCELED` and return -1).
+pub(super) fn stop_cancellation_or<T>(
+    wait: impl FnOnce() -> T,
+    cancelled: impl FnOnce() -> T,
+) -> T {
     match panic::catch_unwind(AssertUnwindSafe(wait)) {
         Ok(status) => status,
-        Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,
+        Err(payload) if crate::coroutine::is_cancellation(&payload) => cancelled(),
         Err(payload) => panic::resume_unwind(payload),
     }
 }

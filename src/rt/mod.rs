@@ -205,7 +205,9 @@
 //! * `task_local.rs` ([`TaskLocal`], [`task_id`]), `scope.rs` ([`scope`]);
 //! * `runtime.rs` ([`Runtime`]: workers, serving, shutdown), `local.rs` (a
 //!   scheduler run on the caller's own thread until its tasks end, which
-//!   the C API's runtime tier stands on).
+//!   the C API's runtime tier stands on), `raw_io.rs` (read, write,
+//!   accept, connect and close on raw fds handed over for their life, with
+//!   one registration each: the C API's registered I/O).
 //!
 //! Each file imports only files listed before it (or beside it).
 
@@ -219,6 +221,7 @@ mod join_set;
 pub(crate) mod local;
 mod net;
 mod park;
+pub(crate) mod raw_io;
 mod reactor;
 mod remote;
 mod runtime;
