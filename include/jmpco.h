@@ -484,7 +484,7 @@ int jmpco_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int timeout_
  * passed first; the connection's own error if it failed
  * (`ECONNREFUSED`, `ENETUNREACH`, a kernel `ETIMEDOUT`...); `ECANCELED`,
  * `EBADF` and `EINVAL` as for `jmpco_read`; any error `connect(2)` gives
- * at once (`EISCONN`, `EAFNOSUPPORT`, `ENOENT` for a Unix socket path;
+ * at once (`EAFNOSUPPORT`, `EISCONN`, `ENOENT` for a Unix socket path;
  * `EAGAIN` for a Unix socket whose listener's backlog is full, where a
  * blocking connect would wait).
  *

@@ -1,6 +1,6 @@
 //! The C API from C: compiles `include/jmpco.h`, the C examples,
-//! `tests/c/api_test.c`, `tests/c/escape_test.c` and `tests/c/runtime_test.c`
-//! with the system C compiler (`$CC`, default `cc`), links them with both the static and the
+//! `tests/c/api_test.c`, `tests/c/escape_test.c`, `tests/c/runtime_test.c`
+//! and `tests/c/fdio_test.c` with the system C compiler (`$CC`, default `cc`), links them with both the static and the
 //! shared library of this very build, runs them and checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
@@ -247,6 +247,26 @@ fn runtime_tier_test_passes_linked_dynamically() {
         Link::Shared,
     );
     check_runtime_test(&run(&exe, &[]));
+}
+
+fn check_fdio_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("fdio_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn registered_io_test_passes_linked_statically() {
+    let exe = build("tests/c/fdio_test.c", "fdio_test", Link::Static);
+    check_fdio_test(&run(&exe, &[]));
+}
+
+#[test]
+fn registered_io_test_passes_linked_dynamically() {
+    let exe = build("tests/c/fdio_test.c", "fdio_test-shared", Link::Shared);
+    check_fdio_test(&run(&exe, &[]));
 }
 
 #[test]

@@ -199,7 +199,7 @@ pub unsafe extern "C" fn jmpco_accept(
 /// passed first; the connection's own error if it failed
 /// (`ECONNREFUSED`, `ENETUNREACH`, a kernel `ETIMEDOUT`...); `ECANCELED`,
 /// `EBADF` and `EINVAL` as for `jmpco_read`; any error `connect(2)` gives
-/// at once (`EISCONN`, `EAFNOSUPPORT`, `ENOENT` for a Unix socket path;
+/// at once (`EAFNOSUPPORT`, `EISCONN`, `ENOENT` for a Unix socket path;
 /// `EAGAIN` for a Unix socket whose listener's backlog is full, where a
 /// blocking connect would wait).
 ///

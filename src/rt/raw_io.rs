@@ -48,6 +48,7 @@ use std::cell::RefCell;
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::arena::Key;
@@ -56,6 +57,7 @@ use super::local;
 use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, ParkRefused, Scheduler};
 use super::syscall::syscall;
+use crate::coroutine::is_cancellation;
 
 /// What a table entry knows about one fd.
 #[derive(Clone, Copy, Debug)]
@@ -274,6 +276,10 @@ pub(crate) unsafe fn read(
     len: usize,
     deadline: Option<Instant>,
 ) -> io::Result<usize> {
+    if len == 0 {
+        // As read(2) of 0 bytes: 0 at once, even if nothing is there.
+        return entry(fd).map(|_| 0);
+    }
     let op = |e: Entry| {
         let n = if e.socket {
             // SAFETY: `buf[..len]` is writable (the caller's contract).
@@ -318,10 +324,19 @@ pub(crate) unsafe fn write(
             };
             Ok(n as usize)
         };
-        match io(fd, Interest::WRITABLE, deadline, op, |&n| n < want) {
-            Ok(n) => done += n,
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
+        // A Rust task cancelled while parked here unwinds from the park
+        // point; after some bytes went out, the unwind stops here so that
+        // the count is reported (the task stays cancelling: its next wait
+        // is refused). With none written it goes on, to the C export.
+        let step = panic::catch_unwind(AssertUnwindSafe(|| {
+            io(fd, Interest::WRITABLE, deadline, op, |&n| n < want)
+        }));
+        match step {
+            Ok(Ok(n)) => done += n,
+            Ok(Err(_)) if done > 0 => break,
+            Ok(Err(e)) => return Err(e),
+            Err(payload) if done > 0 && is_cancellation(&payload) => break,
+            Err(payload) => panic::resume_unwind(payload),
         }
     }
     Ok(done)
