@@ -16,7 +16,9 @@
  * scheduler (an epoll loop, one per thread), jmpco_run runs it until they have
  * all ended, and inside them jmpco_wait_fd / jmpco_sleep_ms park only the
  * calling coroutine. Writing to a reset socket raises SIGPIPE: ignore it, or
- * use send(..., MSG_NOSIGNAL).
+ * use send(..., MSG_NOSIGNAL). Registered I/O (jmpco_read, jmpco_write,
+ * jmpco_accept, jmpco_connect, jmpco_close) stands in for the blocking system
+ * calls of those names on fds handed to jmpco, with their -1/errno returns.
  *
  * Link: cc app.c $(pkg-config --cflags --libs jmpco)   (see README.md, "C API")
  */
@@ -385,9 +387,10 @@ const char *jmpco_strerror(int code);
  *   set); other code may use it meanwhile, non-blocking. Closing it with
  *   `close(2)` instead leaves its registration behind, for the next file
  *   that gets the number: `jmpco_accept` and `jmpco_connect` detect that
- *   and start afresh, but a read or write on the reused number may wait
- *   for readiness that is never reported, until its timeout (forever
- *   with -1). Do not.
+ *   and start afresh, and so does a read or write if the old file had
+ *   reached EOF or an error; otherwise a read or write on the reused
+ *   number may wait for readiness that is never reported, until its
+ *   timeout (forever with -1). Do not.
  * * Called outside a spawned coroutine (a thread's own stack, a
  *   `jmpco_create` coroutine), the calls block the thread, like the
  *   system calls they stand for, waiting in `poll(2)`.

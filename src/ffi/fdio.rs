@@ -39,9 +39,10 @@ use crate::rt::ParkRefused;
 ///   set); other code may use it meanwhile, non-blocking. Closing it with
 ///   `close(2)` instead leaves its registration behind, for the next file
 ///   that gets the number: `jmpco_accept` and `jmpco_connect` detect that
-///   and start afresh, but a read or write on the reused number may wait
-///   for readiness that is never reported, until its timeout (forever
-///   with -1). Do not.
+///   and start afresh, and so does a read or write if the old file had
+///   reached EOF or an error; otherwise a read or write on the reused
+///   number may wait for readiness that is never reported, until its
+///   timeout (forever with -1). Do not.
 /// * Called outside a spawned coroutine (a thread's own stack, a
 ///   `jmpco_create` coroutine), the calls block the thread, like the
 ///   system calls they stand for, waiting in `poll(2)`.

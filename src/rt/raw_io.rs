@@ -18,17 +18,22 @@
 //! that must wait costs no `epoll_ctl`.
 //!
 //! On first sight an fd is made non-blocking (`O_NONBLOCK` stays set on its
-//! open file; a blocking fd would block the thread, not the task). An fd
-//! [`accept`] returns is entered as already seen, with its listener's kind.
+//! open file; a blocking fd would block the thread, not the task); sockets
+//! are also read and written with `MSG_DONTWAIT`, so even a file that took
+//! a closed fd's number behind the table's back never blocks the thread.
+//! An fd [`accept`] returns is entered as already seen, with its
+//! listener's kind.
 //!
 //! # What the table cannot see
 //! An fd closed with plain `close(2)` keeps its entry, and its number's
 //! next file inherits it. [`accept`] and [`connect`] start a fresh entry
 //! for their fd (the kernel just gave out the number, or a connection
-//! begins), and [`Scheduler::acquire_fd`] checks a registration it finds
-//! with `epoll_ctl(MOD)` before it shares one; but a read or write on a
-//! reused number whose inherited registration is in use may wait for edges
-//! the stale registration never reports, until its timeout. The C API's
+//! begins), [`Scheduler::acquire_fd`] checks a registration it finds with
+//! `epoll_ctl(MOD)` before it shares one, and an `EAGAIN` on a
+//! registration whose sticky "closed" bit is set (a closed file never says
+//! `EAGAIN`) shows it stale, so it is replaced. But a read or write on a
+//! reused number whose inherited registration has its bits clear waits for
+//! edges that registration never reports, until its timeout. The C API's
 //! docs forbid closing a registered fd any other way.
 //!
 //! Each thread has its own table and scheduler: an fd used from two
@@ -59,13 +64,18 @@ use super::scheduler::{with_scheduler, with_task, ParkRefused, Scheduler};
 use super::syscall::syscall;
 use crate::coroutine::is_cancellation;
 
+/// `send` flags: no `SIGPIPE`, and never blocking, even if the file under
+/// the number is not the one probed (see the module docs).
+const SEND_FLAGS: c_int = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+
 /// What a table entry knows about one fd.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     /// A stream socket or a FIFO: a short read or write means the kernel
     /// had no more data or room, so the readiness bit may be cleared.
     stream: bool,
-    /// A socket: written with `send(MSG_NOSIGNAL)`, read with `recv`.
+    /// A socket: written with `send(MSG_NOSIGNAL)`, read with `recv`, both
+    /// with `MSG_DONTWAIT`.
     socket: bool,
     /// The scheduler it is registered with (by id) and its key there.
     reg: Option<(u64, Key)>,
@@ -203,19 +213,22 @@ fn in_task<T>(
                 Err(e) => return Err(e),
             }
         }
-        let key = match key.filter(|&k| sched.is_ready(k, interest).is_some()) {
+        let mut key = match key.filter(|&k| sched.is_ready(k, interest).is_some()) {
             Some(k) => k,
-            None => {
-                let k = sched.acquire_fd(fd)?;
-                entry.reg = Some((sched.id(), k));
-                store(fd, Some(entry));
-                k
-            }
+            None => register(sched, fd, &mut entry)?,
         };
         // `op` just saw `EAGAIN` (or the bit was clear already): any edge
         // after it reaches the loop's next `epoll_wait`, which runs only once
         // this task has parked.
         sched.clear_ready(key, interest);
+        if sched.is_ready(key, interest) == Some(true) {
+            // Still ready: the sticky "closed" bit, yet `EAGAIN`, which a
+            // closed file never says. So the fd was closed behind our back
+            // and its number went to a new file: the registration is stale
+            // (waiting on it would return at once, forever).
+            sched.deregister(key);
+            key = register(sched, fd, &mut entry)?;
+        }
         match sched.wait_ready(key, task, interest, deadline) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut || ParkRefused::is(&e) => return Err(e),
@@ -229,6 +242,15 @@ fn in_task<T>(
             _ => return Err(io::Error::from_raw_os_error(libc::EBADF)),
         }
     }
+}
+
+/// Registers `fd` with `sched` for the rest of its life, recording the key
+/// in `entry` and the table.
+fn register(sched: &Scheduler, fd: RawFd, entry: &mut Entry) -> io::Result<Key> {
+    let key = sched.acquire_fd(fd)?;
+    entry.reg = Some((sched.id(), key));
+    store(fd, Some(*entry));
+    Ok(key)
 }
 
 /// [`io`] outside a task: every attempt is a system call, and the thread
@@ -283,7 +305,7 @@ pub(crate) unsafe fn read(
     let op = |e: Entry| {
         let n = if e.socket {
             // SAFETY: `buf[..len]` is writable (the caller's contract).
-            syscall!(recv(fd, buf.cast(), len, 0))?
+            syscall!(recv(fd, buf.cast(), len, libc::MSG_DONTWAIT))?
         } else {
             // SAFETY: as above.
             syscall!(read(fd, buf.cast(), len))?
@@ -317,7 +339,7 @@ pub(crate) unsafe fn write(
         let op = |e: Entry| {
             let n = if e.socket {
                 // SAFETY: `rest[..want]` is readable (the caller's contract).
-                syscall!(send(fd, rest.cast(), want, libc::MSG_NOSIGNAL))?
+                syscall!(send(fd, rest.cast(), want, SEND_FLAGS))?
             } else {
                 // SAFETY: as above.
                 syscall!(write(fd, rest.cast(), want))?
