@@ -59,8 +59,9 @@ use crate::rt::ParkRefused;
 ///   register: the calls share that registration and `jmpco_close` would
 ///   take it from the socket.
 ///
-/// `timeout_ms`: -1 waits as long as it takes; 0 does not wait; a positive
-/// value bounds the whole call, counted from its start.
+/// `timeout_ms`: -1 waits as long as it takes; 0 does not wait (the call
+/// is then one non-blocking system call); a positive value bounds the
+/// whole call, counted from its start.
 ///
 /// Returns the byte count (at most `len`; `len` 0 returns 0), 0 at EOF, or
 /// -1 with `errno` set: `EAGAIN` if the timeout passed with nothing to

@@ -199,7 +199,12 @@ fn in_task<T>(
         let key = entry
             .reg
             .and_then(|(id, key)| (id == sched.id()).then_some(key));
-        let known_unready = key.is_some_and(|k| sched.is_ready(k, interest) == Some(false));
+        let mut known_unready = key.is_some_and(|k| sched.is_ready(k, interest) == Some(false));
+        if known_unready && deadline.is_some_and(|d| Instant::now() >= d) {
+            // Out of time (a timeout of 0, say): ask the kernel before saying
+            // `EAGAIN`, since an edge may be waiting for the loop's next poll.
+            known_unready = false;
+        }
         if !known_unready {
             match op(entry) {
                 Ok(v) => {

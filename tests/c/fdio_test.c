@@ -228,6 +228,30 @@ static void read_after_a_full_read_gets_the_rest_then_times_out(void) {
     CHECK(jmpco_close(sv[0]) == 0);
 }
 
+/* A short read clears the readiness bit; data that comes before the loop
+   polls again is still returned by a read that may not wait. */
+static void *read_zero_timeout_asks_the_kernel(void *arg) {
+    struct rw *t = arg;
+    CHECK_ERR(jmpco_read(t->fd, t->buf, sizeof t->buf, 0), EAGAIN); /* registers */
+    CHECK(write(t->peer, "abc", 3) == 3);
+    t->n1 = jmpco_read(t->fd, t->buf, sizeof t->buf, LONG_WAIT);
+    CHECK(write(t->peer, "de", 2) == 2); /* no loop turn in between */
+    t->n2 = jmpco_read(t->fd, t->buf, sizeof t->buf, 0);
+    return NULL;
+}
+
+static void read_with_timeout_zero_returns_data_that_came_after_a_short_read(void) {
+    int sv[2];
+    socket_pair(sv);
+    struct rw t = {sv[0], sv[1], 99, 99, 99, 0, 0, 0, 0, 0, {0}};
+    spawn(read_zero_timeout_asks_the_kernel, &t);
+    run();
+    CHECK(t.n1 == 3);
+    CHECK(t.n2 == 2 && memcmp(t.buf, "de", 2) == 0);
+    close(sv[1]);
+    CHECK(jmpco_close(sv[0]) == 0);
+}
+
 static void *read_timeouts(void *arg) {
     struct rw *t = arg;
     double t0 = now_ms();
@@ -974,6 +998,7 @@ int main(void) {
         read_returns_buffered_data_zero_for_len_zero_and_zero_at_eof();
         read_parks_after_a_short_read_until_more_data_comes();
         read_after_a_full_read_gets_the_rest_then_times_out();
+        read_with_timeout_zero_returns_data_that_came_after_a_short_read();
         read_times_out_with_eagain();
         read_refuses_bad_fds_and_timeouts();
         read_reports_a_reset_as_econnreset();
