@@ -228,9 +228,11 @@ fn in_task<T>(
         sched.clear_ready(key, interest);
         if sched.is_ready(key, interest) == Some(true) {
             // Still ready: the sticky "closed" bit, yet `EAGAIN`, which a
-            // closed file never says. So the fd was closed behind our back
-            // and its number went to a new file: the registration is stale
-            // (waiting on it would return at once, forever).
+            // closed stream never says. So the fd was closed behind our back
+            // and its number went to a new file (or the error was a
+            // datagram socket's, reported and cleared since): the bits are
+            // stale, and waiting on them would return at once, forever. A
+            // fresh registration learns the file's state anew.
             sched.deregister(key);
             key = register(sched, fd, &mut entry)?;
         }
