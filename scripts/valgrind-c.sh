@@ -19,6 +19,7 @@ programs=(
   tests/c/runtime_test.c
   tests/c/task_test.c
   tests/c/chan_test.c
+  tests/c/fdio_test.c
   examples/c/generator.c
   examples/c/fan_out.c
 )

@@ -1,8 +1,9 @@
 //! The C API from C: compiles `include/jmpco.h`, the C examples,
-//! `tests/c/api_test.c`, `tests/c/escape_test.c`, `tests/c/runtime_test.c`
-//! `tests/c/task_test.c` and `tests/c/chan_test.c` with the system C compiler
-//! (`$CC`, default `cc`), links them with both the static and the shared
-//! library of this very build, runs them and checks their output.
+//! `tests/c/api_test.c`, `tests/c/escape_test.c`, `tests/c/runtime_test.c`,
+//! `tests/c/task_test.c`, `tests/c/chan_test.c` and `tests/c/fdio_test.c`
+//! with the system C compiler (`$CC`, default `cc`), links them with both
+//! the static and the shared library of this very build, runs them and
+//! checks their output.
 //!
 //! The libraries: when cargo builds the integration tests it compiles the
 //! library with every crate type (rlib, staticlib, cdylib) into
@@ -258,6 +259,14 @@ fn check_task_test(stdout: &str) {
     );
 }
 
+fn check_fdio_test(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("fdio_test: ") && last.ends_with(" passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn task_handles_test_passes_linked_statically() {
     let exe = build("tests/c/task_test.c", "task_test", Link::Static);
@@ -331,6 +340,18 @@ fn fan_out_example_cancels_its_stragglers_linked_statically() {
 fn fan_out_example_cancels_its_stragglers_linked_dynamically() {
     let exe = build("examples/c/fan_out.c", "fan_out-shared", Link::Shared);
     check_fan_out(&run(&exe, &[]));
+}
+
+#[test]
+fn registered_io_test_passes_linked_statically() {
+    let exe = build("tests/c/fdio_test.c", "fdio_test", Link::Static);
+    check_fdio_test(&run(&exe, &[]));
+}
+
+#[test]
+fn registered_io_test_passes_linked_dynamically() {
+    let exe = build("tests/c/fdio_test.c", "fdio_test-shared", Link::Shared);
+    check_fdio_test(&run(&exe, &[]));
 }
 
 #[test]

@@ -65,3 +65,33 @@ fn c_coroutine_runs_nested_inside_a_rust_api_coroutine() {
     assert!(jmpco_current().is_null());
     assert_eq!(outer.resume(()), CoroutineResult::Return(42));
 }
+
+/// The registered I/O calls hand NULL buffers and addresses to the kernel,
+/// which answers `EFAULT`, as the header says (checked here, not in
+/// `tests/c/fdio_test.c`, because memcheck reports such a call itself).
+#[test]
+fn registered_io_with_null_buffers_fails_with_efault() {
+    use jmpco::ffi::{jmpco_close, jmpco_connect, jmpco_read, jmpco_write};
+    use std::io::Write;
+    use std::os::fd::IntoRawFd;
+    let errno = || std::io::Error::last_os_error().raw_os_error();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    b.write_all(b"x").expect("write");
+    let fd = a.into_raw_fd();
+    // SAFETY: NULL buffers are the point: the kernel checks them.
+    unsafe {
+        assert_eq!(jmpco_read(fd, ptr::null_mut(), 1, 1000), -1);
+        assert_eq!(errno(), Some(libc::EFAULT));
+        assert_eq!(jmpco_write(fd, ptr::null(), 1, 1000), -1);
+        assert_eq!(errno(), Some(libc::EFAULT));
+    }
+    assert_eq!(jmpco_close(fd), 0);
+    let s = std::net::TcpListener::bind("127.0.0.1:0").expect("a socket");
+    let fd = s.into_raw_fd();
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(jmpco_connect(fd, ptr::null(), 16, 1000), -1);
+        assert_eq!(errno(), Some(libc::EFAULT));
+    }
+    assert_eq!(jmpco_close(fd), 0);
+}

@@ -298,6 +298,65 @@ fn a_deadline_passing_in_the_c_tiers_waits_returns_etimedout_and_fires_again_in_
     });
 }
 
+/// A Rust task parked in the registered I/O calls (C code called from a
+/// Rust task) and cancelled at `shutdown(Duration::ZERO)`: each call
+/// returns -1 with `errno` `ECANCELED` instead of unwinding into C, so do
+/// later calls, and the task's own frames end normally.
+#[test]
+fn a_rust_task_in_the_registered_io_calls_is_cancelled_with_ecanceled() {
+    use jmpco::ffi::{jmpco_accept, jmpco_close, jmpco_read, jmpco_write};
+    watchdog(30, "c_fdio_cancel", || {
+        let rt = one_worker();
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let errno = || std::io::Error::last_os_error().raw_os_error();
+        for which in ["read", "write", "accept"] {
+            let (outcomes, started) = (outcomes.clone(), started_tx.clone());
+            rt.spawn(move || {
+                let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let big = vec![0u8; 1 << 24]; // more than the socket buffers hold
+                let mut buf = [0u8; 8];
+                let fd = a.as_raw_fd();
+                started.send(()).unwrap();
+                // SAFETY: live buffers of the lengths passed; NULL address.
+                let (first, again) = unsafe {
+                    let mut call = || match which {
+                        "read" => jmpco_read(fd, buf.as_mut_ptr().cast(), 8, -1) as i64,
+                        "write" => jmpco_write(fd, big.as_ptr().cast(), big.len(), -1) as i64,
+                        _ => i64::from(jmpco_accept(
+                            listener.as_raw_fd(),
+                            std::ptr::null_mut(),
+                            std::ptr::null_mut(),
+                            -1,
+                        )),
+                    };
+                    let first = (call(), errno());
+                    (first, (call(), errno()))
+                };
+                assert_eq!(jmpco_close(a.into_raw_fd()), 0);
+                outcomes.lock().unwrap().push((which, first, again));
+            });
+        }
+        for _ in 0..3 {
+            started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let report = rt.shutdown(Duration::ZERO);
+        assert_eq!(report.cancelled, 3);
+        let mut outcomes = outcomes.lock().unwrap().clone();
+        outcomes.sort();
+        let cancelled = (-1, Some(libc::ECANCELED));
+        // The write had written what fit before it parked: a short count,
+        // then ECANCELED.
+        let (write_first, write_again) = (outcomes[2].1, outcomes[2].2);
+        assert!(write_first.0 > 0 && write_first.0 < 1 << 24, "{outcomes:?}");
+        assert_eq!(write_again, cancelled, "{outcomes:?}");
+        assert_eq!(outcomes[0], ("accept", cancelled, cancelled));
+        assert_eq!(outcomes[1], ("read", cancelled, cancelled));
+    });
+}
+
 /// Issue: task A waited on fd N with a timeout; N was closed and its number
 /// reused by a socket task B read; A's timeout ran `EPOLL_CTL_DEL` on N, so
 /// B's read timed out although its peer had written.

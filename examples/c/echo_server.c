@@ -1,8 +1,11 @@
 /*
  * echo_server.c: a TCP echo server on jmpco's C runtime tier. One coroutine
- * per client, plus one for the accept loop, all on one thread; sockets are
- * non-blocking and a coroutine that would block parks in jmpco_wait_fd while
- * the others run.
+ * per client, plus one for the accept loop, all on one thread. The code is
+ * written as for blocking sockets, with jmpco_accept, jmpco_read,
+ * jmpco_write and jmpco_close in place of accept, read, write and close:
+ * each parks only its coroutine while the others run, and keeps one epoll
+ * registration for the socket's life (registered I/O), so a read with data
+ * waiting is one recv and a write with room one send.
  *
  *   make -C examples/c && ./examples/c/echo_server 7000
  *   nc 127.0.0.1 7000          # type lines: each comes back
@@ -13,14 +16,15 @@
  *   --once N  accept N clients, then stop accepting; exit 0 once all of
  *             them have disconnected (for tests and scripts).
  *
- * Writes use send(MSG_NOSIGNAL), so a client that resets the connection
- * gives EPIPE/ECONNRESET instead of killing the process with SIGPIPE (a C
- * host that uses write(2) on sockets should ignore SIGPIPE instead).
+ * jmpco_write sends with MSG_NOSIGNAL, so a client that resets the
+ * connection gives EPIPE/ECONNRESET instead of killing the process with
+ * SIGPIPE.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,25 +38,15 @@
 
 static long clients_accepted, clients_done, clients_reset;
 
-/* Sends all len bytes, parking while the socket buffer is full.
-   Returns 0, or -1 if the connection failed (errno says why). */
+/* Sends all len bytes. jmpco_write writes everything unless the connection
+   fails; after a short count the next call reports why. Returns 0, or -1
+   with errno set. */
 static int send_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = jmpco_wait_fd(fd, JMPCO_WRITABLE, -1);
-            if (rc != JMPCO_OK) {
-                fprintf(stderr, "echo_server: wait to write: %s\n", jmpco_strerror(rc));
-                return -1;
-            }
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            return -1;
-        }
+        ssize_t n = jmpco_write(fd, buf, len, -1);
+        if (n < 0) return -1;
+        buf += n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -62,30 +56,20 @@ static void *serve_client(void *arg) {
     int fd = (int)(intptr_t)arg;
     char buf[BUF_SIZE];
     for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            if (send_all(fd, buf, (size_t)n) != 0) {
-                if (errno == ECONNRESET || errno == EPIPE) clients_reset++;
-                else perror("echo_server: send");
-                break;
-            }
-        } else if (n == 0) {
-            break; /* EOF: the client is done */
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = jmpco_wait_fd(fd, JMPCO_READABLE, -1);
-            if (rc != JMPCO_OK) {
-                fprintf(stderr, "echo_server: wait to read: %s\n", jmpco_strerror(rc));
-                break;
-            }
-        } else if (errno == EINTR) {
-            continue;
-        } else {
+        ssize_t n = jmpco_read(fd, buf, sizeof buf, -1);
+        if (n == 0) break; /* EOF: the client is done */
+        if (n < 0) {
             if (errno == ECONNRESET) clients_reset++;
-            else perror("echo_server: recv");
+            else perror("echo_server: read");
+            break;
+        }
+        if (send_all(fd, buf, (size_t)n) != 0) {
+            if (errno == ECONNRESET || errno == EPIPE) clients_reset++;
+            else perror("echo_server: write");
             break;
         }
     }
-    close(fd);
+    jmpco_close(fd);
     clients_done++;
     return NULL;
 }
@@ -99,28 +83,27 @@ struct acceptor {
 static void *accept_loop(void *arg) {
     struct acceptor *a = arg;
     while (a->once == 0 || clients_accepted < a->once) {
-        int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = jmpco_accept(a->listen_fd, NULL, NULL, -1);
         if (fd >= 0) {
             clients_accepted++;
+            int one = 1; /* replies go out at once, as the Rust server's do */
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             int rc = jmpco_spawn(serve_client, (void *)(intptr_t)fd);
             if (rc != JMPCO_OK) {
                 fprintf(stderr, "echo_server: dropping a client: %s\n", jmpco_strerror(rc));
-                close(fd);
+                jmpco_close(fd);
             }
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = jmpco_wait_fd(a->listen_fd, JMPCO_READABLE, -1);
-            if (rc != JMPCO_OK) {
-                fprintf(stderr, "echo_server: wait to accept: %s\n", jmpco_strerror(rc));
-                break;
-            }
-        } else if (errno == EINTR || errno == ECONNABORTED) {
+        } else if (errno == ECONNABORTED || errno == EINTR) {
             continue;
-        } else {
-            perror("echo_server: accept"); /* EMFILE, say: back off */
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            perror("echo_server: accept"); /* out of fds or memory: back off */
             jmpco_sleep_ms(10);
+        } else {
+            perror("echo_server: accept");
+            break;
         }
     }
-    close(a->listen_fd);
+    jmpco_close(a->listen_fd);
     return NULL;
 }
 

@@ -65,6 +65,11 @@
 //!   a `rt::channel` of `void *`, shared by every sender and receiver on
 //!   any thread; spawned coroutines and Rust tasks park in it, plain
 //!   threads block.
+//! * **Registered I/O** (`fdio.rs`): `jmpco_read`, `jmpco_write`,
+//!   `jmpco_accept`, `jmpco_connect` and `jmpco_close` on fds the program
+//!   hands over, each keeping one registration for the fd's life
+//!   (`crate::rt::raw_io`); POSIX returns with `errno`, since they stand
+//!   for the system calls of those names.
 //!
 //! # Panic policy
 //! No panic crosses into C. Every export runs its whole body through
@@ -86,6 +91,7 @@
 
 mod chan;
 mod coro;
+mod fdio;
 mod handle;
 mod runtime;
 mod task;
@@ -104,6 +110,7 @@ pub use coro::{
     jmpco_create, jmpco_current, jmpco_destroy, jmpco_id, jmpco_options_init, jmpco_reset,
     jmpco_resume, jmpco_status, jmpco_strerror, jmpco_yield,
 };
+pub use fdio::{jmpco_accept, jmpco_close, jmpco_connect, jmpco_read, jmpco_write};
 pub use handle::jmpco_coro;
 pub use runtime::{
     jmpco_run, jmpco_sleep_ms, jmpco_spawn, jmpco_spawn_with, jmpco_wait_fd, JMPCO_READABLE,
@@ -178,6 +185,7 @@ mod tests {
             ("coro.rs", include_str!("coro.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("task.rs", include_str!("task.rs")),
+            ("fdio.rs", include_str!("fdio.rs")),
             ("handle.rs", include_str!("handle.rs")),
             ("types.rs", include_str!("types.rs")),
             ("mod.rs", include_str!("mod.rs")),

@@ -278,12 +278,23 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
 /// refuses their waits, see `jmpco_cancel`.) Any other panic goes on to
 /// `guard`.
 pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+    stop_cancellation_or(wait, || JMPCO_ECANCELED, || JMPCO_ETIMEDOUT)
+}
+
+/// [`stop_cancellation`] for a wait whose results for the two stopped
+/// unwinds are `cancelled()` and `timed_out()` (the registered I/O calls
+/// return -1 with `errno` set to `ECANCELED`, or to their timeout's).
+pub(super) fn stop_cancellation_or<T>(
+    wait: impl FnOnce() -> T,
+    cancelled: impl FnOnce() -> T,
+    timed_out: impl FnOnce() -> T,
+) -> T {
     match panic::catch_unwind(AssertUnwindSafe(wait)) {
         Ok(status) => status,
-        Err(payload) if crate::coroutine::is_cancellation(&payload) => JMPCO_ECANCELED,
+        Err(payload) if crate::coroutine::is_cancellation(&payload) => cancelled(),
         Err(payload) if is_deadline_unwind(payload.as_ref()) => {
             stop_deadline_unwind();
-            JMPCO_ETIMEDOUT
+            timed_out()
         }
         Err(payload) => panic::resume_unwind(payload),
     }

@@ -82,7 +82,7 @@ pub(crate) fn poll_now(fd: RawFd, interest: Interest) -> io::Result<bool> {
 }
 
 /// Blocks the thread in `poll(2)` until `fd` is ready or `deadline`.
-fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+pub(crate) fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let mut events = 0;
     if interest.is_readable() {
         events |= libc::POLLIN;

@@ -147,13 +147,18 @@ fn local_scheduler() -> io::Result<Rc<Scheduler>> {
     })
 }
 
+/// This thread's local scheduler, if it has been made (running or not).
+pub(crate) fn made_here() -> Option<Rc<Scheduler>> {
+    LOCAL.with(|l| l.borrow().as_ref().map(|Local(s)| s.clone()))
+}
+
 /// Runs this thread's local scheduler until every task on it has ended
 /// (at once if it has none, or was never made).
 pub(crate) fn run_here() -> Result<(), RunError> {
     if with_scheduler(|s| s.is_some()) {
         return Err(RunError::Busy);
     }
-    let Some(sched) = LOCAL.with(|l| l.borrow().as_ref().map(|Local(s)| s.clone())) else {
+    let Some(sched) = made_here() else {
         return Ok(());
     };
     sched.run_until_idle().map_err(RunError::Io)

@@ -210,7 +210,9 @@
 //!   scheduler run on the caller's own thread until its tasks end, which
 //!   the C API's runtime tier stands on), `foreign.rs` (tasks whose bodies
 //!   are never unwound, C code: their outcome, join and cooperative
-//!   cancel).
+//!   cancel), `raw_io.rs` (read, write, accept, connect and close on raw
+//!   fds handed over for their life, with one registration each: the C
+//!   API's registered I/O).
 //!
 //! Each file imports only files listed before it (or beside it).
 
@@ -225,6 +227,7 @@ mod join_set;
 pub(crate) mod local;
 mod net;
 mod park;
+pub(crate) mod raw_io;
 mod reactor;
 mod remote;
 mod runtime;
