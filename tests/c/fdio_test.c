@@ -594,6 +594,94 @@ static void close_wakes_the_waiters_with_ebadf(void) {
     close(sv[1]);
 }
 
+/* --- cancellation ------------------------------------------------------- */
+
+struct cancelled_io {
+    int fd, listener;
+    ssize_t read_rc;
+    int read_errno, accept_rc, accept_errno;
+    ssize_t again_rc, write_rc;
+    int again_errno, write_errno;
+    char buf[8];
+};
+
+/* Parks in a registered read; after the cancel, tries again with data
+   there (the read must still fail, taking nothing) and writes. */
+static void *cancelled_reader(void *arg) {
+    struct cancelled_io *c = arg;
+    errno = 0;
+    c->read_rc = jmpco_read(c->fd, c->buf, sizeof c->buf, -1);
+    c->read_errno = errno;
+    errno = 0;
+    c->again_rc = jmpco_read(c->fd, c->buf, sizeof c->buf, 0);
+    c->again_errno = errno;
+    errno = 0;
+    c->write_rc = jmpco_write(c->fd, "x", 1, 0);
+    c->write_errno = errno;
+    return (void *)1;
+}
+
+static void *cancelled_acceptor(void *arg) {
+    struct cancelled_io *c = arg;
+    errno = 0;
+    c->accept_rc = jmpco_accept(c->listener, NULL, NULL, -1);
+    c->accept_errno = errno;
+    return (void *)2;
+}
+
+struct canceller {
+    jmpco_task *reader, *acceptor;
+    int peer;
+};
+
+/* Lets the others park, cancels them, then puts data where the reader's
+   retry would find it. */
+static void *cancel_both(void *arg) {
+    struct canceller *k = arg;
+    CHECK_RC(jmpco_sleep_ms(20), JMPCO_OK);
+    CHECK_RC(jmpco_cancel(k->reader), JMPCO_OK);
+    CHECK_RC(jmpco_cancel(k->acceptor), JMPCO_OK);
+    CHECK(write(k->peer, "data", 4) == 4);
+    return NULL;
+}
+
+/* jmpco_cancel of tasks parked in jmpco_read and jmpco_accept: each call
+   returns -1 with ECANCELED, and so does every later registered call of
+   the task, even one that would not wait (data is buffered, the socket has
+   room): nothing is read or written. The bodies return, and their values
+   reach jmpco_join. */
+static void cancel_of_tasks_parked_in_registered_calls_fails_them_with_ecanceled(void) {
+    int sv[2];
+    socket_pair(sv);
+    struct sockaddr_in addr;
+    struct cancelled_io c = {.fd = sv[0], .listener = tcp_listener(&addr, 4)};
+    jmpco_options opts;
+    jmpco_options_init(&opts);
+    opts.backend = backend;
+    struct canceller k = {.peer = sv[1]};
+    CHECK_RC(jmpco_spawn_task(&k.reader, cancelled_reader, &c, &opts), JMPCO_OK);
+    CHECK_RC(jmpco_spawn_task(&k.acceptor, cancelled_acceptor, &c, &opts), JMPCO_OK);
+    spawn(cancel_both, &k);
+    run();
+    CHECK(c.read_rc == -1 && c.read_errno == ECANCELED);
+    CHECK(c.accept_rc == -1 && c.accept_errno == ECANCELED);
+    CHECK(c.again_rc == -1 && c.again_errno == ECANCELED);
+    CHECK(c.write_rc == -1 && c.write_errno == ECANCELED);
+    void *result = NULL;
+    CHECK_RC(jmpco_join(k.reader, &result), JMPCO_OK);
+    CHECK(result == (void *)1);
+    CHECK_RC(jmpco_join(k.acceptor, &result), JMPCO_OK);
+    CHECK(result == (void *)2);
+    CHECK_RC(jmpco_task_release(k.reader), JMPCO_OK);
+    CHECK_RC(jmpco_task_release(k.acceptor), JMPCO_OK);
+    /* The cancelled read took nothing: the data is all still there. */
+    char buf[8];
+    CHECK(jmpco_read(sv[0], buf, sizeof buf, 0) == 4 && memcmp(buf, "data", 4) == 0);
+    CHECK(jmpco_close(sv[0]) == 0);
+    CHECK(jmpco_close(c.listener) == 0);
+    close(sv[1]);
+}
+
 /* --- sharing and reuse -------------------------------------------------- */
 
 struct share {
@@ -1010,6 +1098,7 @@ int main(void) {
         connect_reports_refusal_and_the_kernels_errors();
         connect_times_out_with_etimedout();
         close_wakes_the_waiters_with_ebadf();
+        cancel_of_tasks_parked_in_registered_calls_fails_them_with_ecanceled();
         wait_fd_and_read_share_one_registration();
         a_number_closed_with_close2_and_reused_by_accept_or_connect_works();
         a_stale_registration_of_a_file_at_eof_is_replaced_on_eagain();
