@@ -185,106 +185,70 @@ fn generator_example_runs_linked_dynamically() {
     assert_eq!(run(&exe, &[]), GENERATOR_OUTPUT);
 }
 
-fn check_api_test(stdout: &str) {
+/// Builds the counted-checks program `tests/c/<stem>.c` (see
+/// `tests/c/counted_checks.h`) linked as `link`, runs it, and checks that
+/// its last line is `<stem>: N passed, 0 failed`; its output, for more
+/// checks.
+fn counted_checks_pass(stem: &str, link: Link) -> String {
+    let name = match link {
+        Link::Static => stem.to_owned(),
+        Link::Shared => format!("{stem}-shared"),
+    };
+    let exe = build(&format!("tests/c/{stem}.c"), &name, link);
+    let stdout = run(&exe, &[]);
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("api_test: ") && last.ends_with(" passed, 0 failed"),
+        last.starts_with(&format!("{stem}: ")) && last.ends_with(" passed, 0 failed"),
         "{stdout}"
     );
+    stdout
 }
 
 #[test]
 fn api_test_passes_linked_statically() {
-    let exe = build("tests/c/api_test.c", "api_test", Link::Static);
-    check_api_test(&run(&exe, &[]));
+    counted_checks_pass("api_test", Link::Static);
 }
 
 #[test]
 fn api_test_passes_linked_dynamically() {
-    let exe = build("tests/c/api_test.c", "api_test-shared", Link::Shared);
-    check_api_test(&run(&exe, &[]));
+    counted_checks_pass("api_test", Link::Shared);
 }
 
-/// `escape_test` runs apart from `api_test`: the coroutines its bodies jump
-/// out of stay behind, `JMPCO_EXEC` for good, by design.
-fn check_escape_test(stdout: &str) {
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("escape_test: ") && last.ends_with(" passed, 0 failed"),
-        "{stdout}"
-    );
-}
-
+// `escape_test` runs apart from `api_test`: the coroutines its bodies jump
+// out of stay behind, `JMPCO_EXEC` for good, by design.
 #[test]
 fn a_body_that_longjmps_out_leaves_its_coroutine_ebusy_linked_statically() {
-    let exe = build("tests/c/escape_test.c", "escape_test", Link::Static);
-    check_escape_test(&run(&exe, &[]));
+    counted_checks_pass("escape_test", Link::Static);
 }
 
 #[test]
 fn a_body_that_longjmps_out_leaves_its_coroutine_ebusy_linked_dynamically() {
-    let exe = build("tests/c/escape_test.c", "escape_test-shared", Link::Shared);
-    check_escape_test(&run(&exe, &[]));
-}
-
-fn check_runtime_test(stdout: &str) {
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("runtime_test: ") && last.ends_with(" passed, 0 failed"),
-        "{stdout}"
-    );
+    counted_checks_pass("escape_test", Link::Shared);
 }
 
 #[test]
 fn runtime_tier_test_passes_linked_statically() {
-    let exe = build("tests/c/runtime_test.c", "runtime_test", Link::Static);
-    check_runtime_test(&run(&exe, &[]));
+    counted_checks_pass("runtime_test", Link::Static);
 }
 
 #[test]
 fn runtime_tier_test_passes_linked_dynamically() {
-    let exe = build(
-        "tests/c/runtime_test.c",
-        "runtime_test-shared",
-        Link::Shared,
-    );
-    check_runtime_test(&run(&exe, &[]));
-}
-
-fn check_task_test(stdout: &str) {
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("task_test: ") && last.ends_with(" passed, 0 failed"),
-        "{stdout}"
-    );
-}
-
-fn check_fdio_test(stdout: &str) {
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("fdio_test: ") && last.ends_with(" passed, 0 failed"),
-        "{stdout}"
-    );
+    counted_checks_pass("runtime_test", Link::Shared);
 }
 
 #[test]
 fn task_handles_test_passes_linked_statically() {
-    let exe = build("tests/c/task_test.c", "task_test", Link::Static);
-    check_task_test(&run(&exe, &[]));
+    counted_checks_pass("task_test", Link::Static);
 }
 
 #[test]
 fn task_handles_test_passes_linked_dynamically() {
-    let exe = build("tests/c/task_test.c", "task_test-shared", Link::Shared);
-    check_task_test(&run(&exe, &[]));
+    counted_checks_pass("task_test", Link::Shared);
 }
 
-fn check_chan_test(stdout: &str) {
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("chan_test: ") && last.ends_with(" passed, 0 failed"),
-        "{stdout}"
-    );
+/// `chan_test` also says that its big exchange ran at full size.
+fn check_chan_test(link: Link) {
+    let stdout = counted_checks_pass("chan_test", link);
     assert!(
         stdout.contains("chan_test: 10000 coroutines passed 1000000 messages"),
         "the big exchange ran at full size:\n{stdout}"
@@ -293,14 +257,22 @@ fn check_chan_test(stdout: &str) {
 
 #[test]
 fn channel_test_passes_linked_statically() {
-    let exe = build("tests/c/chan_test.c", "chan_test", Link::Static);
-    check_chan_test(&run(&exe, &[]));
+    check_chan_test(Link::Static);
 }
 
 #[test]
 fn channel_test_passes_linked_dynamically() {
-    let exe = build("tests/c/chan_test.c", "chan_test-shared", Link::Shared);
-    check_chan_test(&run(&exe, &[]));
+    check_chan_test(Link::Shared);
+}
+
+#[test]
+fn registered_io_test_passes_linked_statically() {
+    counted_checks_pass("fdio_test", Link::Static);
+}
+
+#[test]
+fn registered_io_test_passes_linked_dynamically() {
+    counted_checks_pass("fdio_test", Link::Shared);
 }
 
 /// The fan-out example's summary: 12 jobs, two of which hang. The numbers
@@ -340,18 +312,6 @@ fn fan_out_example_cancels_its_stragglers_linked_statically() {
 fn fan_out_example_cancels_its_stragglers_linked_dynamically() {
     let exe = build("examples/c/fan_out.c", "fan_out-shared", Link::Shared);
     check_fan_out(&run(&exe, &[]));
-}
-
-#[test]
-fn registered_io_test_passes_linked_statically() {
-    let exe = build("tests/c/fdio_test.c", "fdio_test", Link::Static);
-    check_fdio_test(&run(&exe, &[]));
-}
-
-#[test]
-fn registered_io_test_passes_linked_dynamically() {
-    let exe = build("tests/c/fdio_test.c", "fdio_test-shared", Link::Shared);
-    check_fdio_test(&run(&exe, &[]));
 }
 
 #[test]

@@ -33,33 +33,10 @@
 #include "jmpco.h"
 
 #include "counted_checks.h"
+#include "runtime_support.h"
 
 #define V(n) ((void *)(uintptr_t)(n))
 #define N(p) ((uintptr_t)(p))
-
-/* Milliseconds on the monotonic clock. */
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void spawn_sized(jmpco_fn fn, void *arg, size_t stack_size) {
-    jmpco_options opts;
-    jmpco_options_init(&opts);
-    opts.backend = backend;
-    if (stack_size) opts.stack_size = stack_size;
-    int rc = jmpco_spawn_with(fn, arg, &opts);
-    if (rc != JMPCO_OK) {
-        printf("FAIL [%s] jmpco_spawn_with: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-}
-
-/* Spawns fn(arg) on this thread's scheduler with the backend under test. */
-static void spawn(jmpco_fn fn, void *arg) { spawn_sized(fn, arg, 0); }
-
-static void run(void) { CHECK_RC(jmpco_run(), JMPCO_OK); }
 
 static jmpco_chan *make(size_t capacity) {
     jmpco_chan *ch = NULL;
@@ -734,19 +711,6 @@ static void coroutines_of_two_threads_schedulers_exchange_every_message_once(voi
 }
 
 /* --- cancelled tasks (jmpco_spawn_task, jmpco_cancel) -------------------- */
-
-static jmpco_task *spawn_task(jmpco_fn fn, void *arg) {
-    jmpco_options opts;
-    jmpco_options_init(&opts);
-    opts.backend = backend;
-    jmpco_task *task = NULL;
-    int rc = jmpco_spawn_task(&task, fn, arg, &opts);
-    if (rc != JMPCO_OK || task == NULL) {
-        printf("FAIL [%s] jmpco_spawn_task: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-    return task;
-}
 
 #define LATER_CALLS 6
 

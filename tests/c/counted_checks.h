@@ -1,6 +1,6 @@
 /*
- * counted_checks.h: CHECK and CHECK_RC for the C API tests (api_test.c,
- * runtime_test.c), which run every test once per backend and keep going
+ * counted_checks.h: CHECK and CHECK_RC for the C API tests of this folder,
+ * which run every test once per backend and keep going
  * after a failure: each check counts as passed or failed, a failure prints
  * one line naming the backend, function and line, and main() prints the
  * totals.  Include after jmpco.h (CHECK_RC names jmpco_strerror).

@@ -17,7 +17,6 @@
  */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,6 +33,7 @@
 #include "jmpco.h"
 
 #include "counted_checks.h"
+#include "runtime_support.h"
 
 /* Every wait in a test that should end is bounded by this (ms). */
 #define LONG_WAIT 5000
@@ -53,43 +53,9 @@
         }                                                                                \
     } while (0)
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void spawn(jmpco_fn fn, void *arg) {
-    jmpco_options opts;
-    jmpco_options_init(&opts);
-    opts.backend = backend;
-    int rc = jmpco_spawn_with(fn, arg, &opts);
-    if (rc != JMPCO_OK) {
-        printf("FAIL [%s] jmpco_spawn_with: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-}
-
-static void run(void) { CHECK_RC(jmpco_run(), JMPCO_OK); }
-
 /* A connected AF_UNIX stream pair, blocking (the calls make it
    non-blocking on first use). */
-static void socket_pair(int sv[2]) {
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
-        perror("socketpair");
-        exit(1);
-    }
-}
-
-/* Open fds of the process (the directory's own fd not counted). */
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL) return -1;
-    int n = 0;
-    while (readdir(d) != NULL) n++;
-    closedir(d);
-    return n - 3; /* ".", "..", and the directory's fd */
-}
+static void blocking_pair(int sv[2]) { socket_pair_with(sv, 0); }
 
 /* A TCP listener on 127.0.0.1 with a free port; its address in *addr. */
 static int tcp_listener(struct sockaddr_in *addr, int backlog) {
@@ -160,7 +126,7 @@ static void *read_buffered_then_eof(void *arg) {
 
 static void read_returns_buffered_data_zero_for_len_zero_and_zero_at_eof(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 99, 99, 99, 0, 0, 0, 0, 0, {0}};
     CHECK(write(sv[1], "hello", 5) == 5);
     spawn(read_buffered_then_eof, &t);
@@ -194,7 +160,7 @@ static void *write_later(void *arg) {
 
 static void read_parks_after_a_short_read_until_more_data_comes(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 99, 99, 99, 0, 0, 0, 0, 0, {0}};
     CHECK(write(sv[1], "abc", 3) == 3);
     spawn(read_short_then_park, &t);
@@ -218,7 +184,7 @@ static void *read_in_pieces(void *arg) {
 
 static void read_after_a_full_read_gets_the_rest_then_times_out(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 99, 99, 99, 0, 0, 0, 0, 0, {0}};
     CHECK(write(sv[1], "abcd", 4) == 4);
     spawn(read_in_pieces, &t);
@@ -242,7 +208,7 @@ static void *read_zero_timeout_asks_the_kernel(void *arg) {
 
 static void read_with_timeout_zero_returns_data_that_came_after_a_short_read(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 99, 99, 99, 0, 0, 0, 0, 0, {0}};
     spawn(read_zero_timeout_asks_the_kernel, &t);
     run();
@@ -265,7 +231,7 @@ static void *read_timeouts(void *arg) {
 
 static void read_times_out_with_eagain(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 0, 0, 0, 0, 0, 0, 0, 0, {0}};
     spawn(read_timeouts, &t);
     run();
@@ -286,7 +252,7 @@ static void *read_bad(void *arg) {
 
 static void read_refuses_bad_fds_and_timeouts(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 0, 0, 0, 0, 0, 0, 0, 0, {0}};
     spawn(read_bad, &t);
     run();
@@ -349,7 +315,7 @@ static void *read_big(void *arg) {
 
 static void write_writes_everything_while_the_peer_reads(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct big b = {sv[0], sv[1], malloc(BIG), calloc(1, BIG), 0, 0};
     for (size_t i = 0; i < BIG; i++) b.data[i] = pattern_byte(i, 3);
     spawn(write_big, &b);
@@ -376,7 +342,7 @@ static void *write_timeouts(void *arg) {
 
 static void write_times_out_with_a_short_count_then_eagain(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct big b = {sv[0], sv[1], calloc(1, BIG), NULL, 0, 0};
     spawn(write_timeouts, &b);
     run();
@@ -401,7 +367,7 @@ static void *write_bad(void *arg) {
 
 static void write_refuses_bad_fds_and_timeouts_and_gives_epipe(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct rw t = {sv[0], sv[1], 0, 0, 0, 0, 0, 0, 0, 0, {0}};
     spawn(write_bad, &t);
     run();
@@ -580,7 +546,7 @@ static void *close_soon(void *arg) {
 
 static void close_wakes_the_waiters_with_ebadf(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct closing c = {sv[0], 0, 99, 99, 0};
     spawn(park_in_read, &c);
     spawn(park_in_wait_fd, &c);
@@ -652,7 +618,7 @@ static void *cancel_both(void *arg) {
    reach jmpco_join. */
 static void cancel_of_tasks_parked_in_registered_calls_fails_them_with_ecanceled(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct sockaddr_in addr;
     struct cancelled_io c = {.fd = sv[0], .listener = tcp_listener(&addr, 4)};
     jmpco_options opts;
@@ -716,7 +682,7 @@ static void *share_write(void *arg) {
    that registration, and keeps it after the wait has let go. */
 static void wait_fd_and_read_share_one_registration(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct share s = {sv[0], sv[1], 99, 99, 99};
     spawn(share_wait, &s);
     spawn(share_read, &s);
@@ -775,7 +741,7 @@ static void *reuse_by_connect(void *arg) {
 static void *reuse_by_dup2(void *arg) {
     struct reuse *r = arg;
     int sv[2];
-    socket_pair(sv); /* before the close: its fds do not take the number */
+    blocking_pair(sv); /* before the close: its fds do not take the number */
     leave_a_stale_registration(r->old_fd);
     CHECK(write(sv[1], "data", 4) == 4);
     CHECK(dup2(sv[0], r->old_fd) == r->old_fd);
@@ -808,7 +774,7 @@ static void *reuse_after_eof(void *arg) {
     CHECK(jmpco_read(r->old_fd, buf, sizeof buf, LONG_WAIT) == 0); /* ... seen */
     CHECK_RC(jmpco_sleep_ms(10), JMPCO_OK);
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     close(r->old_fd); /* behind the library's back */
     CHECK(dup2(sv[0], r->old_fd) == r->old_fd);
     close(sv[0]);
@@ -831,7 +797,7 @@ static void a_stale_registration_of_a_file_at_eof_is_replaced_on_eagain(void) {
     struct reuse r;
     memset(&r, 0, sizeof r);
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     r.old_fd = sv[0];
     r.client = sv[1];
     spawn(wait_for_eof_first, &r);
@@ -850,7 +816,7 @@ static void a_number_closed_with_close2_and_reused_by_accept_or_connect_works(vo
         memset(&r, 0, sizeof r);
         r.listen_fd = tcp_listener(&r.addr, 8);
         int sv[2];
-        socket_pair(sv);
+        blocking_pair(sv);
         r.old_fd = sv[0];
         spawn(how == 0 ? reuse_by_accept : how == 1 ? reuse_by_connect : reuse_by_dup2, &r);
         run();
@@ -871,7 +837,7 @@ static void a_number_closed_with_close2_and_reused_by_accept_or_connect_works(vo
 
 static void outside_a_coroutine_the_calls_block_like_the_system_calls(void) {
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     char buf[8];
     CHECK(jmpco_write(sv[1], "abc", 3, LONG_WAIT) == 3);
     CHECK(jmpco_read(sv[0], buf, sizeof buf, LONG_WAIT) == 3);
@@ -1013,7 +979,7 @@ static void *reset_client(void *arg) {
 }
 
 static void echo_of_1mib_streams_with_a_resetting_client_leaves_no_fd_behind(void) {
-    int before = count_fds();
+    int before = open_fds();
     struct echo_server s = {-1, CLIENTS + 1, 0, 0, 0};
     struct sockaddr_in addr;
     s.listen_fd = tcp_listener(&addr, 64);
@@ -1036,7 +1002,7 @@ static void echo_of_1mib_streams_with_a_resetting_client_leaves_no_fd_behind(voi
     CHECK(s.served == CLIENTS + 1);
     CHECK(s.resets == 1);
     CHECK(jmpco_close(s.listen_fd) == 0);
-    CHECK(count_fds() == before);
+    CHECK(open_fds() == before);
 }
 
 /* --- threads -------------------------------------------------------------- */
@@ -1044,7 +1010,7 @@ static void echo_of_1mib_streams_with_a_resetting_client_leaves_no_fd_behind(voi
 static void *thread_ping(void *arg) {
     (void)arg;
     int sv[2];
-    socket_pair(sv);
+    blocking_pair(sv);
     struct big b = {sv[0], sv[1], malloc(BIG), calloc(1, BIG), 0, 0};
     for (size_t i = 0; i < BIG; i++) b.data[i] = pattern_byte(i, 7);
     jmpco_options opts;

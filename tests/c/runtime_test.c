@@ -24,40 +24,7 @@
 #include "jmpco.h"
 
 #include "counted_checks.h"
-
-/* Milliseconds on the monotonic clock. */
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Spawns fn(arg) with the backend under test. */
-static void spawn(jmpco_fn fn, void *arg) {
-    jmpco_options opts;
-    jmpco_options_init(&opts);
-    opts.backend = backend;
-    int rc = jmpco_spawn_with(fn, arg, &opts);
-    if (rc != JMPCO_OK) {
-        printf("FAIL [%s] jmpco_spawn_with: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-}
-
-static void run(void) { CHECK_RC(jmpco_run(), JMPCO_OK); }
-
-/* A connected, non-blocking AF_UNIX stream pair. */
-static void socket_pair(int sv[2]) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
-        perror("socketpair");
-        exit(1);
-    }
-}
-
-static void close_pair(int sv[2]) {
-    close(sv[0]);
-    close(sv[1]);
-}
+#include "runtime_support.h"
 
 /* Reads until EAGAIN; returns the byte count. */
 static size_t drain(int fd) {

@@ -27,68 +27,12 @@
 #include "jmpco.h"
 
 #include "counted_checks.h"
-
-/* Milliseconds on the monotonic clock. */
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "runtime_support.h"
 
 /* Sleeps the thread (not a coroutine wait). */
 static void thread_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static jmpco_options backend_options(void) {
-    jmpco_options opts;
-    jmpco_options_init(&opts);
-    opts.backend = backend;
-    return opts;
-}
-
-/* Spawns fn(arg) with the backend under test; the task's handle. */
-static jmpco_task *spawn_task(jmpco_fn fn, void *arg) {
-    jmpco_options opts = backend_options();
-    jmpco_task *task = NULL;
-    int rc = jmpco_spawn_task(&task, fn, arg, &opts);
-    if (rc != JMPCO_OK || task == NULL) {
-        printf("FAIL [%s] jmpco_spawn_task: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-    return task;
-}
-
-static void spawn(jmpco_fn fn, void *arg) {
-    jmpco_options opts = backend_options();
-    int rc = jmpco_spawn_with(fn, arg, &opts);
-    if (rc != JMPCO_OK) {
-        printf("FAIL [%s] jmpco_spawn_with: %s\n", backend_name, jmpco_strerror(rc));
-        exit(1);
-    }
-}
-
-static void run(void) { CHECK_RC(jmpco_run(), JMPCO_OK); }
-
-static void socket_pair(int sv[2]) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
-        perror("socketpair");
-        exit(1);
-    }
-}
-
-static void close_pair(int sv[2]) {
-    close(sv[0]);
-    close(sv[1]);
-}
-
-/* Open fds below 1000 (valgrind keeps its own above). */
-static int open_fds(void) {
-    int n = 0;
-    for (int fd = 0; fd < 1000; fd++)
-        if (fcntl(fd, F_GETFD) != -1) n++;
-    return n;
 }
 
 #define SENTINEL ((void *)0x5e5e)
