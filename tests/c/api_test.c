@@ -486,15 +486,7 @@ static void smallest_stack_still_runs_a_body(void) {
 }
 
 int main(void) {
-    const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
-                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
-                    {JMPCO_BACKEND_ASM, "asm"}};
-    for (size_t b = 0; b < 2; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(2) {
         values_pass_through_resume_and_yield();
         null_out_pointers_are_allowed();
         options_init_sets_defaults();
@@ -515,8 +507,7 @@ int main(void) {
         deep_recursion_fits_a_small_stack();
         smallest_stack_still_runs_a_body();
     }
-    printf("api_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("api_test");
 }
 
 /* Uses most of a 32 KiB stack: the stack size option is honoured. */

@@ -1094,15 +1094,7 @@ static void ten_thousand_coroutines_pass_every_message_exactly_once(void) {
 int main(void) {
     /* A lost wake-up hangs jmpco_run or a join: fail instead (SIGALRM). */
     alarm(300);
-    static const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
-                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
-                    {JMPCO_BACKEND_ASM, "asm"}};
-    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(3) {
         bad_arguments_are_einval_and_change_nothing();
         codes_have_the_documented_values_and_messages();
         a_plain_thread_sends_receives_in_order_and_times_out();
@@ -1126,6 +1118,5 @@ int main(void) {
     backend = JMPCO_BACKEND_SJLJ;
     backend_name = "sjlj";
     ten_thousand_coroutines_pass_every_message_exactly_once();
-    printf("chan_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("chan_test");
 }

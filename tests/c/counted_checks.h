@@ -36,4 +36,25 @@ static const char *backend_name;
         }                                                                               \
     } while (0)
 
+/* The backends, in the order the tests run on them. */
+static const struct {
+    jmpco_backend backend;
+    const char *name;
+} all_backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
+                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
+                    {JMPCO_BACKEND_ASM, "asm"}};
+
+/* Runs the loop's body once for each of the first `count` backends, with
+   `backend` and `backend_name` set to it. */
+#define FOR_EACH_BACKEND(count)                                                 \
+    for (size_t b_ = 0; b_ < (count) && (backend = all_backends[b_].backend,   \
+                                          backend_name = all_backends[b_].name, 1); \
+         b_++)
+
+/* Prints the closing "<program>: N passed, N failed" line; the exit status. */
+static int report(const char *program) {
+    printf("%s: %d passed, %d failed\n", program, passed, failed);
+    return failed == 0 ? 0 : 1;
+}
+
 #endif /* JMPCO_TESTS_COUNTED_CHECKS_H */

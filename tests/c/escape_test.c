@@ -183,16 +183,9 @@ static void a_longjmp_into_an_outer_body_leaves_every_skipped_coroutine_exec(voi
 }
 
 int main(void) {
-    const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"}, {JMPCO_BACKEND_UCONTEXT, "ucontext"}};
-    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(2) {
         a_longjmp_to_the_threads_stack_leaves_the_coroutine_exec_for_good();
         a_longjmp_into_an_outer_body_leaves_every_skipped_coroutine_exec();
     }
-    printf("escape_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("escape_test");
 }

@@ -1040,15 +1040,7 @@ int main(void) {
     /* A regression that hangs (a wait never woken, a loop that never parks)
        fails the run instead of stalling it. */
     alarm(600);
-    static const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
-                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
-                    {JMPCO_BACKEND_ASM, "asm"}};
-    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(3) {
         read_returns_buffered_data_zero_for_len_zero_and_zero_at_eof();
         read_parks_after_a_short_read_until_more_data_comes();
         read_after_a_full_read_gets_the_rest_then_times_out();
@@ -1072,6 +1064,5 @@ int main(void) {
         echo_of_1mib_streams_with_a_resetting_client_leaves_no_fd_behind();
         each_thread_registers_its_own_fds();
     }
-    printf("fdio_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("fdio_test");
 }

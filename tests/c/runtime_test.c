@@ -427,15 +427,7 @@ static void constants_have_the_documented_values(void) {
 }
 
 int main(void) {
-    static const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
-                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
-                    {JMPCO_BACKEND_ASM, "asm"}};
-    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(3) {
         spawned_coroutines_run_in_order_and_interleave_at_yields();
         run_with_nothing_spawned_returns_at_once();
         run_can_be_called_again_for_later_spawns();
@@ -452,6 +444,5 @@ int main(void) {
         each_thread_runs_its_own_scheduler();
         constants_have_the_documented_values();
     }
-    printf("runtime_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("runtime_test");
 }

@@ -615,21 +615,13 @@ static void codes_have_the_documented_values_and_messages(void) {
 }
 
 int main(void) {
-    static const struct {
-        jmpco_backend backend;
-        const char *name;
-    } backends[] = {{JMPCO_BACKEND_SJLJ, "sjlj"},
-                    {JMPCO_BACKEND_UCONTEXT, "ucontext"},
-                    {JMPCO_BACKEND_ASM, "asm"}};
     /* This thread's scheduler (an epoll fd and an eventfd) lives until the
        thread exits: make it before counting. */
     backend_name = "setup";
     spawn(count_one, NULL);
     run();
     int baseline = open_fds();
-    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
-        backend = backends[b].backend;
-        backend_name = backends[b].name;
+    FOR_EACH_BACKEND(3) {
         current_in_a_spawned_coroutine_is_exec_with_an_id_of_its_own();
         yield_in_a_spawned_coroutine_lets_the_others_run_then_continues();
         join_from_a_coroutine_parks_it_until_the_value_comes();
@@ -650,6 +642,5 @@ int main(void) {
         codes_have_the_documented_values_and_messages();
         CHECK(open_fds() == baseline); /* threads' schedulers, registrations */
     }
-    printf("task_test: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report("task_test");
 }
