@@ -18,6 +18,7 @@
 
 use std::ffi::{c_int, c_void};
 use std::io;
+use std::time::Instant;
 
 use super::guard;
 use super::runtime::stop_cancellation_or;
@@ -86,24 +87,12 @@ pub unsafe extern "C" fn jmpco_read(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     guard("jmpco_read", || {
-        let Some(timeout) = timeout(timeout_ms) else {
-            return fail(libc::EINVAL);
-        };
-        // A cancelled task's calls all fail, even one that would not wait.
-        if cancelling() {
-            return fail(libc::ECANCELED);
-        }
-        stop_cancellation_or(
-            || {
-                let deadline = raw_io::deadline_in(timeout);
-                // SAFETY: `buf[..len]` is writable or the kernel reports EFAULT
-                // (the caller's contract).
-                let read = unsafe { raw_io::read(fd, buf.cast(), len, deadline) };
-                count_or_errno(read, libc::EAGAIN)
-            },
-            || fail(libc::ECANCELED),
-            || fail(libc::EAGAIN),
-        )
+        registered_call(timeout_ms, libc::EAGAIN, |deadline| {
+            // SAFETY: `buf[..len]` is writable or the kernel reports EFAULT
+            // (the caller's contract).
+            let read = unsafe { raw_io::read(fd, buf.cast(), len, deadline) };
+            count_or_errno(read, libc::EAGAIN)
+        })
     })
 }
 
@@ -138,24 +127,12 @@ pub unsafe extern "C" fn jmpco_write(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     guard("jmpco_write", || {
-        let Some(timeout) = timeout(timeout_ms) else {
-            return fail(libc::EINVAL);
-        };
-        // A cancelled task's calls all fail, even one that would not wait.
-        if cancelling() {
-            return fail(libc::ECANCELED);
-        }
-        stop_cancellation_or(
-            || {
-                let deadline = raw_io::deadline_in(timeout);
-                // SAFETY: `buf[..len]` is readable or the kernel reports EFAULT
-                // (the caller's contract).
-                let written = unsafe { raw_io::write(fd, buf.cast(), len, deadline) };
-                count_or_errno(written, libc::EAGAIN)
-            },
-            || fail(libc::ECANCELED),
-            || fail(libc::EAGAIN),
-        )
+        registered_call(timeout_ms, libc::EAGAIN, |deadline| {
+            // SAFETY: `buf[..len]` is readable or the kernel reports EFAULT
+            // (the caller's contract).
+            let written = unsafe { raw_io::write(fd, buf.cast(), len, deadline) };
+            count_or_errno(written, libc::EAGAIN)
+        })
     })
 }
 
@@ -185,25 +162,15 @@ pub unsafe extern "C" fn jmpco_accept(
     timeout_ms: c_int,
 ) -> c_int {
     guard("jmpco_accept", || {
-        let Some(timeout) = timeout(timeout_ms) else {
-            return fail(libc::EINVAL) as c_int;
-        };
-        // A cancelled task's calls all fail, even one that would not wait.
-        if cancelling() {
-            return fail(libc::ECANCELED) as c_int;
-        }
-        stop_cancellation_or(
-            || {
-                let deadline = raw_io::deadline_in(timeout);
-                // SAFETY: the caller's contract, passed on.
-                match unsafe { raw_io::accept(fd, addr, addrlen, deadline) } {
-                    Ok(new) => new,
-                    Err(e) => fail(errno_of(&e, libc::EAGAIN)) as c_int,
-                }
-            },
-            || fail(libc::ECANCELED) as c_int,
-            || fail(libc::EAGAIN) as c_int,
-        )
+        let accepted = registered_call(timeout_ms, libc::EAGAIN, |deadline| {
+            // SAFETY: the caller's contract, passed on.
+            match unsafe { raw_io::accept(fd, addr, addrlen, deadline) } {
+                Ok(new) => new as libc::ssize_t,
+                Err(e) => fail(errno_of(&e, libc::EAGAIN)),
+            }
+        });
+        // An fd, or -1.
+        accepted as c_int
     })
 }
 
@@ -233,25 +200,15 @@ pub unsafe extern "C" fn jmpco_connect(
     timeout_ms: c_int,
 ) -> c_int {
     guard("jmpco_connect", || {
-        let Some(timeout) = timeout(timeout_ms) else {
-            return fail(libc::EINVAL) as c_int;
-        };
-        // A cancelled task's calls all fail, even one that would not wait.
-        if cancelling() {
-            return fail(libc::ECANCELED) as c_int;
-        }
-        stop_cancellation_or(
-            || {
-                let deadline = raw_io::deadline_in(timeout);
-                // SAFETY: the caller's contract, passed on.
-                match unsafe { raw_io::connect(fd, addr, addrlen, deadline) } {
-                    Ok(()) => 0,
-                    Err(e) => fail(errno_of(&e, libc::ETIMEDOUT)) as c_int,
-                }
-            },
-            || fail(libc::ECANCELED) as c_int,
-            || fail(libc::ETIMEDOUT) as c_int,
-        )
+        let connected = registered_call(timeout_ms, libc::ETIMEDOUT, |deadline| {
+            // SAFETY: the caller's contract, passed on.
+            match unsafe { raw_io::connect(fd, addr, addrlen, deadline) } {
+                Ok(()) => 0,
+                Err(e) => fail(errno_of(&e, libc::ETIMEDOUT)),
+            }
+        });
+        // 0 or -1.
+        connected as c_int
     })
 }
 
@@ -271,6 +228,31 @@ pub extern "C" fn jmpco_close(fd: c_int) -> c_int {
         Ok(()) => 0,
         Err(e) => fail(errno_of(&e, libc::EIO)) as c_int,
     })
+}
+
+/// What every registered call but `jmpco_close` does around its system
+/// call: refuses a `timeout_ms` below -1 (`EINVAL`); fails at once in a
+/// cancelled task (`ECANCELED`: a cancelled task's calls all fail, even
+/// one that would not wait); runs `call` with the deadline `timeout_ms`
+/// gives; and turns the two unwinds a Rust task can start in it into -1
+/// with `ECANCELED` (cancelled) or `timed_out` (an `rt::timeout` frame's
+/// deadline passed; see `stop_cancellation`).
+fn registered_call(
+    timeout_ms: c_int,
+    timed_out: c_int,
+    call: impl FnOnce(Option<Instant>) -> libc::ssize_t,
+) -> libc::ssize_t {
+    let Some(timeout) = timeout(timeout_ms) else {
+        return fail(libc::EINVAL);
+    };
+    if cancelling() {
+        return fail(libc::ECANCELED);
+    }
+    stop_cancellation_or(
+        || call(raw_io::deadline_in(timeout)),
+        || fail(libc::ECANCELED),
+        || fail(timed_out),
+    )
 }
 
 /// The timeout `timeout_ms` stands for (`Some(None)`: none), or `None` if
