@@ -436,6 +436,37 @@ fn unix_listener_accepts_task_and_thread_clients_and_echoes() {
     );
 }
 
+/// `UnixStream::connect_timeout` gives up with `TimedOut` once the
+/// listener's backlog has stayed full for its timeout (zero: one try), and
+/// connects as `connect` does when there is room (`Duration::MAX`: no
+/// limit).
+#[test]
+fn unix_connect_timeout_gives_up_while_the_backlog_stays_full() {
+    watchdog(30, "unix_connect_timeout", || {
+        let path = TempPath::new("backlog-timeout");
+        let rt = one_worker();
+        let p = path.0.clone();
+        let (zero, short, took) = rt.block_on(move || {
+            let listener = UnixListener::bind(&p).unwrap();
+            // Backlog 0: one pending connection fills the queue (Linux).
+            // SAFETY: listen takes plain integers; the fd is the listener's.
+            assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+            let first = UnixStream::connect_timeout(&p, Duration::MAX).expect("room for one");
+            let zero = UnixStream::connect_timeout(&p, Duration::ZERO).map(drop);
+            let t0 = Instant::now();
+            let short = UnixStream::connect_timeout(&p, Duration::from_millis(60)).map(drop);
+            let took = t0.elapsed();
+            drop(listener.accept().unwrap());
+            drop(first);
+            (zero, short, took)
+        });
+        assert_eq!(zero.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert_eq!(short.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert!(took >= Duration::from_millis(60), "gave up early: {took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    });
+}
+
 /// With the listener's backlog full, a Unix connect gets `EAGAIN`: it
 /// must wait (parking the task) and try again, and succeed once the
 /// listener has accepted, while the worker runs its other tasks.

@@ -9,11 +9,12 @@ use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::socket;
 use crate::rt::io::Registration;
 use crate::rt::task::try_sleep;
+use crate::rt::timer::deadline_after;
 use crate::rt::Interest;
 
 /// The first and the longest pause between connect attempts while a
@@ -118,7 +119,21 @@ impl UnixStream {
     /// address); a refused park, in a task that is being cancelled while
     /// the backlog is full.
     pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let path = path.as_ref();
+        Self::connect_until(path.as_ref(), None)
+    }
+
+    /// [`connect`](Self::connect) within `timeout`: `TimedOut` if the
+    /// listener's backlog stays full that long (a zero timeout tries once;
+    /// a duration too large for an `Instant`, such as `Duration::MAX`: no
+    /// limit). A connect that completes or fails at once is unaffected.
+    ///
+    /// # Errors
+    /// As `connect`, and `TimedOut`.
+    pub fn connect_timeout(path: impl AsRef<Path>, timeout: Duration) -> io::Result<UnixStream> {
+        Self::connect_until(path.as_ref(), deadline_after(timeout))
+    }
+
+    fn connect_until(path: &Path, deadline: Option<Instant>) -> io::Result<UnixStream> {
         let sock = socket::unix_stream_socket()?;
         let (mut pause, longest) = BACKLOG_RETRY;
         loop {
@@ -126,8 +141,16 @@ impl UnixStream {
                 Ok(()) => return Ok(Self::from_fd(sock)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match try_sleep(pause) {
-                        None => std::thread::sleep(pause),
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left.is_some_and(|left| left.is_zero()) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "jmpco: Unix connect timed out (the listener's backlog stayed full)",
+                        ));
+                    }
+                    let nap = left.map_or(pause, |left| left.min(pause));
+                    match try_sleep(nap) {
+                        None => std::thread::sleep(nap),
                         Some(Ok(())) => {}
                         Some(Err(refused)) => return Err(refused.into()),
                     }
