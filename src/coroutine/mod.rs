@@ -271,6 +271,24 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         self.stack.bottom()
     }
 
+    /// A yielder of this coroutine, made by its owner: for crate code that
+    /// suspends the coroutine from a free function (the runtime's parks,
+    /// the C API's `jmpco_yield`) rather than through the `&Yielder` the
+    /// body was given. Stays valid across resumes and [`reset`](Self::reset)
+    /// (the header it points at stays where it is) for as long as the
+    /// coroutine lives.
+    ///
+    /// # Safety
+    /// The yielder (and every [`Yielder::duplicate`] of it) suspends only
+    /// where the body's own one could: on this coroutine's stack, while it
+    /// is the innermost running coroutine (see [`Yielder`]), and only while
+    /// the coroutine lives.
+    pub(crate) unsafe fn yielder(&self) -> Yielder<I, Y> {
+        // SAFETY: `self.header` is this coroutine's live header (installed
+        // by `build`); how the yielder is used is the caller's contract.
+        unsafe { Yielder::new(self.header) }
+    }
+
     /// The header's two switch contexts.
     #[inline(always)]
     fn contexts(&self) -> Contexts {

@@ -253,7 +253,9 @@ pub unsafe extern "C" fn jmpco_yield(value: *mut c_void, resumed_with: *mut *mut
                 None => JMPCO_ENOTCORO,
             };
         }
-        let Some(yielder) = h.yielder() else {
+        // SAFETY: `h` is what `running` answered, and the yielder suspends
+        // right here, in the export that asked.
+        let Some(yielder) = (unsafe { h.yielder() }) else {
             return JMPCO_ENOTCORO;
         };
         let input = yielder.suspend(value);

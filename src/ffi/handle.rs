@@ -9,7 +9,7 @@
 //!   |                           |  thread, read on any (as is id)
 //!   | id, owner                 |  fixed at creation; owner: the creating
 //!   |                           |  thread's ThreadId, never reused
-//!   | yielder Cell<*const _>    |  the running body's Yielder (on its stack)
+//!   | yielder Option<Yielder>   |  its coroutine's, made with it (None: view)
 //!   | parent  Cell<*const _>    |  the C coroutine innermost when this one was
 //!   |                           |  resumed: the chain jmpco_yield walks
 //!   | co UnsafeCell<Coroutine>  |  &mut only inside the jmpco_resume running it
@@ -70,7 +70,10 @@ pub struct jmpco_coro {
     /// The creating thread. Once it has exited no thread matches it, so
     /// the coroutine can never be resumed, reset or destroyed again.
     owner: ThreadId,
-    yielder: Cell<*const CYielder>,
+    /// Its coroutine's yielder, made with the coroutine (`None` for a task
+    /// view): what `jmpco_yield` suspends with, once `running` has found
+    /// that this coroutine is the innermost one running.
+    yielder: Option<CYielder>,
     parent: Cell<*const jmpco_coro>,
     /// `None` for a task view, which is never resumed, reset or destroyed.
     co: Option<UnsafeCell<CCoroutine>>,
@@ -102,21 +105,24 @@ impl jmpco_coro {
         // Any failure here is the OS refusing memory (mmap, guard pages):
         // sizes that are not stack sizes at all were refused by the caller,
         // and a C body's closure is far smaller than the smallest stack.
-        let Ok(co) = builder.build(body(at.as_ptr(), f, arg)) else {
+        let Ok(co) = builder.build(body(f, arg)) else {
             // SAFETY: allocated just above with this layout, never written.
             unsafe { alloc::dealloc(at.as_ptr().cast(), layout) };
             return Err(NoMemory);
         };
+        // SAFETY: used only through `yielder()`, whose contract is the
+        // coroutine's: on its own stack while it is the innermost running
+        // one; the handle, and so the yielder, never outlives the coroutine.
+        let yielder = unsafe { co.yielder() };
         let handle = jmpco_coro {
             state: AtomicU8::new(jmpco_state::JMPCO_READY as u8),
             id: co.id().as_u64(),
             owner: this_thread(),
-            yielder: Cell::new(ptr::null()),
+            yielder: Some(yielder),
             parent: Cell::new(ptr::null()),
             co: Some(UnsafeCell::new(co)),
         };
-        // SAFETY: `at` is a fresh allocation of the right layout; the body
-        // only reads the handle once the coroutine is resumed, after this.
+        // SAFETY: `at` is a fresh allocation of the right layout.
         unsafe { at.as_ptr().write(handle) };
         Ok(at)
     }
@@ -131,7 +137,7 @@ impl jmpco_coro {
             state: AtomicU8::new(jmpco_state::JMPCO_EXEC as u8),
             id: crate::current().map_or(0, |id| id.as_u64()),
             owner: this_thread(),
-            yielder: Cell::new(ptr::null()),
+            yielder: None,
             parent: Cell::new(ptr::null()),
             co: None,
         };
@@ -229,7 +235,7 @@ impl jmpco_coro {
         // SAFETY: not running (the caller's contract), so this is the only
         // borrow of `co`.
         let co = unsafe { &mut *self.coroutine().get() };
-        co.reset(body(self, f, arg)).map_err(|_| NoMemory)?;
+        co.reset(body(f, arg)).map_err(|_| NoMemory)?;
         self.set_state(jmpco_state::JMPCO_READY);
         Ok(())
     }
@@ -254,33 +260,27 @@ impl jmpco_coro {
         }
     }
 
-    /// The running body's yielder.
-    pub(crate) fn yielder(&self) -> Option<&CYielder> {
-        // SAFETY: null, or set by `body` to its Yielder, which lives in the
-        // entry frame on the coroutine's stack for as long as the body runs
-        // (`body` clears it before returning).
-        unsafe { self.yielder.get().as_ref() }
+    /// Its coroutine's yielder (`None` for a task view).
+    ///
+    /// # Safety
+    /// `self` is what [`running`](Self::running) answered: the coroutine the
+    /// thread runs on, innermost; the yielder may suspend it only so, while
+    /// the current export runs.
+    pub(crate) unsafe fn yielder(&self) -> Option<&CYielder> {
+        self.yielder.as_ref()
     }
 }
 
-/// The Rust body of a C coroutine: records its yielder in the handle, then
-/// calls the C function. Captures only `Copy` values, so abandoning a
-/// suspended coroutine leaks nothing.
+/// The Rust body of a C coroutine: calls the C function. Captures only
+/// `Copy` values, so abandoning a suspended coroutine leaks nothing.
 fn body(
-    handle: *const jmpco_coro,
     f: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     arg: *mut c_void,
 ) -> impl FnOnce(&CYielder, *mut c_void) -> *mut c_void + 'static {
-    move |yielder, _first_value| {
-        // SAFETY: the handle was written before the first resume and cannot
-        // be freed while its coroutine runs (destroy refuses EXEC).
-        let h = unsafe { &*handle };
-        h.yielder.set(yielder);
+    move |_, _first_value| {
         // SAFETY: `f` is the caller's jmpco_fn, called with its own argument,
         // as the header documents.
-        let returned = unsafe { f(arg) };
-        h.yielder.set(ptr::null());
-        returned
+        unsafe { f(arg) }
     }
 }
 

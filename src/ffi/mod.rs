@@ -13,8 +13,8 @@
 //!
 //! * **Handles** (`handle.rs`): a `jmpco_coro` is a heap block holding, apart
 //!   from the `Coroutine`, what must stay readable while the coroutine runs:
-//!   a mirror of its state, its id, the owning thread and the body's
-//!   `Yielder`. The `Coroutine` sits in an `UnsafeCell` that is borrowed
+//!   a mirror of its state, its id, the owning thread and the coroutine's
+//!   `Yielder` (made with it). The `Coroutine` sits in an `UnsafeCell` that is borrowed
 //!   mutably only by the `jmpco_resume` running it; every other call reads
 //!   the mirror first and refuses (`JMPCO_EBUSY`) while the state is
 //!   `JMPCO_EXEC`, so no second `&mut` can ever be made.

@@ -93,7 +93,7 @@ use super::reactor::{Await, Interest, Polled, Reactor};
 use super::remote::{Message, Remote};
 use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
-use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, Yielder};
+use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, State, Yielder};
 
 /// How many turns in a row the loop may run ready tasks without polling
 /// I/O (tokio's scheduler uses the same bound, for the same reason).
@@ -143,8 +143,12 @@ struct Task {
     /// The coroutine's usable stack, `[bottom, top)`: code runs on the
     /// task's own coroutine exactly while the stack pointer lies in it.
     stack: Range<usize>,
-    /// Set by the body when it starts; valid while the body runs.
-    yielder: Cell<*const Yielder<(), ()>>,
+    /// Its coroutine's yielder, made with the coroutine: how a park in
+    /// code the body called suspends it. Used only by `suspend_current`,
+    /// which runs on this task's own coroutine (`with_task` checks the
+    /// stack) while the coroutine lives (the record outlives no coroutine:
+    /// both go together, the record first).
+    yielder: Yielder<(), ()>,
     parked: Cell<bool>,
     /// Sequence number of the armed timer, 0 if none.
     timer: Cell<u64>,
@@ -384,18 +388,7 @@ impl Scheduler {
         let co = Coroutine::builder()
             .stack_size(config.stack_size)
             .backend(config.backend)
-            .build(move |yielder: &Yielder<(), ()>, ()| {
-                // First resume: the loop has made this task current.
-                with_scheduler(|sched| {
-                    let key = sched.and_then(|s| Some((s, s.resuming.get()?)));
-                    if let Some((sched, key)) = key {
-                        if let Some(task) = sched.tasks.borrow().get(key) {
-                            task.yielder.set(yielder);
-                        }
-                    }
-                });
-                body()
-            })
+            .build(move |_: &Yielder<(), ()>, ()| body())
             .map_err(|e| match e {
                 crate::Error::Io(e) => e,
                 other => io::Error::other(other.to_string()),
@@ -403,11 +396,15 @@ impl Scheduler {
         let id = co.id();
         let bottom = co.stack_bottom() as usize;
         let stack = bottom..bottom + co.stack_size();
+        // SAFETY: kept in the task's record and used as the field's docs
+        // say: only by `suspend_current` on this coroutine's own stack, while
+        // the coroutine lives.
+        let yielder = unsafe { co.yielder() };
         let key = self.tasks.borrow_mut().insert_with(|_| Task {
             co: Some(co),
             id,
             stack,
-            yielder: Cell::new(std::ptr::null()),
+            yielder,
             parked: Cell::new(false),
             timer: Cell::new(0),
             cancelling: Cell::new(false),
@@ -440,8 +437,12 @@ impl Scheduler {
             None => Then::Nothing,
             Some(task) if task.on_cancel.0 == Unwinding::Refuse => {
                 task.cancelling.set(true);
-                // The body stores its yielder when it starts.
-                if task.co.is_some() && task.yielder.get().is_null() {
+                // Not started yet: it never runs.
+                if task
+                    .co
+                    .as_ref()
+                    .is_some_and(|co| co.state() == State::Ready)
+                {
                     Then::Cancel
                 } else {
                     // Parked: its park returns refused once resumed. Queued
@@ -637,13 +638,10 @@ impl Scheduler {
         let yielder = {
             let tasks = self.tasks.borrow();
             let task = tasks.get(key).ok_or(ParkRefused)?;
-            let yielder = task.yielder.get();
-            assert!(!yielder.is_null(), "jmpco: a task parked before it started");
-            // SAFETY: the body stored its own `&Yielder` when it started;
-            // the Yielder lives in the coroutine's entry frame for as long as
-            // the body runs, and we are inside that body (the caller is the
-            // current task's own coroutine, which `with_task` checks).
-            let yielder = unsafe { &*yielder };
+            // SAFETY: the caller runs on this task's own coroutine (its
+            // contract: `with_task` checked the stack), which is alive while
+            // its code runs; the copy outlives the borrow of the record.
+            let yielder = unsafe { task.yielder.duplicate() };
             // A task's resumer, this loop, never runs while the thread
             // unwinds: a panic here is the task's own (see the module docs).
             if task.cancelling.get() || std::thread::panicking() {
