@@ -96,8 +96,12 @@ impl Remote {
     }
 
     /// The worker's side: the messages posted since the last call, if any.
+    /// Asked once per loop turn, so the common answer, none, costs one
+    /// plain load: a flag set just after it is seen on the next turn (and
+    /// its eventfd write wakes an idle loop).
+    #[inline]
     pub(crate) fn take(&self, into: &mut Vec<Message>) {
-        if self.notified.swap(false, Ordering::AcqRel) {
+        if self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::AcqRel) {
             let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
             into.append(&mut inbox.messages);
         }

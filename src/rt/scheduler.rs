@@ -905,12 +905,14 @@ impl Scheduler {
             }
             // 2. Messages from other threads.
             self.remote.take(&mut messages);
-            for message in messages.drain(..) {
-                match message {
-                    Message::Spawn(f) => f(),
-                    Message::Wake(key) => self.wake(key),
-                    Message::Abort(key) => self.abort(key),
-                    Message::Shutdown(deadline) => self.begin_shutdown(deadline),
+            if !messages.is_empty() {
+                for message in messages.drain(..) {
+                    match message {
+                        Message::Spawn(f) => f(),
+                        Message::Wake(key) => self.wake(key),
+                        Message::Abort(key) => self.abort(key),
+                        Message::Shutdown(deadline) => self.begin_shutdown(deadline),
+                    }
                 }
             }
             if until_idle && self.task_count() == 0 {

@@ -72,8 +72,10 @@ pub use error::{
 
 use super::park::{Caller, EntryParker, Parker, Woke};
 use super::timer::deadline_after;
+use spare::Spare;
 
 mod select;
+mod spare;
 
 pub use select::{Interrupted, Select};
 
@@ -104,7 +106,16 @@ fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
             recv_waits: VecDeque::new(),
         }),
     });
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (
+        Sender {
+            chan: chan.clone(),
+            spare: Spare::new(),
+        },
+        Receiver {
+            chan,
+            spare: Spare::new(),
+        },
+    )
 }
 
 struct Chan<T> {
@@ -252,12 +263,16 @@ impl<T> Inner<T> {
 /// messages are `Send`.
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
+    /// The entry of this handle's last wait, for its next one.
+    spare: Spare<SendWait<T>>,
 }
 
 /// The receiving side; clone it for more receivers (each message goes to
 /// one of them). `Send` and `Sync` when the messages are `Send`.
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
+    /// The entry of this handle's last wait, for its next one.
+    spare: Spare<RecvWait<T>>,
 }
 
 impl<T> Sender<T> {
@@ -342,11 +357,19 @@ impl<T> Sender<T> {
             Caller::Can(waiter) => waiter,
             Caller::OnWorker(_) => return Err((Failed::OnWorker, value)),
         };
-        let wait = Arc::new(SendWait {
-            parker: EntryParker::Own(Parker::alone(waiter)),
-            op: OP,
-            value: Mutex::new(Some(value)),
-        });
+        let wait = match self.spare.take() {
+            Some(mut wait) => {
+                let entry = Arc::get_mut(&mut wait).expect("jmpco: a spare entry is unshared");
+                entry.parker = EntryParker::Own(Parker::alone(waiter));
+                *entry.value.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(value);
+                wait
+            }
+            None => Arc::new(SendWait {
+                parker: EntryParker::Own(Parker::alone(waiter)),
+                op: OP,
+                value: Mutex::new(Some(value)),
+            }),
+        };
         inner.send_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingSend {
@@ -356,11 +379,14 @@ impl<T> Sender<T> {
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
-        match settled {
+        let sent = match settled {
             Settled::Done(()) => Ok(()),
             Settled::Disconnected => Err((Failed::Disconnected, take_value(&wait))),
             Settled::GaveUp(why) => Err((why, take_value(&wait))),
-        }
+        };
+        // Its value is gone (taken, or back with the caller).
+        self.spare.keep(wait);
+        sent
     }
 
     /// Closes the channel (see the module docs): later sends fail, and so
@@ -561,11 +587,19 @@ impl<T> Receiver<T> {
             Caller::Can(waiter) => waiter,
             Caller::OnWorker(_) => return Err(Failed::OnWorker),
         };
-        let wait = Arc::new(RecvWait {
-            parker: EntryParker::Own(Parker::alone(waiter)),
-            op: OP,
-            slot: Mutex::new(None),
-        });
+        let wait = match self.spare.take() {
+            Some(mut wait) => {
+                let entry = Arc::get_mut(&mut wait).expect("jmpco: a spare entry is unshared");
+                entry.parker = EntryParker::Own(Parker::alone(waiter));
+                debug_assert!(entry.slot.get_mut().map_or(true, |slot| slot.is_none()));
+                wait
+            }
+            None => Arc::new(RecvWait {
+                parker: EntryParker::Own(Parker::alone(waiter)),
+                op: OP,
+                slot: Mutex::new(None),
+            }),
+        };
         inner.recv_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingRecv {
@@ -575,6 +609,8 @@ impl<T> Receiver<T> {
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
+        // Its slot is empty again (`settle` took what it was handed).
+        self.spare.keep(wait);
         match settled {
             Settled::Done(value) => Ok(value),
             Settled::Disconnected => Err(Failed::Disconnected),
@@ -669,6 +705,7 @@ impl<T> Clone for Sender<T> {
         self.chan.lock().senders += 1;
         Sender {
             chan: self.chan.clone(),
+            spare: Spare::new(),
         }
     }
 }
@@ -678,6 +715,7 @@ impl<T> Clone for Receiver<T> {
         self.chan.lock().receivers += 1;
         Receiver {
             chan: self.chan.clone(),
+            spare: Spare::new(),
         }
     }
 }
