@@ -594,11 +594,13 @@ const char *jmpco_strerror(int code);
  *   system calls they stand for, waiting in `poll(2)`.
  * * Each thread keeps its own registrations: an fd used from two threads
  *   is registered with both; `jmpco_close` drops the calling thread's,
- *   and the other one's is left stale (as after a `close(2)`). Use an fd
- *   from one thread.
+ *   and the other one's is left stale (as after a `close(2)`): a
+ *   coroutine of the other thread waiting on the fd is not woken, and
+ *   waits until its timeout (`EAGAIN`; forever with -1). Use an fd from
+ *   one thread.
  * * Several coroutines may use one fd at once (a reader and a writer).
- *   `jmpco_close` of an fd another coroutine waits on wakes that waiter:
- *   its call fails with `EBADF`.
+ *   `jmpco_close` of an fd another coroutine of the same thread waits on
+ *   wakes that waiter: its call fails with `EBADF`.
  * * `jmpco_wait_fd` works on a registered fd too, sharing the
  *   registration; it remains the way to wait on fds jmpco does not own.
  * * An fd that a socket of jmpco's Rust API holds is not the program's to
@@ -700,9 +702,11 @@ int jmpco_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int ti
 /**
  * Closes `fd`, as `close(2)` does, after dropping its registration with
  * the calling thread's scheduler: the way to close an fd used with
- * registered I/O (see `jmpco_read`). A coroutine waiting on it in a
- * registered call wakes, and its call fails with `EBADF`; one waiting in
- * `jmpco_wait_fd` gets `JMPCO_EINVAL`. Never parks; callable from
+ * registered I/O (see `jmpco_read`). A coroutine of the calling thread's
+ * scheduler waiting on it in a registered call wakes, and its call fails
+ * with `EBADF`; one waiting in `jmpco_wait_fd` gets `JMPCO_EINVAL`. (A
+ * waiter on another thread's scheduler is not woken: it waits until its
+ * timeout, see `jmpco_read`.) Never parks; callable from
  * anywhere, for any fd (one never used with registered I/O is just
  * closed).
  *
@@ -792,9 +796,12 @@ int jmpco_run(void);
  * timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
  * `events` is not a non-empty combination of the two flags, `timeout_ms`
  * is below -1, or the fd cannot be waited for (epoll refuses it, or it
- * was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
- * coroutine started by `jmpco_spawn` (a thread's own stack, a
- * `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+ * was closed with `jmpco_close` on this thread during the wait; a
+ * `close(2)` meanwhile, or a `jmpco_close` on another thread, is not
+ * seen: the wait goes on until its timeout); `JMPCO_ENOTCORO` if the
+ * caller is not a coroutine started by `jmpco_spawn` (a thread's own
+ * stack, a `jmpco_create` coroutine, even one resumed by a spawned
+ * coroutine);
  * `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
  * task given to `jmpco_cancel`, before or during this wait: return from
  * the body; or a task of the Rust API, C code it called, being cancelled:

@@ -50,11 +50,13 @@ use crate::rt::ParkRefused;
 ///   system calls they stand for, waiting in `poll(2)`.
 /// * Each thread keeps its own registrations: an fd used from two threads
 ///   is registered with both; `jmpco_close` drops the calling thread's,
-///   and the other one's is left stale (as after a `close(2)`). Use an fd
-///   from one thread.
+///   and the other one's is left stale (as after a `close(2)`): a
+///   coroutine of the other thread waiting on the fd is not woken, and
+///   waits until its timeout (`EAGAIN`; forever with -1). Use an fd from
+///   one thread.
 /// * Several coroutines may use one fd at once (a reader and a writer).
-///   `jmpco_close` of an fd another coroutine waits on wakes that waiter:
-///   its call fails with `EBADF`.
+///   `jmpco_close` of an fd another coroutine of the same thread waits on
+///   wakes that waiter: its call fails with `EBADF`.
 /// * `jmpco_wait_fd` works on a registered fd too, sharing the
 ///   registration; it remains the way to wait on fds jmpco does not own.
 /// * An fd that a socket of jmpco's Rust API holds is not the program's to
@@ -214,9 +216,11 @@ pub unsafe extern "C" fn jmpco_connect(
 
 /// Closes `fd`, as `close(2)` does, after dropping its registration with
 /// the calling thread's scheduler: the way to close an fd used with
-/// registered I/O (see `jmpco_read`). A coroutine waiting on it in a
-/// registered call wakes, and its call fails with `EBADF`; one waiting in
-/// `jmpco_wait_fd` gets `JMPCO_EINVAL`. Never parks; callable from
+/// registered I/O (see `jmpco_read`). A coroutine of the calling thread's
+/// scheduler waiting on it in a registered call wakes, and its call fails
+/// with `EBADF`; one waiting in `jmpco_wait_fd` gets `JMPCO_EINVAL`. (A
+/// waiter on another thread's scheduler is not woken: it waits until its
+/// timeout, see `jmpco_read`.) Never parks; callable from
 /// anywhere, for any fd (one never used with registered I/O is just
 /// closed).
 ///

@@ -194,9 +194,12 @@ pub extern "C" fn jmpco_run() -> c_int {
 /// timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
 /// `events` is not a non-empty combination of the two flags, `timeout_ms`
 /// is below -1, or the fd cannot be waited for (epoll refuses it, or it
-/// was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
-/// coroutine started by `jmpco_spawn` (a thread's own stack, a
-/// `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+/// was closed with `jmpco_close` on this thread during the wait; a
+/// `close(2)` meanwhile, or a `jmpco_close` on another thread, is not
+/// seen: the wait goes on until its timeout); `JMPCO_ENOTCORO` if the
+/// caller is not a coroutine started by `jmpco_spawn` (a thread's own
+/// stack, a `jmpco_create` coroutine, even one resumed by a spawned
+/// coroutine);
 /// `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
 /// task given to `jmpco_cancel`, before or during this wait: return from
 /// the body; or a task of the Rust API, C code it called, being cancelled:
