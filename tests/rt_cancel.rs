@@ -298,6 +298,74 @@ fn a_deadline_passing_in_the_c_tiers_waits_returns_etimedout_and_fires_again_in_
     });
 }
 
+/// Whether some epoll instance of this process watches `fd`
+/// (`/proc/self/fdinfo` lists an epoll fd's watched fds as `tfd:` lines).
+fn an_epoll_watches(fd: c_int) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    dir.flatten().any(|entry| {
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+        let info = std::path::Path::new("/proc/self/fdinfo").join(entry.file_name());
+        is_epoll
+            && std::fs::read_to_string(info).is_ok_and(|text| {
+                text.lines().any(|line| {
+                    let mut words = line.split_whitespace();
+                    words.next() == Some("tfd:") && words.next() == Some(&fd.to_string())
+                })
+            })
+    })
+}
+
+/// Issue: a Rust task whose `jmpco_wait_fd` was ended by an unwind (its
+/// `rt::timeout` deadline, or an abort) got `JMPCO_ETIMEDOUT` /
+/// `JMPCO_ECANCELED`, but the wait skipped its release of the fd's
+/// registration on the way out, so the fd stayed in the worker's epoll
+/// (and counted as in use there) after the call, against the header's "it
+/// is registered with the thread's epoll only during the call". Now the
+/// registration is released on both paths, as after a wait that returns.
+#[test]
+fn jmpco_wait_fd_ended_by_an_unwind_leaves_the_fd_unregistered() {
+    watchdog(30, "c_wait_fd_release", || {
+        let rt = one_worker();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let (code, watched_after) = rt.block_on(move || {
+            let code = rt::timeout(Duration::from_millis(20), || {
+                jmpco_wait_fd(fd, JMPCO_READABLE, -1)
+            });
+            (code, an_epoll_watches(fd))
+        });
+        assert_eq!(
+            code,
+            Ok(JMPCO_ETIMEDOUT),
+            "the deadline stopped at the export"
+        );
+        assert!(
+            !watched_after,
+            "the deadline's wait left fd {fd} in the epoll"
+        );
+
+        let (parked_tx, parked_rx) = std::sync::mpsc::channel();
+        let waiter = rt.spawn(move || {
+            parked_tx.send(()).unwrap();
+            jmpco_wait_fd(fd, JMPCO_READABLE, -1)
+        });
+        parked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(an_epoll_watches(fd), "registered while it waits");
+        waiter.abort();
+        assert_eq!(waiter.join().ok(), Some(JMPCO_ECANCELED));
+        assert!(
+            !an_epoll_watches(fd),
+            "the aborted wait left fd {fd} in the epoll"
+        );
+        rt.shutdown(Duration::from_secs(5));
+        drop(a);
+    });
+}
+
 /// A Rust task parked in the registered I/O calls (C code called from a
 /// Rust task) and cancelled at `shutdown(Duration::ZERO)`: each call
 /// returns -1 with `errno` `ECANCELED` instead of unwinding into C, so do
