@@ -312,7 +312,9 @@ int jmpco_chan_make(size_t capacity, jmpco_chan **out);
  * timeout 0 included, then sends nothing. (One exception, since a sent
  * message cannot be taken back: a waiting send whose message a receiver
  * took in the turn the cancel came, before the task ran again, returns
- * `JMPCO_OK`: it was sent. The task's next call fails.)
+ * `JMPCO_OK`: it was sent. The task's next call fails. The same holds in
+ * C code a Rust task called, for its cancellation and for an
+ * `rt::timeout` deadline that passed in that turn.)
  *
  * # Safety
  * `ch` is NULL or a channel from `jmpco_chan_make` whose

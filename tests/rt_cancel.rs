@@ -685,6 +685,37 @@ impl CChan {
     }
 }
 
+/// Issue: a Rust task's `jmpco_chan_send` parked on a rendezvous channel,
+/// whose message a receiver took from its hand before the task ran again,
+/// returned `JMPCO_ETIMEDOUT` when the task's `rt::timeout` deadline had
+/// passed by the time it ran (or `JMPCO_ECANCELED`, for an abort in that
+/// turn): the header says every outcome but `JMPCO_OK` leaves the message
+/// unsent, so C code would free or resend a message the receiver has. Now
+/// such a send returns `JMPCO_OK`, as a cancelled C task's does; the frame
+/// stays armed (here the closure returns, so its value comes back).
+#[test]
+fn a_c_send_taken_before_its_deadline_unwind_returns_ok() {
+    watchdog(30, "c_chan_taken_then_deadline", || {
+        let rt = one_worker();
+        let ch = CChan::make(0);
+        let (code, got) = rt.block_on(move || {
+            let receiver = rt::spawn(move || {
+                rt::sleep(Duration::from_millis(10));
+                // Takes the parked sender's message from its hand, then
+                // keeps the worker busy past the sender's deadline.
+                let got = ch.recv(0);
+                std::thread::sleep(Duration::from_millis(40));
+                got
+            });
+            let code = rt::timeout(Duration::from_millis(30), || ch.send(7, -1));
+            (code, receiver.join().unwrap())
+        });
+        assert_eq!(got, Ok(7), "the receiver took the message");
+        assert_eq!(code, Ok(JMPCO_OK), "so the send says it was sent");
+        assert_eq!(ch.free(), JMPCO_OK);
+    });
+}
+
 /// A Rust task cancelled while C code it called waits in a C channel gets
 /// `JMPCO_ECANCELED` and loses no message: the sender's was not sent, and
 /// nothing was taken from the receiver's channel. Its later waits are

@@ -61,6 +61,7 @@
 
 mod error;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -327,6 +328,20 @@ impl<T> Sender<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), (Failed, T)> {
+        self.send_waiting_noting(value, deadline, &Cell::new(false))
+    }
+
+    /// [`send_waiting`](Self::send_waiting) that also sets `sent` when a
+    /// receiver took the value from the waiting sender's hand and the wait
+    /// then unwound instead of returning (the task was cancelled, or its
+    /// `rt::timeout` deadline fired, before it ran again): the value was
+    /// sent all the same. For callers that stop those unwinds (the C API).
+    pub(crate) fn send_waiting_noting(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+        sent: &Cell<bool>,
+    ) -> Result<(), (Failed, T)> {
         let mut inner = self.chan.lock();
         if inner.receivers_gone() {
             return Err((Failed::Disconnected, value));
@@ -352,6 +367,7 @@ impl<T> Sender<T> {
         let pending = PendingSend {
             chan: &self.chan,
             wait: &wait,
+            sent,
         };
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
@@ -458,6 +474,8 @@ impl Woke {
 struct PendingSend<'a, T> {
     chan: &'a Arc<Chan<T>>,
     wait: &'a Arc<SendWait<T>>,
+    /// Set by the drop if a receiver had taken the value.
+    sent: &'a Cell<bool>,
 }
 
 impl<T> PendingSend<'_, T> {
@@ -481,8 +499,11 @@ impl<T> PendingSend<'_, T> {
 impl<T> Drop for PendingSend<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw. The value (if still ours) is
-        // dropped with the wait: it was never sent.
-        let _ = self.settle(Woke::Refused);
+        // dropped with the wait: it was never sent. If a receiver took it
+        // first, it was.
+        if let Settled::Done(()) = self.settle(Woke::Refused) {
+            self.sent.set(true);
+        }
     }
 }
 
