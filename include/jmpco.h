@@ -644,7 +644,8 @@ ssize_t jmpco_read(int fd, void *buf, size_t len, int timeout_ms);
  * `timeout_ms`: as for `jmpco_read`.
  *
  * Returns `len` once all is written (0 for `len` 0). If the timeout, an
- * error or a cancellation ends the call after some bytes were written, it
+ * error or a cancellation (or, in C code a Rust task called, its
+ * `rt::timeout` deadline) ends the call after some bytes were written, it
  * returns their count (a short count, as a blocking write interrupted
  * then does; the next call reports the error). With nothing written, -1
  * and `errno`: `EAGAIN` if the timeout passed (there was no room);

@@ -685,6 +685,38 @@ impl CChan {
     }
 }
 
+/// Issue: C code a Rust task called, in a `jmpco_write` that had written
+/// part of its buffer and parked for room, got -1 with `EAGAIN` when the
+/// task's `rt::timeout` deadline passed: the header promises the count of
+/// the bytes written (a short count), and C code told "nothing written"
+/// would send those bytes twice. Now the count comes back, as for a
+/// cancellation; the frame stays armed and fires at the next park.
+#[test]
+fn a_deadline_ending_a_partial_jmpco_write_returns_the_count_written() {
+    use jmpco::ffi::{jmpco_close, jmpco_write};
+    watchdog(30, "c_write_deadline", || {
+        let rt = one_worker();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = a.into_raw_fd();
+        let big = vec![7u8; 4 << 20];
+        let (written, fired) = rt.block_on(move || {
+            let written = Cell::new(0);
+            let fired = rt::timeout(Duration::from_millis(30), || {
+                // SAFETY: `big` is readable for its length.
+                written.set(unsafe { jmpco_write(fd, big.as_ptr().cast(), big.len(), -1) });
+                rt::sleep(Duration::from_secs(60));
+            });
+            assert_eq!(jmpco_close(fd), 0);
+            (written.get(), fired)
+        });
+        assert_eq!(fired, Err(rt::Elapsed), "the frame fired at the next park");
+        assert!(written > 0, "a short count, not -1 ({written})");
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len() as isize, written, "the count is what went out");
+    });
+}
+
 /// Issue: a Rust task's `jmpco_chan_send` parked on a rendezvous channel,
 /// whose message a receiver took from its hand before the task ran again,
 /// returned `JMPCO_ETIMEDOUT` when the task's `rt::timeout` deadline had

@@ -111,7 +111,8 @@ pub unsafe extern "C" fn jmpco_read(
 /// `timeout_ms`: as for `jmpco_read`.
 ///
 /// Returns `len` once all is written (0 for `len` 0). If the timeout, an
-/// error or a cancellation ends the call after some bytes were written, it
+/// error or a cancellation (or, in C code a Rust task called, its
+/// `rt::timeout` deadline) ends the call after some bytes were written, it
 /// returns their count (a short count, as a blocking write interrupted
 /// then does; the next call reports the error). With nothing written, -1
 /// and `errno`: `EAGAIN` if the timeout passed (there was no room);
