@@ -615,7 +615,9 @@ const char *jmpco_strerror(int code);
  *
  * Returns the byte count (at most `len`; `len` 0 returns 0), 0 at EOF, or
  * -1 with `errno` set: `EAGAIN` if the timeout passed with nothing to
- * read (a blocking socket with `SO_RCVTIMEO` says the same); `ECANCELED`
+ * read (a blocking socket with `SO_RCVTIMEO` says the same; in C code a
+ * Rust task called, also when its `rt::timeout` deadline passed, see
+ * `JMPCO_ETIMEDOUT`); `ECANCELED`
  * if the calling task is being cancelled (a `jmpco_cancel`ed task: return
  * from its body; a Rust task that called C: return to it), even when data
  * is there: a cancelled task's calls all fail, reading nothing; `EBADF`
@@ -690,7 +692,8 @@ int jmpco_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int timeout_
  * in the kernel: close the socket (`jmpco_close`) rather than reuse it.
  *
  * Returns 0 once connected, or -1 and `errno`: `ETIMEDOUT` if the timeout
- * passed first; the connection's own error if it failed
+ * passed first (or a Rust caller's `rt::timeout` deadline, as for
+ * `jmpco_read`'s `EAGAIN`); the connection's own error if it failed
  * (`ECONNREFUSED`, `ENETUNREACH`, a kernel `ETIMEDOUT`...); `ECANCELED`,
  * `EBADF` and `EINVAL` as for `jmpco_read`; any error `connect(2)` gives
  * at once (`EAFNOSUPPORT`, `EISCONN`, `ENOENT` for a Unix socket path;
