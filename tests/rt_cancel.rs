@@ -536,6 +536,86 @@ fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
 
 static C_JOINED_PARKED: AtomicBool = AtomicBool::new(false);
 
+static C_READS_PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// A C-ABI body that parks in a registered `jmpco_read` on the fd its
+/// argument carries, which never turns readable.
+unsafe extern "C" fn c_reads(fd: *mut c_void) -> *mut c_void {
+    C_READS_PARKED.fetch_add(1, Ordering::SeqCst);
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is writable for its length.
+    unsafe { jmpco::ffi::jmpco_read(fd as usize as c_int, buf.as_mut_ptr().cast(), 8, -1) };
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// A C-ABI body that parks in `jmpco_join` of the task its argument is.
+unsafe extern "C" fn c_joins(task: *mut c_void) -> *mut c_void {
+    C_READS_PARKED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: a live handle, released by the test only after shutdown.
+    unsafe { jmpco_join(task.cast(), std::ptr::null_mut()) };
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// C tasks abandoned at shutdown while parked in a registered read and in
+/// a join leave nothing of their worker behind (epoll fd, mailbox), and the
+/// joined task's handle reports `JMPCO_ECANCELED`. Counted in a child
+/// process (fd counts).
+#[test]
+fn abandoned_c_tasks_parked_in_a_registered_read_or_a_join_free_their_scheduler() {
+    let scenario = "abandoned-c-read-join";
+    if child::is(scenario) {
+        let (quiet, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = quiet.as_raw_fd();
+        let before = open_fds();
+        let rt = one_worker();
+        let sleeper = rt.block_on(move || {
+            let mut sleeper = std::ptr::null_mut();
+            // SAFETY: C-ABI bodies; `sleeper` is writable; the fd and the
+            // handle outlive the runtime.
+            unsafe {
+                let sleeps = jmpco_spawn_task(
+                    &mut sleeper,
+                    Some(c_sleeps_then_returns),
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                );
+                assert_eq!(sleeps, JMPCO_OK);
+                assert_eq!(jmpco_spawn(Some(c_reads), fd as usize as *mut c_void), 0);
+                assert_eq!(jmpco_spawn(Some(c_joins), sleeper.cast()), 0);
+            }
+            Handle(sleeper)
+        });
+        let start = Instant::now();
+        while C_READS_PARKED.load(Ordering::SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the C tasks started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 3);
+        let after = open_fds();
+        assert_eq!(
+            after, before,
+            "fds before the runtime {before}, after shutdown {after}"
+        );
+        // SAFETY: the handle is live, and released once, here.
+        unsafe {
+            assert_eq!(jmpco_join(sleeper.0, std::ptr::null_mut()), JMPCO_ECANCELED);
+            assert_eq!(jmpco_task_release(sleeper.0), JMPCO_OK);
+        }
+        eprintln!("child: fds {before} -> {after}");
+        return;
+    }
+    let out = child::run(
+        "abandoned_c_tasks_parked_in_a_registered_read_or_a_join_free_their_scheduler",
+        scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("child: fds"), "{out:?}");
+}
+
 /// A C-ABI body that parks in `jmpco_sleep_ms` for a minute, then returns
 /// what the sleep returned (it is abandoned at shutdown instead).
 unsafe extern "C" fn c_sleeps_then_returns(_: *mut c_void) -> *mut c_void {
