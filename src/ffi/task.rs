@@ -123,6 +123,11 @@ pub unsafe extern "C" fn jmpco_spawn_task(
 /// task's thread of a task that has ended returns its outcome.) On error
 /// `*result` is unchanged.
 ///
+/// A cycle of joins (task A joins B while B joins A, directly or through
+/// other tasks) is not detected: its tasks wait until one of them is
+/// cancelled (its join returns `JMPCO_ECANCELED`, and once it returns the
+/// others' joins go on), and `jmpco_run` with them.
+///
 /// # Safety
 /// `task` is NULL or a handle from `jmpco_spawn_task` not yet released,
 /// and not released while this call runs; `result` is NULL or writable.
