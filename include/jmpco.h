@@ -483,9 +483,11 @@ int jmpco_resume(jmpco_coro *co, void *value, void **out);
  * cancel comes while it waits.
  *
  * Returns `JMPCO_OK` once resumed; `JMPCO_ECANCELED` as just said;
- * `JMPCO_ENOTCORO` if the caller runs neither on a coroutine created with
- * `jmpco_create` nor on a spawned one (on a thread's own stack, or inside
- * a coroutine or task of jmpco's Rust API).
+ * `JMPCO_ETIMEDOUT` in a spawned coroutine only when Rust code it called
+ * yields inside `rt::timeout` and that deadline passes (see
+ * `JMPCO_ETIMEDOUT`); `JMPCO_ENOTCORO` if the caller runs neither on a
+ * coroutine created with `jmpco_create` nor on a spawned one (on a
+ * thread's own stack, or inside a coroutine or task of jmpco's Rust API).
  *
  * # Safety
  * `resumed_with` is NULL or writable.

@@ -470,6 +470,67 @@ fn a_stale_wait_on_a_reused_fd_number_leaves_the_new_sockets_registration_alone(
     });
 }
 
+static YIELD_UNDER_TIMEOUT: AtomicI32 = AtomicI32::new(0);
+
+/// A C-ABI body (written in Rust, as a Rust library called from a C task
+/// would be) that yields through the C API inside an `rt::timeout`, until a
+/// yield fails; records that failure's code.
+unsafe extern "C" fn yields_under_a_rust_timeout(_: *mut c_void) -> *mut c_void {
+    let stopped = rt::timeout(Duration::from_millis(10), || loop {
+        // SAFETY: NULL is allowed for resumed_with.
+        let rc = unsafe { jmpco_yield(std::ptr::null_mut(), std::ptr::null_mut()) };
+        if rc != JMPCO_OK {
+            return rc;
+        }
+    });
+    YIELD_UNDER_TIMEOUT.store(stopped.unwrap_or(-1000), Ordering::SeqCst);
+    std::ptr::null_mut()
+}
+
+/// Issue: in a C task (`jmpco_spawn_task`), Rust code it called that
+/// yielded through `jmpco_yield` inside an `rt::timeout` aborted the
+/// process when the deadline passed ("jmpco_yield panicked"): the yield of
+/// a spawned coroutine let the deadline's unwind into the export's guard,
+/// where `jmpco_sleep_ms(0)`, the same wait, stops it. Now it returns
+/// `JMPCO_ETIMEDOUT` like the other waits (the frame stays armed; here the
+/// closure returns, so its value comes back). Run in a child process: it
+/// aborted.
+#[test]
+fn jmpco_yield_in_a_c_task_stops_a_deadline_unwind_with_etimedout() {
+    let scenario = "c-yield-deadline";
+    if child::is(scenario) {
+        let mut task = std::ptr::null_mut();
+        // SAFETY: a C-ABI body that ignores its argument; `task` is writable.
+        let spawned = unsafe {
+            jmpco_spawn_task(
+                &mut task,
+                Some(yields_under_a_rust_timeout),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(spawned, JMPCO_OK);
+        assert_eq!(jmpco::ffi::jmpco_run(), JMPCO_OK);
+        assert_eq!(YIELD_UNDER_TIMEOUT.load(Ordering::SeqCst), JMPCO_ETIMEDOUT);
+        // SAFETY: the live handle, released once.
+        unsafe {
+            assert_eq!(jmpco_join(task, std::ptr::null_mut()), JMPCO_OK);
+            assert_eq!(jmpco_task_release(task), JMPCO_OK);
+        }
+        eprintln!("child: yield stopped the deadline");
+        return;
+    }
+    let out = child::run(
+        "jmpco_yield_in_a_c_task_stops_a_deadline_unwind_with_etimedout",
+        scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("child: yield stopped the deadline"),
+        "{out:?}"
+    );
+}
+
 static C_TASKS_PARKED: AtomicUsize = AtomicUsize::new(0);
 static C_WAIT_FD: AtomicI32 = AtomicI32::new(-1);
 

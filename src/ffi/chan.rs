@@ -19,12 +19,11 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::guard;
-use super::runtime::{stop_cancellation, stop_cancellation_or};
 use super::types::{
     JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_ECLOSED, JMPCO_EINVAL, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT,
     JMPCO_OK,
 };
+use super::{guard, stop_cancellation, stop_cancellation_or};
 use crate::rt::channel::{self, Failed, Receiver, Sender, TryRecvError, TrySendError};
 use crate::rt::task::cancelling;
 

@@ -20,8 +20,7 @@ use std::ffi::{c_int, c_void};
 use std::io;
 use std::time::Instant;
 
-use super::guard;
-use super::runtime::stop_cancellation_or;
+use super::{guard, stop_cancellation_or};
 use crate::rt::raw_io;
 use crate::rt::task::cancelling;
 use crate::rt::ParkRefused;

@@ -6,23 +6,20 @@
 
 use std::ffi::{c_int, c_uint, c_void};
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use super::coro::read_options;
-use super::guard;
 use super::handle::jmpco_coro;
 use super::types::{
     jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
     JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
+use super::{guard, stop_cancellation};
 use crate::rt::foreign::{self, ForeignTask};
 use crate::rt::local::{self, RunError};
-use crate::rt::task::{
-    cancelling, in_task, is_deadline_unwind, stop_deadline_unwind, try_sleep, try_yield,
-};
+use crate::rt::task::{cancelling, in_task, try_sleep, try_yield};
 use crate::rt::{Interest, ParkRefused};
 
 /// `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
@@ -261,46 +258,6 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
             }
         })
     })
-}
-
-/// Runs a wait that parks the calling task, stopping the two unwinds a
-/// task of the Rust API can start at its park points, which cannot cross
-/// the C frames between this export and the Rust code that called into C:
-///
-/// * a cancellation (the task is aborted, or its runtime shuts down): the
-///   wait returns `JMPCO_ECANCELED`. The task stays marked as cancelled:
-///   its later waits are refused too, so the C code returns to its Rust
-///   caller, which ends the task;
-/// * an `rt::timeout` / `rt::deadline` frame's deadline: the wait returns
-///   `JMPCO_ETIMEDOUT` (it was bounded by the frame's deadline, and that
-///   passed). The frame stays armed: the task's next park, in C or in
-///   Rust, fires it again, so once the C code has returned to Rust the
-///   unwind resumes and the frame returns `Elapsed`.
-///
-/// (C bodies spawned with `jmpco_spawn` are never unwound: their cancel
-/// refuses their waits, see `jmpco_cancel`.) Any other panic goes on to
-/// `guard`.
-pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
-    stop_cancellation_or(wait, || JMPCO_ECANCELED, || JMPCO_ETIMEDOUT)
-}
-
-/// [`stop_cancellation`] for a wait whose results for the two stopped
-/// unwinds are `cancelled()` and `timed_out()` (the registered I/O calls
-/// return -1 with `errno` set to `ECANCELED`, or to their timeout's).
-pub(super) fn stop_cancellation_or<T>(
-    wait: impl FnOnce() -> T,
-    cancelled: impl FnOnce() -> T,
-    timed_out: impl FnOnce() -> T,
-) -> T {
-    match panic::catch_unwind(AssertUnwindSafe(wait)) {
-        Ok(status) => status,
-        Err(payload) if crate::coroutine::is_cancellation(&payload) => cancelled(),
-        Err(payload) if is_deadline_unwind(payload.as_ref()) => {
-            stop_deadline_unwind();
-            timed_out()
-        }
-        Err(payload) => panic::resume_unwind(payload),
-    }
 }
 
 /// Whether `fd` names an open file description (`fcntl(F_GETFD)`).

@@ -17,11 +17,11 @@
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
-use super::guard;
-use super::runtime::{spawn_task, stop_cancellation, CTask, CValue};
+use super::runtime::{spawn_task, CTask, CValue};
 use super::types::{
     jmpco_fn, jmpco_options, JMPCO_ECANCELED, JMPCO_EDEADLK, JMPCO_EINVAL, JMPCO_OK,
 };
+use super::{guard, stop_cancellation};
 use crate::rt::foreign::JoinFailed;
 
 /// An opaque handle to a coroutine spawned with `jmpco_spawn_task`: join
