@@ -139,11 +139,13 @@ pub(super) unsafe fn spawn_task(
     // pointer and a `void *`; parked, its stack holds C frames (no
     // destructors), `run_as_task`'s frame (a view that owns no coroutine),
     // the frames of this tier's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`,
-    // `jmpco_yield`, `jmpco_join`: a guard, codes and `Copy` values) and the
-    // runtime's own waits under them, which own nothing across a park
-    // (`rt::wait_fd`, `try_sleep`, `try_yield`, `ForeignTask::join`), or
-    // a channel wait (`chan.rs`), which owns `Arc`s of heap blocks that
-    // nothing points back into the stack from: abandoning leaks them.
+    // `jmpco_yield`, `jmpco_join`, the registered I/O calls: a guard, codes
+    // and `Copy` values) and the runtime's own waits under them, which own
+    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`,
+    // `ForeignTask::join`, `rt::raw_io`, whose table is borrowed only
+    // between parks), or a channel wait (`chan.rs`), which owns `Arc`s of
+    // heap blocks that nothing points back into the stack from: abandoning
+    // leaks them.
     unsafe { foreign::spawn(options.stack_size, options.backend, body) }.map_err(|_| JMPCO_ENOMEM)
 }
 
