@@ -595,7 +595,12 @@ const char *jmpco_strerror(int code);
  *   timeout (forever with -1). Do not.
  * * Called outside a spawned coroutine (a thread's own stack, a
  *   `jmpco_create` coroutine), the calls block the thread, like the
- *   system calls they stand for, waiting in `poll(2)`.
+ *   system calls they stand for, waiting in `poll(2)`. In a
+ *   `jmpco_create` coroutine resumed inside a spawned one that stalls the
+ *   whole scheduler: waiting there for data one of the thread's other
+ *   coroutines would send waits for ever (unlike `jmpco_wait_fd` and the
+ *   channels, which refuse with `JMPCO_ENOTCORO` there); give such a call
+ *   a timeout, or make it from the spawned coroutine.
  * * Each thread keeps its own registrations: an fd used from two threads
  *   is registered with both; `jmpco_close` drops the calling thread's,
  *   and the other one's is left stale (as after a `close(2)`): a

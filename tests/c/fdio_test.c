@@ -637,6 +637,60 @@ static void a_close_the_waiters_thread_does_not_see_wakes_no_one(void) {
     close(sv[1]);
 }
 
+/* A jmpco_create coroutine resumed inside a spawned one blocks the whole
+   thread in a registered call: the writer, a coroutine of the same
+   scheduler, cannot run meanwhile, so the read waits out its timeout. */
+struct stalled {
+    int sv[2];
+    ssize_t read_rc;
+    int read_errno;
+    double read_took;
+    int wrote_before_read_returned, wrote;
+};
+
+static void *nested_read(void *arg) {
+    struct stalled *s = arg;
+    char buf[8];
+    double t0 = now_ms();
+    errno = 0;
+    s->read_rc = jmpco_read(s->sv[0], buf, sizeof buf, UNSEEN_WAIT);
+    s->read_errno = errno;
+    s->read_took = now_ms() - t0;
+    s->wrote_before_read_returned = s->wrote;
+    return NULL;
+}
+
+static void *resume_nested_read(void *arg) {
+    jmpco_options opts = backend_options();
+    jmpco_coro *co = NULL;
+    CHECK_RC(jmpco_create(&co, nested_read, arg, &opts), JMPCO_OK);
+    CHECK_RC(jmpco_resume(co, NULL, NULL), JMPCO_OK);
+    CHECK_RC(jmpco_destroy(co), JMPCO_OK);
+    return NULL;
+}
+
+static void *write_after_10ms(void *arg) {
+    struct stalled *s = arg;
+    CHECK_RC(jmpco_sleep_ms(10), JMPCO_OK);
+    CHECK(jmpco_write(s->sv[1], "x", 1, -1) == 1);
+    s->wrote = 1;
+    return NULL;
+}
+
+static void a_nested_coroutines_registered_call_stalls_its_scheduler(void) {
+    struct stalled s;
+    memset(&s, 0, sizeof s);
+    blocking_pair(s.sv);
+    spawn(write_after_10ms, &s);
+    spawn(resume_nested_read, &s);
+    run();
+    CHECK(s.read_rc == -1 && s.read_errno == EAGAIN); /* its timeout */
+    CHECK(s.read_took >= UNSEEN_WAIT - 5);
+    CHECK(!s.wrote_before_read_returned && s.wrote);
+    CHECK(jmpco_close(s.sv[0]) == 0);
+    CHECK(jmpco_close(s.sv[1]) == 0);
+}
+
 /* --- cancellation ------------------------------------------------------- */
 
 struct cancelled_io {
@@ -1134,6 +1188,7 @@ int main(void) {
         connect_times_out_with_etimedout();
         close_wakes_the_waiters_with_ebadf();
         a_close_the_waiters_thread_does_not_see_wakes_no_one();
+        a_nested_coroutines_registered_call_stalls_its_scheduler();
         cancel_of_tasks_parked_in_registered_calls_fails_them_with_ecanceled();
         wait_fd_and_read_share_one_registration();
         a_number_closed_with_close2_and_reused_by_accept_or_connect_works();
