@@ -312,7 +312,9 @@ int jmpco_chan_make(size_t capacity, jmpco_chan **out);
  * timeout 0 included, then sends nothing. (One exception, since a sent
  * message cannot be taken back: a waiting send whose message a receiver
  * took in the turn the cancel came, before the task ran again, returns
- * `JMPCO_OK`: it was sent. The task's next call fails.)
+ * `JMPCO_OK`: it was sent. The task's next call fails. The same holds in
+ * C code a Rust task called, for its cancellation and for an
+ * `rt::timeout` deadline that passed in that turn.)
  *
  * # Safety
  * `ch` is NULL or a channel from `jmpco_chan_make` whose
@@ -481,9 +483,11 @@ int jmpco_resume(jmpco_coro *co, void *value, void **out);
  * cancel comes while it waits.
  *
  * Returns `JMPCO_OK` once resumed; `JMPCO_ECANCELED` as just said;
- * `JMPCO_ENOTCORO` if the caller runs neither on a coroutine created with
- * `jmpco_create` nor on a spawned one (on a thread's own stack, or inside
- * a coroutine or task of jmpco's Rust API).
+ * `JMPCO_ETIMEDOUT` in a spawned coroutine only when Rust code it called
+ * yields inside `rt::timeout` and that deadline passes (see
+ * `JMPCO_ETIMEDOUT`); `JMPCO_ENOTCORO` if the caller runs neither on a
+ * coroutine created with `jmpco_create` nor on a spawned one (on a
+ * thread's own stack, or inside a coroutine or task of jmpco's Rust API).
  *
  * # Safety
  * `resumed_with` is NULL or writable.
@@ -591,14 +595,21 @@ const char *jmpco_strerror(int code);
  *   timeout (forever with -1). Do not.
  * * Called outside a spawned coroutine (a thread's own stack, a
  *   `jmpco_create` coroutine), the calls block the thread, like the
- *   system calls they stand for, waiting in `poll(2)`.
+ *   system calls they stand for, waiting in `poll(2)`. In a
+ *   `jmpco_create` coroutine resumed inside a spawned one that stalls the
+ *   whole scheduler: waiting there for data one of the thread's other
+ *   coroutines would send waits for ever (unlike `jmpco_wait_fd` and the
+ *   channels, which refuse with `JMPCO_ENOTCORO` there); give such a call
+ *   a timeout, or make it from the spawned coroutine.
  * * Each thread keeps its own registrations: an fd used from two threads
  *   is registered with both; `jmpco_close` drops the calling thread's,
- *   and the other one's is left stale (as after a `close(2)`). Use an fd
- *   from one thread.
+ *   and the other one's is left stale (as after a `close(2)`): a
+ *   coroutine of the other thread waiting on the fd is not woken, and
+ *   waits until its timeout (`EAGAIN`; forever with -1). Use an fd from
+ *   one thread.
  * * Several coroutines may use one fd at once (a reader and a writer).
- *   `jmpco_close` of an fd another coroutine waits on wakes that waiter:
- *   its call fails with `EBADF`.
+ *   `jmpco_close` of an fd another coroutine of the same thread waits on
+ *   wakes that waiter: its call fails with `EBADF`.
  * * `jmpco_wait_fd` works on a registered fd too, sharing the
  *   registration; it remains the way to wait on fds jmpco does not own.
  * * An fd that a socket of jmpco's Rust API holds is not the program's to
@@ -611,7 +622,9 @@ const char *jmpco_strerror(int code);
  *
  * Returns the byte count (at most `len`; `len` 0 returns 0), 0 at EOF, or
  * -1 with `errno` set: `EAGAIN` if the timeout passed with nothing to
- * read (a blocking socket with `SO_RCVTIMEO` says the same); `ECANCELED`
+ * read (a blocking socket with `SO_RCVTIMEO` says the same; in C code a
+ * Rust task called, also when its `rt::timeout` deadline passed, see
+ * `JMPCO_ETIMEDOUT`); `ECANCELED`
  * if the calling task is being cancelled (a `jmpco_cancel`ed task: return
  * from its body; a Rust task that called C: return to it), even when data
  * is there: a cancelled task's calls all fail, reading nothing; `EBADF`
@@ -640,7 +653,8 @@ ssize_t jmpco_read(int fd, void *buf, size_t len, int timeout_ms);
  * `timeout_ms`: as for `jmpco_read`.
  *
  * Returns `len` once all is written (0 for `len` 0). If the timeout, an
- * error or a cancellation ends the call after some bytes were written, it
+ * error or a cancellation (or, in C code a Rust task called, its
+ * `rt::timeout` deadline) ends the call after some bytes were written, it
  * returns their count (a short count, as a blocking write interrupted
  * then does; the next call reports the error). With nothing written, -1
  * and `errno`: `EAGAIN` if the timeout passed (there was no room);
@@ -685,7 +699,8 @@ int jmpco_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int timeout_
  * in the kernel: close the socket (`jmpco_close`) rather than reuse it.
  *
  * Returns 0 once connected, or -1 and `errno`: `ETIMEDOUT` if the timeout
- * passed first; the connection's own error if it failed
+ * passed first (or a Rust caller's `rt::timeout` deadline, as for
+ * `jmpco_read`'s `EAGAIN`); the connection's own error if it failed
  * (`ECONNREFUSED`, `ENETUNREACH`, a kernel `ETIMEDOUT`...); `ECANCELED`,
  * `EBADF` and `EINVAL` as for `jmpco_read`; any error `connect(2)` gives
  * at once (`EAFNOSUPPORT`, `EISCONN`, `ENOENT` for a Unix socket path;
@@ -700,9 +715,11 @@ int jmpco_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int ti
 /**
  * Closes `fd`, as `close(2)` does, after dropping its registration with
  * the calling thread's scheduler: the way to close an fd used with
- * registered I/O (see `jmpco_read`). A coroutine waiting on it in a
- * registered call wakes, and its call fails with `EBADF`; one waiting in
- * `jmpco_wait_fd` gets `JMPCO_EINVAL`. Never parks; callable from
+ * registered I/O (see `jmpco_read`). A coroutine of the calling thread's
+ * scheduler waiting on it in a registered call wakes, and its call fails
+ * with `EBADF`; one waiting in `jmpco_wait_fd` gets `JMPCO_EINVAL`. (A
+ * waiter on another thread's scheduler is not woken: it waits until its
+ * timeout, see `jmpco_read`.) Never parks; callable from
  * anywhere, for any fd (one never used with registered I/O is just
  * closed).
  *
@@ -792,9 +809,12 @@ int jmpco_run(void);
  * timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
  * `events` is not a non-empty combination of the two flags, `timeout_ms`
  * is below -1, or the fd cannot be waited for (epoll refuses it, or it
- * was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
- * coroutine started by `jmpco_spawn` (a thread's own stack, a
- * `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+ * was closed with `jmpco_close` on this thread during the wait; a
+ * `close(2)` meanwhile, or a `jmpco_close` on another thread, is not
+ * seen: the wait goes on until its timeout); `JMPCO_ENOTCORO` if the
+ * caller is not a coroutine started by `jmpco_spawn` (a thread's own
+ * stack, a `jmpco_create` coroutine, even one resumed by a spawned
+ * coroutine);
  * `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
  * task given to `jmpco_cancel`, before or during this wait: return from
  * the body; or a task of the Rust API, C code it called, being cancelled:
@@ -877,6 +897,11 @@ int jmpco_spawn_task(jmpco_task **out, jmpco_fn fn, void *arg, const jmpco_optio
  * coroutine resumed by one of its spawned coroutines. (A join on the
  * task's thread of a task that has ended returns its outcome.) On error
  * `*result` is unchanged.
+ *
+ * A cycle of joins (task A joins B while B joins A, directly or through
+ * other tasks) is not detected: its tasks wait until one of them is
+ * cancelled (its join returns `JMPCO_ECANCELED`, and once it returns the
+ * others' joins go on), and `jmpco_run` with them.
  *
  * # Safety
  * `task` is NULL or a handle from `jmpco_spawn_task` not yet released,

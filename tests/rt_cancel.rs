@@ -298,6 +298,74 @@ fn a_deadline_passing_in_the_c_tiers_waits_returns_etimedout_and_fires_again_in_
     });
 }
 
+/// Whether some epoll instance of this process watches `fd`
+/// (`/proc/self/fdinfo` lists an epoll fd's watched fds as `tfd:` lines).
+fn an_epoll_watches(fd: c_int) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    dir.flatten().any(|entry| {
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+        let info = std::path::Path::new("/proc/self/fdinfo").join(entry.file_name());
+        is_epoll
+            && std::fs::read_to_string(info).is_ok_and(|text| {
+                text.lines().any(|line| {
+                    let mut words = line.split_whitespace();
+                    words.next() == Some("tfd:") && words.next() == Some(&fd.to_string())
+                })
+            })
+    })
+}
+
+/// Issue: a Rust task whose `jmpco_wait_fd` was ended by an unwind (its
+/// `rt::timeout` deadline, or an abort) got `JMPCO_ETIMEDOUT` /
+/// `JMPCO_ECANCELED`, but the wait skipped its release of the fd's
+/// registration on the way out, so the fd stayed in the worker's epoll
+/// (and counted as in use there) after the call, against the header's "it
+/// is registered with the thread's epoll only during the call". Now the
+/// registration is released on both paths, as after a wait that returns.
+#[test]
+fn jmpco_wait_fd_ended_by_an_unwind_leaves_the_fd_unregistered() {
+    watchdog(30, "c_wait_fd_release", || {
+        let rt = one_worker();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let (code, watched_after) = rt.block_on(move || {
+            let code = rt::timeout(Duration::from_millis(20), || {
+                jmpco_wait_fd(fd, JMPCO_READABLE, -1)
+            });
+            (code, an_epoll_watches(fd))
+        });
+        assert_eq!(
+            code,
+            Ok(JMPCO_ETIMEDOUT),
+            "the deadline stopped at the export"
+        );
+        assert!(
+            !watched_after,
+            "the deadline's wait left fd {fd} in the epoll"
+        );
+
+        let (parked_tx, parked_rx) = std::sync::mpsc::channel();
+        let waiter = rt.spawn(move || {
+            parked_tx.send(()).unwrap();
+            jmpco_wait_fd(fd, JMPCO_READABLE, -1)
+        });
+        parked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(an_epoll_watches(fd), "registered while it waits");
+        waiter.abort();
+        assert_eq!(waiter.join().ok(), Some(JMPCO_ECANCELED));
+        assert!(
+            !an_epoll_watches(fd),
+            "the aborted wait left fd {fd} in the epoll"
+        );
+        rt.shutdown(Duration::from_secs(5));
+        drop(a);
+    });
+}
+
 /// A Rust task parked in the registered I/O calls (C code called from a
 /// Rust task) and cancelled at `shutdown(Duration::ZERO)`: each call
 /// returns -1 with `errno` `ECANCELED` instead of unwinding into C, so do
@@ -402,6 +470,67 @@ fn a_stale_wait_on_a_reused_fd_number_leaves_the_new_sockets_registration_alone(
     });
 }
 
+static YIELD_UNDER_TIMEOUT: AtomicI32 = AtomicI32::new(0);
+
+/// A C-ABI body (written in Rust, as a Rust library called from a C task
+/// would be) that yields through the C API inside an `rt::timeout`, until a
+/// yield fails; records that failure's code.
+unsafe extern "C" fn yields_under_a_rust_timeout(_: *mut c_void) -> *mut c_void {
+    let stopped = rt::timeout(Duration::from_millis(10), || loop {
+        // SAFETY: NULL is allowed for resumed_with.
+        let rc = unsafe { jmpco_yield(std::ptr::null_mut(), std::ptr::null_mut()) };
+        if rc != JMPCO_OK {
+            return rc;
+        }
+    });
+    YIELD_UNDER_TIMEOUT.store(stopped.unwrap_or(-1000), Ordering::SeqCst);
+    std::ptr::null_mut()
+}
+
+/// Issue: in a C task (`jmpco_spawn_task`), Rust code it called that
+/// yielded through `jmpco_yield` inside an `rt::timeout` aborted the
+/// process when the deadline passed ("jmpco_yield panicked"): the yield of
+/// a spawned coroutine let the deadline's unwind into the export's guard,
+/// where `jmpco_sleep_ms(0)`, the same wait, stops it. Now it returns
+/// `JMPCO_ETIMEDOUT` like the other waits (the frame stays armed; here the
+/// closure returns, so its value comes back). Run in a child process: it
+/// aborted.
+#[test]
+fn jmpco_yield_in_a_c_task_stops_a_deadline_unwind_with_etimedout() {
+    let scenario = "c-yield-deadline";
+    if child::is(scenario) {
+        let mut task = std::ptr::null_mut();
+        // SAFETY: a C-ABI body that ignores its argument; `task` is writable.
+        let spawned = unsafe {
+            jmpco_spawn_task(
+                &mut task,
+                Some(yields_under_a_rust_timeout),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(spawned, JMPCO_OK);
+        assert_eq!(jmpco::ffi::jmpco_run(), JMPCO_OK);
+        assert_eq!(YIELD_UNDER_TIMEOUT.load(Ordering::SeqCst), JMPCO_ETIMEDOUT);
+        // SAFETY: the live handle, released once.
+        unsafe {
+            assert_eq!(jmpco_join(task, std::ptr::null_mut()), JMPCO_OK);
+            assert_eq!(jmpco_task_release(task), JMPCO_OK);
+        }
+        eprintln!("child: yield stopped the deadline");
+        return;
+    }
+    let out = child::run(
+        "jmpco_yield_in_a_c_task_stops_a_deadline_unwind_with_etimedout",
+        scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("child: yield stopped the deadline"),
+        "{out:?}"
+    );
+}
+
 static C_TASKS_PARKED: AtomicUsize = AtomicUsize::new(0);
 static C_WAIT_FD: AtomicI32 = AtomicI32::new(-1);
 
@@ -467,6 +596,86 @@ fn abandoned_c_tasks_parked_in_the_c_waits_free_their_scheduler() {
 }
 
 static C_JOINED_PARKED: AtomicBool = AtomicBool::new(false);
+
+static C_READS_PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// A C-ABI body that parks in a registered `jmpco_read` on the fd its
+/// argument carries, which never turns readable.
+unsafe extern "C" fn c_reads(fd: *mut c_void) -> *mut c_void {
+    C_READS_PARKED.fetch_add(1, Ordering::SeqCst);
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is writable for its length.
+    unsafe { jmpco::ffi::jmpco_read(fd as usize as c_int, buf.as_mut_ptr().cast(), 8, -1) };
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// A C-ABI body that parks in `jmpco_join` of the task its argument is.
+unsafe extern "C" fn c_joins(task: *mut c_void) -> *mut c_void {
+    C_READS_PARKED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: a live handle, released by the test only after shutdown.
+    unsafe { jmpco_join(task.cast(), std::ptr::null_mut()) };
+    unreachable!("an abandoned C task never resumes");
+}
+
+/// C tasks abandoned at shutdown while parked in a registered read and in
+/// a join leave nothing of their worker behind (epoll fd, mailbox), and the
+/// joined task's handle reports `JMPCO_ECANCELED`. Counted in a child
+/// process (fd counts).
+#[test]
+fn abandoned_c_tasks_parked_in_a_registered_read_or_a_join_free_their_scheduler() {
+    let scenario = "abandoned-c-read-join";
+    if child::is(scenario) {
+        let (quiet, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = quiet.as_raw_fd();
+        let before = open_fds();
+        let rt = one_worker();
+        let sleeper = rt.block_on(move || {
+            let mut sleeper = std::ptr::null_mut();
+            // SAFETY: C-ABI bodies; `sleeper` is writable; the fd and the
+            // handle outlive the runtime.
+            unsafe {
+                let sleeps = jmpco_spawn_task(
+                    &mut sleeper,
+                    Some(c_sleeps_then_returns),
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                );
+                assert_eq!(sleeps, JMPCO_OK);
+                assert_eq!(jmpco_spawn(Some(c_reads), fd as usize as *mut c_void), 0);
+                assert_eq!(jmpco_spawn(Some(c_joins), sleeper.cast()), 0);
+            }
+            Handle(sleeper)
+        });
+        let start = Instant::now();
+        while C_READS_PARKED.load(Ordering::SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the C tasks started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rt.shutdown(Duration::ZERO).cancelled, 3);
+        let after = open_fds();
+        assert_eq!(
+            after, before,
+            "fds before the runtime {before}, after shutdown {after}"
+        );
+        // SAFETY: the handle is live, and released once, here.
+        unsafe {
+            assert_eq!(jmpco_join(sleeper.0, std::ptr::null_mut()), JMPCO_ECANCELED);
+            assert_eq!(jmpco_task_release(sleeper.0), JMPCO_OK);
+        }
+        eprintln!("child: fds {before} -> {after}");
+        return;
+    }
+    let out = child::run(
+        "abandoned_c_tasks_parked_in_a_registered_read_or_a_join_free_their_scheduler",
+        scenario,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("child: fds"), "{out:?}");
+}
 
 /// A C-ABI body that parks in `jmpco_sleep_ms` for a minute, then returns
 /// what the sleep returned (it is abandoned at shutdown instead).
@@ -615,6 +824,69 @@ impl CChan {
         // SAFETY: a live channel, not used again once freed.
         unsafe { jmpco_chan_free(self.0) }
     }
+}
+
+/// Issue: C code a Rust task called, in a `jmpco_write` that had written
+/// part of its buffer and parked for room, got -1 with `EAGAIN` when the
+/// task's `rt::timeout` deadline passed: the header promises the count of
+/// the bytes written (a short count), and C code told "nothing written"
+/// would send those bytes twice. Now the count comes back, as for a
+/// cancellation; the frame stays armed and fires at the next park.
+#[test]
+fn a_deadline_ending_a_partial_jmpco_write_returns_the_count_written() {
+    use jmpco::ffi::{jmpco_close, jmpco_write};
+    watchdog(30, "c_write_deadline", || {
+        let rt = one_worker();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = a.into_raw_fd();
+        let big = vec![7u8; 4 << 20];
+        let (written, fired) = rt.block_on(move || {
+            let written = Cell::new(0);
+            let fired = rt::timeout(Duration::from_millis(30), || {
+                // SAFETY: `big` is readable for its length.
+                written.set(unsafe { jmpco_write(fd, big.as_ptr().cast(), big.len(), -1) });
+                rt::sleep(Duration::from_secs(60));
+            });
+            assert_eq!(jmpco_close(fd), 0);
+            (written.get(), fired)
+        });
+        assert_eq!(fired, Err(rt::Elapsed), "the frame fired at the next park");
+        assert!(written > 0, "a short count, not -1 ({written})");
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len() as isize, written, "the count is what went out");
+    });
+}
+
+/// Issue: a Rust task's `jmpco_chan_send` parked on a rendezvous channel,
+/// whose message a receiver took from its hand before the task ran again,
+/// returned `JMPCO_ETIMEDOUT` when the task's `rt::timeout` deadline had
+/// passed by the time it ran (or `JMPCO_ECANCELED`, for an abort in that
+/// turn): the header says every outcome but `JMPCO_OK` leaves the message
+/// unsent, so C code would free or resend a message the receiver has. Now
+/// such a send returns `JMPCO_OK`, as a cancelled C task's does; the frame
+/// stays armed (here the closure returns, so its value comes back).
+#[test]
+fn a_c_send_taken_before_its_deadline_unwind_returns_ok() {
+    watchdog(30, "c_chan_taken_then_deadline", || {
+        let rt = one_worker();
+        let ch = CChan::make(0);
+        let (code, got) = rt.block_on(move || {
+            let receiver = rt::spawn(move || {
+                rt::sleep(Duration::from_millis(10));
+                // Takes the parked sender's message from its hand, then
+                // keeps the worker busy past the sender's deadline.
+                let got = ch.recv(0);
+                std::thread::sleep(Duration::from_millis(40));
+                got
+            });
+            let code = rt::timeout(Duration::from_millis(30), || ch.send(7, -1));
+            (code, receiver.join().unwrap())
+        });
+        assert_eq!(got, Ok(7), "the receiver took the message");
+        assert_eq!(code, Ok(JMPCO_OK), "so the send says it was sent");
+        assert_eq!(ch.free(), JMPCO_OK);
+    });
 }
 
 /// A Rust task cancelled while C code it called waits in a C channel gets

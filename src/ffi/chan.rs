@@ -13,17 +13,17 @@
 //! The doc comments here become the header's documentation (cbindgen copies
 //! them), so they are written for C programmers.
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::guard;
-use super::runtime::stop_cancellation;
 use super::types::{
     JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_ECLOSED, JMPCO_EINVAL, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT,
     JMPCO_OK,
 };
+use super::{guard, stop_cancellation, stop_cancellation_or};
 use crate::rt::channel::{self, Failed, Receiver, Sender, TryRecvError, TrySendError};
 use crate::rt::task::cancelling;
 
@@ -121,7 +121,9 @@ pub unsafe extern "C" fn jmpco_chan_make(capacity: usize, out: *mut *mut jmpco_c
 /// timeout 0 included, then sends nothing. (One exception, since a sent
 /// message cannot be taken back: a waiting send whose message a receiver
 /// took in the turn the cancel came, before the task ran again, returns
-/// `JMPCO_OK`: it was sent. The task's next call fails.)
+/// `JMPCO_OK`: it was sent. The task's next call fails. The same holds in
+/// C code a Rust task called, for its cancellation and for an
+/// `rt::timeout` deadline that passed in that turn.)
 ///
 /// # Safety
 /// `ch` is NULL or a channel from `jmpco_chan_make` whose
@@ -151,10 +153,19 @@ pub unsafe extern "C" fn jmpco_chan_send(
                 Err(TrySendError::Disconnected(_)) => JMPCO_ECLOSED,
             },
             Some(Wait::Until(deadline)) => {
-                stop_cancellation(|| match ch.tx.send_waiting(msg, deadline) {
-                    Ok(()) => JMPCO_OK,
-                    Err((why, _)) => failed(why),
-                })
+                // A Rust task's wait can unwind (an abort, an `rt::timeout`
+                // deadline) after a receiver took the message: then it was
+                // sent, and the stopped unwind says so.
+                let sent = Cell::new(false);
+                let unless_sent = |code| if sent.get() { JMPCO_OK } else { code };
+                stop_cancellation_or(
+                    || match ch.tx.send_waiting_noting(msg, deadline, &sent) {
+                        Ok(()) => JMPCO_OK,
+                        Err((why, _)) => failed(why),
+                    },
+                    || unless_sent(JMPCO_ECANCELED),
+                    || unless_sent(JMPCO_ETIMEDOUT),
+                )
             }
         }
     })

@@ -8,12 +8,12 @@
 use std::ffi::{c_char, c_int, c_ulonglong, c_void};
 use std::ptr::{self, NonNull};
 
-use super::guard;
 use super::handle::{jmpco_coro, NoMemory};
 use super::types::{
     jmpco_backend, jmpco_fn, jmpco_options, jmpco_state, message, JMPCO_EBUSY, JMPCO_ECANCELED,
     JMPCO_EDONE, JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
+use super::{guard, stop_cancellation};
 use crate::rt::task::try_yield;
 use crate::rt::ParkRefused;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -226,9 +226,11 @@ pub unsafe extern "C" fn jmpco_resume(
 /// cancel comes while it waits.
 ///
 /// Returns `JMPCO_OK` once resumed; `JMPCO_ECANCELED` as just said;
-/// `JMPCO_ENOTCORO` if the caller runs neither on a coroutine created with
-/// `jmpco_create` nor on a spawned one (on a thread's own stack, or inside
-/// a coroutine or task of jmpco's Rust API).
+/// `JMPCO_ETIMEDOUT` in a spawned coroutine only when Rust code it called
+/// yields inside `rt::timeout` and that deadline passes (see
+/// `JMPCO_ETIMEDOUT`); `JMPCO_ENOTCORO` if the caller runs neither on a
+/// coroutine created with `jmpco_create` nor on a spawned one (on a
+/// thread's own stack, or inside a coroutine or task of jmpco's Rust API).
 ///
 /// # Safety
 /// `resumed_with` is NULL or writable.
@@ -246,12 +248,15 @@ pub unsafe extern "C" fn jmpco_yield(value: *mut c_void, resumed_with: *mut *mut
                 unsafe { resumed_with.write(ptr::null_mut()) };
             }
             // A view stands for a task spawned through this API, which is
-            // never unwound: the yield returns, refused or not.
-            return match try_yield() {
+            // never cancelled by unwinding: the yield returns, refused or
+            // not. But Rust code the body called may have put it inside an
+            // `rt::timeout`, whose deadline unwinds from the park: stopped
+            // here as in the other waits (`JMPCO_ETIMEDOUT`).
+            return stop_cancellation(|| match try_yield() {
                 Some(Ok(())) => JMPCO_OK,
                 Some(Err(ParkRefused)) => JMPCO_ECANCELED,
                 None => JMPCO_ENOTCORO,
-            };
+            });
         }
         // SAFETY: `h` is what `running` answered, and the yielder suspends
         // right here, in the export that asked.

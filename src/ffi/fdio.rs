@@ -20,8 +20,7 @@ use std::ffi::{c_int, c_void};
 use std::io;
 use std::time::Instant;
 
-use super::guard;
-use super::runtime::stop_cancellation_or;
+use super::{guard, stop_cancellation_or};
 use crate::rt::raw_io;
 use crate::rt::task::cancelling;
 use crate::rt::ParkRefused;
@@ -47,14 +46,21 @@ use crate::rt::ParkRefused;
 ///   timeout (forever with -1). Do not.
 /// * Called outside a spawned coroutine (a thread's own stack, a
 ///   `jmpco_create` coroutine), the calls block the thread, like the
-///   system calls they stand for, waiting in `poll(2)`.
+///   system calls they stand for, waiting in `poll(2)`. In a
+///   `jmpco_create` coroutine resumed inside a spawned one that stalls the
+///   whole scheduler: waiting there for data one of the thread's other
+///   coroutines would send waits for ever (unlike `jmpco_wait_fd` and the
+///   channels, which refuse with `JMPCO_ENOTCORO` there); give such a call
+///   a timeout, or make it from the spawned coroutine.
 /// * Each thread keeps its own registrations: an fd used from two threads
 ///   is registered with both; `jmpco_close` drops the calling thread's,
-///   and the other one's is left stale (as after a `close(2)`). Use an fd
-///   from one thread.
+///   and the other one's is left stale (as after a `close(2)`): a
+///   coroutine of the other thread waiting on the fd is not woken, and
+///   waits until its timeout (`EAGAIN`; forever with -1). Use an fd from
+///   one thread.
 /// * Several coroutines may use one fd at once (a reader and a writer).
-///   `jmpco_close` of an fd another coroutine waits on wakes that waiter:
-///   its call fails with `EBADF`.
+///   `jmpco_close` of an fd another coroutine of the same thread waits on
+///   wakes that waiter: its call fails with `EBADF`.
 /// * `jmpco_wait_fd` works on a registered fd too, sharing the
 ///   registration; it remains the way to wait on fds jmpco does not own.
 /// * An fd that a socket of jmpco's Rust API holds is not the program's to
@@ -67,7 +73,9 @@ use crate::rt::ParkRefused;
 ///
 /// Returns the byte count (at most `len`; `len` 0 returns 0), 0 at EOF, or
 /// -1 with `errno` set: `EAGAIN` if the timeout passed with nothing to
-/// read (a blocking socket with `SO_RCVTIMEO` says the same); `ECANCELED`
+/// read (a blocking socket with `SO_RCVTIMEO` says the same; in C code a
+/// Rust task called, also when its `rt::timeout` deadline passed, see
+/// `JMPCO_ETIMEDOUT`); `ECANCELED`
 /// if the calling task is being cancelled (a `jmpco_cancel`ed task: return
 /// from its body; a Rust task that called C: return to it), even when data
 /// is there: a cancelled task's calls all fail, reading nothing; `EBADF`
@@ -109,7 +117,8 @@ pub unsafe extern "C" fn jmpco_read(
 /// `timeout_ms`: as for `jmpco_read`.
 ///
 /// Returns `len` once all is written (0 for `len` 0). If the timeout, an
-/// error or a cancellation ends the call after some bytes were written, it
+/// error or a cancellation (or, in C code a Rust task called, its
+/// `rt::timeout` deadline) ends the call after some bytes were written, it
 /// returns their count (a short count, as a blocking write interrupted
 /// then does; the next call reports the error). With nothing written, -1
 /// and `errno`: `EAGAIN` if the timeout passed (there was no room);
@@ -183,7 +192,8 @@ pub unsafe extern "C" fn jmpco_accept(
 /// in the kernel: close the socket (`jmpco_close`) rather than reuse it.
 ///
 /// Returns 0 once connected, or -1 and `errno`: `ETIMEDOUT` if the timeout
-/// passed first; the connection's own error if it failed
+/// passed first (or a Rust caller's `rt::timeout` deadline, as for
+/// `jmpco_read`'s `EAGAIN`); the connection's own error if it failed
 /// (`ECONNREFUSED`, `ENETUNREACH`, a kernel `ETIMEDOUT`...); `ECANCELED`,
 /// `EBADF` and `EINVAL` as for `jmpco_read`; any error `connect(2)` gives
 /// at once (`EAFNOSUPPORT`, `EISCONN`, `ENOENT` for a Unix socket path;
@@ -214,9 +224,11 @@ pub unsafe extern "C" fn jmpco_connect(
 
 /// Closes `fd`, as `close(2)` does, after dropping its registration with
 /// the calling thread's scheduler: the way to close an fd used with
-/// registered I/O (see `jmpco_read`). A coroutine waiting on it in a
-/// registered call wakes, and its call fails with `EBADF`; one waiting in
-/// `jmpco_wait_fd` gets `JMPCO_EINVAL`. Never parks; callable from
+/// registered I/O (see `jmpco_read`). A coroutine of the calling thread's
+/// scheduler waiting on it in a registered call wakes, and its call fails
+/// with `EBADF`; one waiting in `jmpco_wait_fd` gets `JMPCO_EINVAL`. (A
+/// waiter on another thread's scheduler is not woken: it waits until its
+/// timeout, see `jmpco_read`.) Never parks; callable from
 /// anywhere, for any fd (one never used with registered I/O is just
 /// closed).
 ///

@@ -81,7 +81,8 @@
 //! `every_export_runs_its_body_through_guard` checks each export instead.)
 //! The waits of the runtime tier add one thing under `guard`: a Rust task
 //! cancelled while C code it called waits there has its unwinding stopped
-//! at the export, which returns `JMPCO_ECANCELED` (see `runtime.rs`).
+//! at the export, which returns `JMPCO_ECANCELED` (`stop_cancellation`,
+//! here beside `guard`).
 //!
 //! # Where this module stands
 //! It is the C programs' API; Rust code uses the Rust API. It is public so
@@ -98,9 +99,11 @@ mod task;
 mod types;
 
 use std::any::Any;
+use std::ffi::c_int;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::coroutine::panic_message;
+use crate::rt::task::{is_deadline_unwind, stop_deadline_unwind};
 
 pub use chan::{
     jmpco_chan, jmpco_chan_close, jmpco_chan_free, jmpco_chan_make, jmpco_chan_recv,
@@ -141,6 +144,46 @@ fn abort_after_panic(export: &str, payload: &(dyn Any + Send)) -> ! {
         panic_message(payload)
     );
     std::process::abort()
+}
+
+/// Runs a wait that parks the calling task, stopping the two unwinds a
+/// task of the Rust API can start at its park points, which cannot cross
+/// the C frames between this export and the Rust code that called into C:
+///
+/// * a cancellation (the task is aborted, or its runtime shuts down): the
+///   wait returns `JMPCO_ECANCELED`. The task stays marked as cancelled:
+///   its later waits are refused too, so the C code returns to its Rust
+///   caller, which ends the task;
+/// * an `rt::timeout` / `rt::deadline` frame's deadline: the wait returns
+///   `JMPCO_ETIMEDOUT` (it was bounded by the frame's deadline, and that
+///   passed). The frame stays armed: the task's next park, in C or in
+///   Rust, fires it again, so once the C code has returned to Rust the
+///   unwind resumes and the frame returns `Elapsed`.
+///
+/// (C bodies spawned with `jmpco_spawn` are never unwound: their cancel
+/// refuses their waits, see `jmpco_cancel`.) Any other panic goes on to
+/// `guard`.
+pub(crate) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
+    stop_cancellation_or(wait, || JMPCO_ECANCELED, || JMPCO_ETIMEDOUT)
+}
+
+/// [`stop_cancellation`] for a wait whose results for the two stopped
+/// unwinds are `cancelled()` and `timed_out()` (the registered I/O calls
+/// return -1 with `errno` set to `ECANCELED`, or to their timeout's).
+pub(crate) fn stop_cancellation_or<T>(
+    wait: impl FnOnce() -> T,
+    cancelled: impl FnOnce() -> T,
+    timed_out: impl FnOnce() -> T,
+) -> T {
+    match panic::catch_unwind(AssertUnwindSafe(wait)) {
+        Ok(status) => status,
+        Err(payload) if crate::coroutine::is_cancellation(&payload) => cancelled(),
+        Err(payload) if is_deadline_unwind(payload.as_ref()) => {
+            stop_deadline_unwind();
+            timed_out()
+        }
+        Err(payload) => panic::resume_unwind(payload),
+    }
 }
 
 #[cfg(test)]

@@ -6,23 +6,20 @@
 
 use std::ffi::{c_int, c_uint, c_void};
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use super::coro::read_options;
-use super::guard;
 use super::handle::jmpco_coro;
 use super::types::{
     jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
     JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
+use super::{guard, stop_cancellation};
 use crate::rt::foreign::{self, ForeignTask};
 use crate::rt::local::{self, RunError};
-use crate::rt::task::{
-    cancelling, in_task, is_deadline_unwind, stop_deadline_unwind, try_sleep, try_yield,
-};
+use crate::rt::task::{cancelling, in_task, try_sleep, try_yield};
 use crate::rt::{Interest, ParkRefused};
 
 /// `jmpco_wait_fd` events: wait until the fd has data to read (or EOF, an
@@ -142,11 +139,13 @@ pub(super) unsafe fn spawn_task(
     // pointer and a `void *`; parked, its stack holds C frames (no
     // destructors), `run_as_task`'s frame (a view that owns no coroutine),
     // the frames of this tier's waits (`jmpco_wait_fd`, `jmpco_sleep_ms`,
-    // `jmpco_yield`, `jmpco_join`: a guard, codes and `Copy` values) and the
-    // runtime's own waits under them, which own nothing across a park
-    // (`rt::wait_fd`, `try_sleep`, `try_yield`, `ForeignTask::join`), or
-    // a channel wait (`chan.rs`), which owns `Arc`s of heap blocks that
-    // nothing points back into the stack from: abandoning leaks them.
+    // `jmpco_yield`, `jmpco_join`, the registered I/O calls: a guard, codes
+    // and `Copy` values) and the runtime's own waits under them, which own
+    // nothing across a park (`rt::wait_fd`, `try_sleep`, `try_yield`,
+    // `ForeignTask::join`, `rt::raw_io`, whose table is borrowed only
+    // between parks), or a channel wait (`chan.rs`), which owns `Arc`s of
+    // heap blocks that nothing points back into the stack from: abandoning
+    // leaks them.
     unsafe { foreign::spawn(options.stack_size, options.backend, body) }.map_err(|_| JMPCO_ENOMEM)
 }
 
@@ -194,9 +193,12 @@ pub extern "C" fn jmpco_run() -> c_int {
 /// timeout passed first; `JMPCO_EINVAL` if `fd` is negative or not open,
 /// `events` is not a non-empty combination of the two flags, `timeout_ms`
 /// is below -1, or the fd cannot be waited for (epoll refuses it, or it
-/// was closed during the wait); `JMPCO_ENOTCORO` if the caller is not a
-/// coroutine started by `jmpco_spawn` (a thread's own stack, a
-/// `jmpco_create` coroutine, even one resumed by a spawned coroutine);
+/// was closed with `jmpco_close` on this thread during the wait; a
+/// `close(2)` meanwhile, or a `jmpco_close` on another thread, is not
+/// seen: the wait goes on until its timeout); `JMPCO_ENOTCORO` if the
+/// caller is not a coroutine started by `jmpco_spawn` (a thread's own
+/// stack, a `jmpco_create` coroutine, even one resumed by a spawned
+/// coroutine);
 /// `JMPCO_ECANCELED` if the calling task is cancelled (a `jmpco_spawn_task`
 /// task given to `jmpco_cancel`, before or during this wait: return from
 /// the body; or a task of the Rust API, C code it called, being cancelled:
@@ -258,46 +260,6 @@ pub extern "C" fn jmpco_sleep_ms(ms: c_uint) -> c_int {
             }
         })
     })
-}
-
-/// Runs a wait that parks the calling task, stopping the two unwinds a
-/// task of the Rust API can start at its park points, which cannot cross
-/// the C frames between this export and the Rust code that called into C:
-///
-/// * a cancellation (the task is aborted, or its runtime shuts down): the
-///   wait returns `JMPCO_ECANCELED`. The task stays marked as cancelled:
-///   its later waits are refused too, so the C code returns to its Rust
-///   caller, which ends the task;
-/// * an `rt::timeout` / `rt::deadline` frame's deadline: the wait returns
-///   `JMPCO_ETIMEDOUT` (it was bounded by the frame's deadline, and that
-///   passed). The frame stays armed: the task's next park, in C or in
-///   Rust, fires it again, so once the C code has returned to Rust the
-///   unwind resumes and the frame returns `Elapsed`.
-///
-/// (C bodies spawned with `jmpco_spawn` are never unwound: their cancel
-/// refuses their waits, see `jmpco_cancel`.) Any other panic goes on to
-/// `guard`.
-pub(super) fn stop_cancellation(wait: impl FnOnce() -> c_int) -> c_int {
-    stop_cancellation_or(wait, || JMPCO_ECANCELED, || JMPCO_ETIMEDOUT)
-}
-
-/// [`stop_cancellation`] for a wait whose results for the two stopped
-/// unwinds are `cancelled()` and `timed_out()` (the registered I/O calls
-/// return -1 with `errno` set to `ECANCELED`, or to their timeout's).
-pub(super) fn stop_cancellation_or<T>(
-    wait: impl FnOnce() -> T,
-    cancelled: impl FnOnce() -> T,
-    timed_out: impl FnOnce() -> T,
-) -> T {
-    match panic::catch_unwind(AssertUnwindSafe(wait)) {
-        Ok(status) => status,
-        Err(payload) if crate::coroutine::is_cancellation(&payload) => cancelled(),
-        Err(payload) if is_deadline_unwind(payload.as_ref()) => {
-            stop_deadline_unwind();
-            timed_out()
-        }
-        Err(payload) => panic::resume_unwind(payload),
-    }
 }
 
 /// Whether `fd` names an open file description (`fcntl(F_GETFD)`).

@@ -17,11 +17,11 @@
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
-use super::guard;
-use super::runtime::{spawn_task, stop_cancellation, CTask, CValue};
+use super::runtime::{spawn_task, CTask, CValue};
 use super::types::{
     jmpco_fn, jmpco_options, JMPCO_ECANCELED, JMPCO_EDEADLK, JMPCO_EINVAL, JMPCO_OK,
 };
+use super::{guard, stop_cancellation};
 use crate::rt::foreign::JoinFailed;
 
 /// An opaque handle to a coroutine spawned with `jmpco_spawn_task`: join
@@ -122,6 +122,11 @@ pub unsafe extern "C" fn jmpco_spawn_task(
 /// coroutine resumed by one of its spawned coroutines. (A join on the
 /// task's thread of a task that has ended returns its outcome.) On error
 /// `*result` is unchanged.
+///
+/// A cycle of joins (task A joins B while B joins A, directly or through
+/// other tasks) is not detected: its tasks wait until one of them is
+/// cancelled (its join returns `JMPCO_ECANCELED`, and once it returns the
+/// others' joins go on), and `jmpco_run` with them.
 ///
 /// # Safety
 /// `task` is NULL or a handle from `jmpco_spawn_task` not yet released,

@@ -31,6 +31,7 @@
 //! teardown can abandon either without leaking.
 
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread;
 
@@ -191,18 +192,37 @@ impl<T: Copy + Send> ForeignTask<T> {
                 if let Some(outcome) = slot.outcome {
                     return outcome.ok_or(JoinFailed::NoValue);
                 }
-                // Only `finish` removes the entry, and it stores the
-                // outcome first: after a wake without one, it is still
-                // there.
+                // While we wait only `finish` removes the entry, and it
+                // stores the outcome first: after a wake without one, it is
+                // still there.
                 if !registered {
                     slot.waiters.push(Waiter::Task(sched.remote().clone(), me));
                     registered = true;
                 }
             }
-            if sched.park(None).is_err() {
-                return Err(JoinFailed::Refused);
+            // Giving up (a refused park, or an unwind out of it: an abort,
+            // an `rt::timeout` deadline, which the C tier's exports stop so
+            // the task goes on) takes the entry back, or every join given
+            // up would leave one, and its wake, behind until the task ends.
+            // Caught and resumed: the frame owns nothing across the park.
+            let parked = panic::catch_unwind(AssertUnwindSafe(|| sched.park(None)));
+            if !matches!(parked, Ok(Ok(()))) {
+                self.forget_waiter(sched, me);
+            }
+            match parked {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(JoinFailed::Refused),
+                Err(payload) => panic::resume_unwind(payload),
             }
         }
+    }
+
+    /// Removes the entry of task `me` of `sched` from the waiters.
+    fn forget_waiter(&self, sched: &Scheduler, me: Key) {
+        self.lock().waiters.retain(|waiter| {
+            !matches!(waiter, Waiter::Task(remote, key)
+                if *key == me && Arc::ptr_eq(remote, sched.remote()))
+        });
     }
 
     fn join_as_thread(&self) -> Result<T, JoinFailed> {
@@ -313,6 +333,50 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(10));
             assert_eq!(seen.get(), (true, true, true, true));
             assert_eq!(task.join(), Ok(5), "the body returned its value");
+        });
+    }
+
+    #[test]
+    fn a_join_given_up_by_a_deadline_or_a_cancel_leaves_no_waiter_behind() {
+        on_a_new_thread(|| {
+            let child = foreign(|| {
+                try_sleep(Duration::from_millis(100))
+                    .expect("a task")
+                    .expect("parks");
+                1
+            });
+            let c = child.clone();
+            let timed_out = foreign(move || {
+                let mut elapsed = 0;
+                for _ in 0..3 {
+                    let joined = crate::rt::timeout(Duration::from_millis(1), || c.join());
+                    elapsed += usize::from(joined.is_err());
+                }
+                (elapsed, c.lock().waiters.len())
+            });
+            let other = foreign(|| {
+                try_sleep(Duration::from_millis(100))
+                    .expect("a task")
+                    .expect("parks");
+                2
+            });
+            let c = other.clone();
+            let cancelled = foreign(move || {
+                let refused = c.join() == Err(JoinFailed::Refused);
+                (usize::from(refused), c.lock().waiters.len())
+            });
+            let victim = cancelled.clone();
+            let _canceller = foreign(move || {
+                try_sleep(Duration::from_millis(20))
+                    .expect("a task")
+                    .expect("parks");
+                victim.cancel();
+            });
+            run_here().expect("run");
+            assert_eq!(timed_out.join(), Ok((3, 0)), "deadlines: no waiter left");
+            assert_eq!(cancelled.join(), Ok((1, 0)), "cancel: no waiter left");
+            assert_eq!(child.join(), Ok(1));
+            assert_eq!(other.join(), Ok(2));
         });
     }
 

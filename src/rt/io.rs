@@ -20,6 +20,7 @@
 use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::arena::Key;
@@ -67,9 +68,18 @@ fn wait_in_task(
     // it reaches the loop's next `epoll_wait`, which runs only once this
     // task has parked. So clearing the bit loses nothing.
     sched.clear_ready(key, interest);
-    let result = sched.wait_ready(key, task, interest, deadline);
+    // Released on every way out, an unwind from the park included (the
+    // task aborted, or its `rt::timeout` deadline passed): the C tier stops
+    // those unwinds at its export and the task goes on, and the fd must not
+    // stay registered after the call. Caught and resumed here rather than
+    // dropped by a guard, so nothing on this frame owns anything across the
+    // park (an abandoned C task skips the release with the rest of its
+    // stack; its scheduler is being dropped then).
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        sched.wait_ready(key, task, interest, deadline)
+    }));
     sched.release_fd(key);
-    result
+    result.unwrap_or_else(|payload| panic::resume_unwind(payload))
 }
 
 /// Whether `fd` is ready for `interest` right now (`poll` with timeout 0).

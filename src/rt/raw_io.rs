@@ -62,6 +62,7 @@ use super::local;
 use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, ParkRefused, Scheduler};
 use super::syscall::syscall;
+use super::task::{is_deadline_unwind, stop_deadline_unwind};
 use crate::coroutine::is_cancellation;
 
 /// `send` flags: no `SIGPIPE`, and never blocking, even if the file under
@@ -325,7 +326,9 @@ pub(crate) unsafe fn read(
 /// Writes all of `buf[..len]` (`send(MSG_NOSIGNAL)` on a socket, so a reset
 /// peer gives `EPIPE`, never `SIGPIPE`), waiting while there is no room.
 /// An error, the deadline or a refused park after some bytes were written
-/// ends it with their count; with none written, with the error.
+/// ends it with their count, and so does an unwind out of a park (a Rust
+/// task's cancellation or `rt::timeout` deadline), which stops here; with
+/// none written, with the error (or the unwind goes on).
 ///
 /// # Safety
 /// `buf` is valid for reads of `len` bytes (as for [`read`]).
@@ -353,10 +356,12 @@ pub(crate) unsafe fn write(
             };
             Ok(n as usize)
         };
-        // A Rust task cancelled while parked here unwinds from the park
-        // point; after some bytes went out, the unwind stops here so that
-        // the count is reported (the task stays cancelling: its next wait
-        // is refused). With none written it goes on, to the C export.
+        // A Rust task cancelled while parked here, or whose `rt::timeout`
+        // deadline passes, unwinds from the park point; after some bytes
+        // went out, the unwind stops here so that the count is reported
+        // (the task stays cancelling: its next wait is refused; the
+        // deadline's frame stays armed: its next park fires it). With none
+        // written it goes on, to the C export.
         let step = panic::catch_unwind(AssertUnwindSafe(|| {
             io(fd, Interest::WRITABLE, deadline, op, |&n| n < want)
         }));
@@ -365,6 +370,10 @@ pub(crate) unsafe fn write(
             Ok(Err(_)) if done > 0 => break,
             Ok(Err(e)) => return Err(e),
             Err(payload) if done > 0 && is_cancellation(&payload) => break,
+            Err(payload) if done > 0 && is_deadline_unwind(payload.as_ref()) => {
+                stop_deadline_unwind();
+                break;
+            }
             Err(payload) => panic::resume_unwind(payload),
         }
     }

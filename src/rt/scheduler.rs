@@ -851,9 +851,14 @@ impl Scheduler {
                 Await::Gone => return Err(registration_gone()),
                 Await::Recorded => {}
             }
-            let parked = self.park(deadline);
+            // Forgotten on an unwind from the park too (an abort, a
+            // deadline): a task whose unwind is stopped above (the C tier's
+            // exports) goes on, and a stale entry would wake it later from
+            // an unrelated park. Caught and resumed, so the frame owns
+            // nothing across the park.
+            let parked = panic::catch_unwind(AssertUnwindSafe(|| self.park(deadline)));
             self.reactor.stop_waiting(key, task);
-            parked?;
+            parked.unwrap_or_else(|payload| panic::resume_unwind(payload))?;
         }
     }
 

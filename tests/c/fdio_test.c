@@ -560,6 +560,137 @@ static void close_wakes_the_waiters_with_ebadf(void) {
     close(sv[1]);
 }
 
+/* A close the waiter's scheduler does not see: jmpco_close on another
+   thread (it drops that thread's registration only), or close(2) under a
+   jmpco_wait_fd. epoll forgets a closed file without an event, so the
+   waiter is not woken: it waits until its timeout. */
+#define UNSEEN_WAIT 200
+
+struct unseen_close {
+    int fd;
+    ssize_t read_rc;
+    int read_errno, wait_rc;
+    double read_took, wait_took;
+};
+
+static void *read_with_a_timeout(void *arg) {
+    struct unseen_close *u = arg;
+    char buf[8];
+    double t0 = now_ms();
+    errno = 0;
+    u->read_rc = jmpco_read(u->fd, buf, sizeof buf, UNSEEN_WAIT);
+    u->read_errno = errno;
+    u->read_took = now_ms() - t0;
+    return NULL;
+}
+
+static void *reader_thread(void *arg) {
+    jmpco_options opts;
+    jmpco_options_init(&opts);
+    opts.backend = backend;
+    if (jmpco_spawn_with(read_with_a_timeout, arg, &opts) != JMPCO_OK) return NULL;
+    return jmpco_run() == JMPCO_OK ? arg : NULL;
+}
+
+static void *wait_fd_with_a_timeout(void *arg) {
+    struct unseen_close *u = arg;
+    double t0 = now_ms();
+    u->wait_rc = jmpco_wait_fd(u->fd, JMPCO_READABLE, UNSEEN_WAIT);
+    u->wait_took = now_ms() - t0;
+    return NULL;
+}
+
+static void *close2_soon(void *arg) {
+    struct unseen_close *u = arg;
+    CHECK_RC(jmpco_sleep_ms(20), JMPCO_OK);
+    CHECK(close(u->fd) == 0);
+    return NULL;
+}
+
+static void a_close_the_waiters_thread_does_not_see_wakes_no_one(void) {
+    int sv[2];
+    blocking_pair(sv);
+    struct unseen_close u = {sv[0], 99, 0, 99, 0, 0};
+    char buf[8];
+    /* This thread registers the fd too, then closes it under the other
+       thread's waiter. */
+    CHECK_ERR(jmpco_read(sv[0], buf, sizeof buf, 0), EAGAIN);
+    pthread_t reader;
+    CHECK(pthread_create(&reader, NULL, reader_thread, &u) == 0);
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK(jmpco_close(sv[0]) == 0);
+    void *ok = NULL;
+    CHECK(pthread_join(reader, &ok) == 0);
+    CHECK(ok == &u);
+    CHECK(u.read_rc == -1 && u.read_errno == EAGAIN); /* its timeout, not EBADF */
+    CHECK(u.read_took >= UNSEEN_WAIT - 5);
+    close(sv[1]);
+
+    blocking_pair(sv);
+    struct unseen_close w = {sv[0], 0, 0, 99, 0, 0};
+    spawn(wait_fd_with_a_timeout, &w);
+    spawn(close2_soon, &w);
+    run();
+    CHECK_RC(w.wait_rc, JMPCO_ETIMEDOUT); /* not JMPCO_EINVAL */
+    CHECK(w.wait_took >= UNSEEN_WAIT - 5);
+    close(sv[1]);
+}
+
+/* A jmpco_create coroutine resumed inside a spawned one blocks the whole
+   thread in a registered call: the writer, a coroutine of the same
+   scheduler, cannot run meanwhile, so the read waits out its timeout. */
+struct stalled {
+    int sv[2];
+    ssize_t read_rc;
+    int read_errno;
+    double read_took;
+    int wrote_before_read_returned, wrote;
+};
+
+static void *nested_read(void *arg) {
+    struct stalled *s = arg;
+    char buf[8];
+    double t0 = now_ms();
+    errno = 0;
+    s->read_rc = jmpco_read(s->sv[0], buf, sizeof buf, UNSEEN_WAIT);
+    s->read_errno = errno;
+    s->read_took = now_ms() - t0;
+    s->wrote_before_read_returned = s->wrote;
+    return NULL;
+}
+
+static void *resume_nested_read(void *arg) {
+    jmpco_options opts = backend_options();
+    jmpco_coro *co = NULL;
+    CHECK_RC(jmpco_create(&co, nested_read, arg, &opts), JMPCO_OK);
+    CHECK_RC(jmpco_resume(co, NULL, NULL), JMPCO_OK);
+    CHECK_RC(jmpco_destroy(co), JMPCO_OK);
+    return NULL;
+}
+
+static void *write_after_10ms(void *arg) {
+    struct stalled *s = arg;
+    CHECK_RC(jmpco_sleep_ms(10), JMPCO_OK);
+    CHECK(jmpco_write(s->sv[1], "x", 1, -1) == 1);
+    s->wrote = 1;
+    return NULL;
+}
+
+static void a_nested_coroutines_registered_call_stalls_its_scheduler(void) {
+    struct stalled s;
+    memset(&s, 0, sizeof s);
+    blocking_pair(s.sv);
+    spawn(write_after_10ms, &s);
+    spawn(resume_nested_read, &s);
+    run();
+    CHECK(s.read_rc == -1 && s.read_errno == EAGAIN); /* its timeout */
+    CHECK(s.read_took >= UNSEEN_WAIT - 5);
+    CHECK(!s.wrote_before_read_returned && s.wrote);
+    CHECK(jmpco_close(s.sv[0]) == 0);
+    CHECK(jmpco_close(s.sv[1]) == 0);
+}
+
 /* --- cancellation ------------------------------------------------------- */
 
 struct cancelled_io {
@@ -1056,6 +1187,8 @@ int main(void) {
         connect_reports_refusal_and_the_kernels_errors();
         connect_times_out_with_etimedout();
         close_wakes_the_waiters_with_ebadf();
+        a_close_the_waiters_thread_does_not_see_wakes_no_one();
+        a_nested_coroutines_registered_call_stalls_its_scheduler();
         cancel_of_tasks_parked_in_registered_calls_fails_them_with_ecanceled();
         wait_fd_and_read_share_one_registration();
         a_number_closed_with_close2_and_reused_by_accept_or_connect_works();

@@ -293,6 +293,39 @@ static void joins_that_could_never_end_are_edeadlk(void) {
     CHECK_RC(jmpco_task_release(ended_task), JMPCO_OK);
 }
 
+/* A join cycle is not detected: both tasks wait until one is cancelled. */
+static jmpco_task *cycle[2];
+static int cycle_rc[2];
+static void *cycle_value[2];
+
+static void *join_the_other(void *arg) {
+    int me = (int)(intptr_t)arg;
+    cycle_value[me] = (void *)0x55;
+    cycle_rc[me] = jmpco_join(cycle[1 - me], &cycle_value[me]);
+    return (void *)(intptr_t)(0x40 + me);
+}
+
+static void *break_the_cycle(void *arg) {
+    (void)arg;
+    CHECK_RC(jmpco_sleep_ms(30), JMPCO_OK);
+    CHECK(cycle_rc[0] == 99 && cycle_rc[1] == 99); /* both still waiting */
+    CHECK_RC(jmpco_cancel(cycle[0]), JMPCO_OK);
+    return NULL;
+}
+
+static void a_join_cycle_waits_until_a_cancel_breaks_it(void) {
+    cycle_rc[0] = cycle_rc[1] = 99;
+    cycle[0] = spawn_task(join_the_other, (void *)0);
+    cycle[1] = spawn_task(join_the_other, (void *)1);
+    spawn(break_the_cycle, NULL);
+    run();
+    CHECK_RC(cycle_rc[0], JMPCO_ECANCELED);
+    CHECK(cycle_value[0] == (void *)0x55); /* untouched */
+    CHECK_RC(cycle_rc[1], JMPCO_OK);
+    CHECK(cycle_value[1] == (void *)0x40); /* what the cancelled one returned */
+    for (int i = 0; i < 2; i++) CHECK_RC(jmpco_task_release(cycle[i]), JMPCO_OK);
+}
+
 /* --- cancel ------------------------------------------------------------- */
 
 struct cancel_test {
@@ -629,6 +662,7 @@ int main(void) {
         join_from_another_thread_blocks_until_the_task_ends();
         join_from_a_coroutine_of_another_threads_scheduler_parks_it();
         joins_that_could_never_end_are_edeadlk();
+        a_join_cycle_waits_until_a_cancel_breaks_it();
         cancel_while_parked_in_wait_fd_fails_it_and_every_later_wait();
         cancel_while_parked_in_sleep_fails_it_and_every_later_wait();
         cancel_while_parked_in_join_fails_it_and_every_later_wait();

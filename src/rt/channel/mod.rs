@@ -61,6 +61,7 @@
 
 mod error;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -203,10 +204,19 @@ impl<T> Inner<T> {
     }
 
     /// Completes the oldest receiver still waiting with `value`.
+    ///
+    /// The slot is locked across the claim: a waiter on another thread can
+    /// see itself claimed as soon as the claim is made (it checks before it
+    /// parks, and wakes on timers), and reads the slot then; holding the
+    /// lock until the value is in makes that read wait for it, instead of
+    /// finding the slot empty, which says "disconnected", and losing the
+    /// value stored after it.
     fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
         while let Some(wait) = self.recv_waits.pop_front() {
+            let mut slot = lock(&wait.slot);
             if wait.parker.try_claim(wait.op) {
-                *lock(&wait.slot) = Some(value);
+                *slot = Some(value);
+                drop(slot);
                 wait.parker.unpark();
                 return Ok(());
             }
@@ -229,11 +239,17 @@ impl<T> Inner<T> {
         self.take_from_sender()
     }
 
-    /// Completes the oldest sender still waiting, taking its value.
+    /// Completes the oldest sender still waiting, taking its value. Its
+    /// value is locked across the claim, as a receiver's slot is in
+    /// [`hand_to_receiver`](Self::hand_to_receiver): a claimed sender that
+    /// looked before the value was taken would find it still there, which
+    /// says "disconnected", and take it back.
     fn take_from_sender(&mut self) -> Option<T> {
         while let Some(wait) = self.send_waits.pop_front() {
+            let mut held = lock(&wait.value);
             if wait.parker.try_claim(wait.op) {
-                let value = lock(&wait.value).take();
+                let value = held.take();
+                drop(held);
                 wait.parker.unpark();
                 if value.is_some() {
                     return value;
@@ -342,6 +358,20 @@ impl<T> Sender<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), (Failed, T)> {
+        self.send_waiting_noting(value, deadline, &Cell::new(false))
+    }
+
+    /// [`send_waiting`](Self::send_waiting) that also sets `sent` when a
+    /// receiver took the value from the waiting sender's hand and the wait
+    /// then unwound instead of returning (the task was cancelled, or its
+    /// `rt::timeout` deadline fired, before it ran again): the value was
+    /// sent all the same. For callers that stop those unwinds (the C API).
+    pub(crate) fn send_waiting_noting(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+        sent: &Cell<bool>,
+    ) -> Result<(), (Failed, T)> {
         let mut inner = self.chan.lock();
         if inner.receivers_gone() {
             return Err((Failed::Disconnected, value));
@@ -375,6 +405,7 @@ impl<T> Sender<T> {
         let pending = PendingSend {
             chan: &self.chan,
             wait: &wait,
+            sent,
         };
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
@@ -484,6 +515,8 @@ impl Woke {
 struct PendingSend<'a, T> {
     chan: &'a Arc<Chan<T>>,
     wait: &'a Arc<SendWait<T>>,
+    /// Set by the drop if a receiver had taken the value.
+    sent: &'a Cell<bool>,
 }
 
 impl<T> PendingSend<'_, T> {
@@ -507,8 +540,11 @@ impl<T> PendingSend<'_, T> {
 impl<T> Drop for PendingSend<'_, T> {
     fn drop(&mut self) {
         // Cancelled while waiting: withdraw. The value (if still ours) is
-        // dropped with the wait: it was never sent.
-        let _ = self.settle(Woke::Refused);
+        // dropped with the wait: it was never sent. If a receiver took it
+        // first, it was.
+        if let Settled::Done(()) = self.settle(Woke::Refused) {
+            self.sent.set(true);
+        }
     }
 }
 
@@ -820,5 +856,108 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
     type IntoIter = Iter<'a, T>;
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+
+    use super::{bounded, lock, EntryParker, Parker, RecvWait, SendWait, OP};
+    use crate::rt::park::Waiter;
+
+    const ROUNDS: u32 = 20_000;
+
+    /// Spins until `parker` is claimed (a failure after 30 s, not a hang).
+    fn spin_until_claimed(parker: &Parker) {
+        let start = std::time::Instant::now();
+        while parker.claimed().is_none() {
+            assert!(start.elapsed().as_secs() < 30, "never claimed");
+            std::hint::spin_loop();
+        }
+    }
+
+    /// A waiter that sees itself claimed (it looks before it parks, and on
+    /// every wake) must find the hand-over complete: a receiver its value
+    /// in its slot, a sender its value gone. Each round one thread
+    /// registers a wait and spins until it is claimed, then looks at once,
+    /// while another completes it. Before the claim and the slot were one
+    /// step under the slot's lock, the look often fell between them: a
+    /// receiver found its slot empty ("disconnected", the value then lost)
+    /// and a sender its value still there ("disconnected", taken back).
+    #[test]
+    fn a_waiter_that_sees_its_claim_finds_the_hand_over_complete() {
+        let (tx, rx) = bounded::<u32>(0);
+        let done = Arc::new(AtomicBool::new(false));
+        let giver = {
+            let (tx, done) = (tx.clone(), done.clone());
+            thread::spawn(move || {
+                let mut given = 0;
+                while given < ROUNDS && !done.load(Ordering::Relaxed) {
+                    if tx.chan.lock().hand_to_receiver(given).is_ok() {
+                        given += 1;
+                    }
+                }
+            })
+        };
+        let mut empty = 0;
+        for round in 0..ROUNDS {
+            let wait = Arc::new(RecvWait {
+                parker: EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
+                op: OP,
+                slot: Mutex::new(None),
+            });
+            rx.chan.lock().recv_waits.push_back(wait.clone());
+            spin_until_claimed(&wait.parker);
+            let got = lock(&wait.slot).take();
+            match got {
+                Some(value) => assert_eq!(value, round),
+                None => empty += 1,
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        giver.join().expect("the giver");
+        assert_eq!(empty, 0, "claimed receivers found their slot empty");
+
+        let taker = {
+            let (rx, done) = (rx.clone(), done.clone());
+            done.store(false, Ordering::Relaxed);
+            thread::spawn(move || {
+                let mut taken = Vec::new();
+                while !done.load(Ordering::Relaxed) {
+                    if let Some(value) = rx.chan.lock().take_from_sender() {
+                        taken.push(value);
+                    }
+                }
+                taken
+            })
+        };
+        let mut still_held = 0;
+        for round in 0..ROUNDS {
+            let wait = Arc::new(SendWait {
+                parker: EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
+                op: OP,
+                value: Mutex::new(Some(round)),
+            });
+            tx.chan.lock().send_waits.push_back(wait.clone());
+            spin_until_claimed(&wait.parker);
+            if lock(&wait.value).is_some() {
+                still_held += 1;
+                // As the sender would: it takes it back. The taker skips it.
+                lock(&wait.value).take();
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        let taken = taker.join().expect("the taker");
+        assert_eq!(
+            still_held, 0,
+            "claimed senders found their value still there"
+        );
+        assert!(
+            taken.into_iter().eq(0..ROUNDS),
+            "every value taken once, in order"
+        );
     }
 }
