@@ -217,6 +217,15 @@ impl CancelPolicy {
     }
 }
 
+/// Whether the caller runs on `task`'s own coroutine: a local's address
+/// is on the stack the caller runs on, the task's own or that of a
+/// coroutine it created (which lies elsewhere).
+#[inline]
+fn on_its_stack(task: &Task) -> bool {
+    let marker = 0u8;
+    task.stack.contains(&(ptr::addr_of!(marker) as usize))
+}
+
 /// How a task ended without producing its value, as the scheduler sees it.
 /// (A task that returns hands its value over itself.)
 pub(crate) enum Ended {
@@ -331,12 +340,22 @@ impl Scheduler {
     /// The task being resumed, if the caller runs on its own coroutine.
     fn running_task(&self) -> Option<Key> {
         let key = self.resuming.get()?;
-        // A local's address is on the stack the caller runs on: the task's
-        // own, or a coroutine's it created (whose stack lies elsewhere).
-        let marker = 0u8;
-        let here = ptr::addr_of!(marker) as usize;
         let tasks = self.tasks.borrow();
-        tasks.get(key)?.stack.contains(&here).then_some(key)
+        on_its_stack(tasks.get(key)?).then_some(key)
+    }
+
+    /// Whether the caller runs on a task's own coroutine and that task is
+    /// being cancelled: [`running_task`](Self::running_task) and
+    /// [`is_cancelling`](Self::is_cancelling) in one lookup (the C API asks
+    /// it on every call that may wait).
+    pub(crate) fn running_task_is_cancelling(&self) -> bool {
+        let Some(key) = self.resuming.get() else {
+            return false;
+        };
+        let tasks = self.tasks.borrow();
+        tasks
+            .get(key)
+            .is_some_and(|task| task.cancelling.get() && on_its_stack(task))
     }
 
     /// Identifies the scheduler (registrations remember it).

@@ -74,7 +74,7 @@ pub(crate) fn in_task() -> bool {
 /// Whether the caller runs on a task's own coroutine and that task is
 /// marked cancelling: every park it attempts is refused.
 pub(crate) fn cancelling() -> bool {
-    with_task(|task| task.is_some_and(|(sched, key)| sched.is_cancelling(key)))
+    with_scheduler(|sched| sched.is_some_and(Scheduler::running_task_is_cancelling))
 }
 
 /// [`sleep`] for a task, saying whether it parked: `None` outside a task,
