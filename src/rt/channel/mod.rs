@@ -185,6 +185,26 @@ impl<T> Inner<T> {
         self.receivers == 0 || self.closed
     }
 
+    /// Ends every receiver's wait as disconnected: a claim that leaves the
+    /// slot empty says so.
+    fn disconnect_receivers(&mut self) {
+        for wait in self.recv_waits.drain(..) {
+            if wait.parker.try_claim(wait.op) {
+                wait.parker.unpark();
+            }
+        }
+    }
+
+    /// Ends every sender's wait as disconnected: a claim that leaves the
+    /// value in place says so (the value stays the sender's).
+    fn disconnect_senders(&mut self) {
+        for wait in self.send_waits.drain(..) {
+            if wait.parker.try_claim(wait.op) {
+                wait.parker.unpark();
+            }
+        }
+    }
+
     /// Sends `value` without waiting: to the oldest waiting receiver if the
     /// queue is empty, else into the queue if it has room; gives it back
     /// otherwise.
@@ -389,19 +409,11 @@ impl<T> Sender<T> {
             Caller::Can(waiter) => waiter,
             Caller::OnWorker(_) => return Err((Failed::OnWorker, value)),
         };
-        let wait = match self.spare.take() {
-            Some(mut wait) => {
-                let entry = Arc::get_mut(&mut wait).expect("jmpco: a spare entry is unshared");
-                entry.parker = EntryParker::Own(Parker::alone(waiter));
-                *entry.value.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(value);
-                wait
-            }
-            None => Arc::new(SendWait {
-                parker: EntryParker::Own(Parker::alone(waiter)),
-                op: OP,
-                value: Mutex::new(Some(value)),
-            }),
-        };
+        let wait = self.spare.fill(SendWait {
+            parker: EntryParker::Own(Parker::alone(waiter)),
+            op: OP,
+            value: Mutex::new(Some(value)),
+        });
         inner.send_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingSend {
@@ -432,18 +444,8 @@ impl<T> Sender<T> {
             return false;
         }
         inner.closed = true;
-        // A claim that leaves the slot empty, or the value in place, says
-        // "disconnected".
-        for wait in inner.recv_waits.drain(..) {
-            if wait.parker.try_claim(wait.op) {
-                wait.parker.unpark();
-            }
-        }
-        for wait in inner.send_waits.drain(..) {
-            if wait.parker.try_claim(wait.op) {
-                wait.parker.unpark();
-            }
-        }
+        inner.disconnect_receivers();
+        inner.disconnect_senders();
         true
     }
 
@@ -625,19 +627,11 @@ impl<T> Receiver<T> {
             Caller::Can(waiter) => waiter,
             Caller::OnWorker(_) => return Err(Failed::OnWorker),
         };
-        let wait = match self.spare.take() {
-            Some(mut wait) => {
-                let entry = Arc::get_mut(&mut wait).expect("jmpco: a spare entry is unshared");
-                entry.parker = EntryParker::Own(Parker::alone(waiter));
-                debug_assert!(entry.slot.get_mut().map_or(true, |slot| slot.is_none()));
-                wait
-            }
-            None => Arc::new(RecvWait {
-                parker: EntryParker::Own(Parker::alone(waiter)),
-                op: OP,
-                slot: Mutex::new(None),
-            }),
-        };
+        let wait = self.spare.fill(RecvWait {
+            parker: EntryParker::Own(Parker::alone(waiter)),
+            op: OP,
+            slot: Mutex::new(None),
+        });
         inner.recv_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingRecv {
@@ -763,12 +757,7 @@ impl<T> Drop for Sender<T> {
         let mut inner = self.chan.lock();
         inner.senders -= 1;
         if inner.senders == 0 {
-            // A claim that leaves the slot empty says "disconnected".
-            for wait in inner.recv_waits.drain(..) {
-                if wait.parker.try_claim(wait.op) {
-                    wait.parker.unpark();
-                }
-            }
+            inner.disconnect_receivers();
         }
     }
 }
@@ -781,12 +770,7 @@ impl<T> Drop for Receiver<T> {
             if inner.receivers > 0 {
                 return;
             }
-            // A claim that leaves the value in place says "disconnected".
-            for wait in inner.send_waits.drain(..) {
-                if wait.parker.try_claim(wait.op) {
-                    wait.parker.unpark();
-                }
-            }
+            inner.disconnect_senders();
             std::mem::take(&mut inner.queue)
         };
         // Nobody can receive them any more; dropped outside the lock.

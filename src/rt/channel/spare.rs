@@ -34,8 +34,24 @@ impl<W> Spare<W> {
         }
     }
 
+    /// `entry` in an `Arc`: the kept entry's allocation, refilled (its old
+    /// contents dropped), if there is one, else a new one.
+    pub(super) fn fill(&self, entry: W) -> Arc<W> {
+        match self.take() {
+            Some(mut kept) => {
+                // `take` hands out only entries nobody else holds.
+                match Arc::get_mut(&mut kept) {
+                    Some(slot) => *slot = entry,
+                    None => return Arc::new(entry),
+                }
+                kept
+            }
+            None => Arc::new(entry),
+        }
+    }
+
     /// The kept entry, if any: nobody else holds it.
-    pub(super) fn take(&self) -> Option<Arc<W>> {
+    fn take(&self) -> Option<Arc<W>> {
         let at = self.kept.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: non-null values come from `keep`'s `Arc::into_raw`, and the
         // swap gave this one to this caller alone.
@@ -92,6 +108,28 @@ mod tests {
         let again = spare.take().expect("kept");
         assert!(std::ptr::eq(Arc::as_ptr(&again), at), "the same allocation");
         assert!(spare.take().is_none(), "handed out once");
+    }
+
+    #[test]
+    fn fill_reuses_the_kept_allocation_and_drops_its_old_contents() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let spare = Spare::new();
+        let first = spare.fill(Counted(drops.clone()));
+        let at = Arc::as_ptr(&first);
+        spare.keep(first);
+        let second = spare.fill(Counted(drops.clone()));
+        assert!(
+            std::ptr::eq(Arc::as_ptr(&second), at),
+            "the same allocation"
+        );
+        assert_eq!(drops.load(Ordering::Relaxed), 1, "the old contents dropped");
+        let third = spare.fill(Counted(drops.clone()));
+        assert!(
+            !std::ptr::eq(Arc::as_ptr(&third), at),
+            "nothing kept: a new one"
+        );
+        drop((second, third));
+        assert_eq!(drops.load(Ordering::Relaxed), 3);
     }
 
     #[test]
