@@ -92,7 +92,7 @@ pub(crate) fn poll_now(fd: RawFd, interest: Interest) -> io::Result<bool> {
 }
 
 /// Blocks the thread in `poll(2)` until `fd` is ready or `deadline`.
-pub(crate) fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let mut events = 0;
     if interest.is_readable() {
         events |= libc::POLLIN;
@@ -165,7 +165,9 @@ impl Registration {
     ) -> io::Result<T> {
         with_task(|task| match task {
             Some((sched, task)) => self.io_in_task(sched, task, interest, timeout, op, drained),
-            None => self.outside_task(interest, || blocking_io(self.fd, interest, timeout, op)),
+            None => self.outside_task(interest, || {
+                blocking_io(self.fd, interest, || timeout.and_then(deadline_after), op)
+            }),
         })
     }
 
@@ -293,23 +295,28 @@ impl Registration {
     }
 }
 
-/// [`Registration::io`] outside a task: every attempt is a system call, and
-/// the thread blocks in `poll(2)` between them.
-fn blocking_io<T>(
+/// I/O outside a task ([`Registration::io`], the raw fds of `raw_io.rs`):
+/// every attempt is a system call, and the thread blocks in `poll(2)`
+/// between them, until the deadline `deadline()` gives (asked once, at the
+/// first wait; `None`: no limit).
+pub(crate) fn blocking_io<T>(
     fd: RawFd,
     interest: Interest,
-    timeout: Option<Duration>,
+    deadline: impl FnOnce() -> Option<Instant>,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut deadline = None;
+    let mut deadline = Some(deadline);
+    let mut at = None;
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             done => return done,
         }
-        let deadline = *deadline.get_or_insert_with(|| timeout.and_then(deadline_after));
-        poll_fd(fd, interest, deadline)?;
+        if let Some(first) = deadline.take() {
+            at = first();
+        }
+        poll_fd(fd, interest, at)?;
     }
 }
 

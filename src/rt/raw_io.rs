@@ -54,15 +54,16 @@ use std::ffi::c_int;
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::arena::Key;
-use super::io::poll_fd;
+use super::io::blocking_io;
 use super::local;
 use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, ParkRefused, Scheduler};
 use super::syscall::syscall;
 use super::task::{is_deadline_unwind, stop_deadline_unwind};
+use super::timer::deadline_after;
 use crate::coroutine::is_cancellation;
 
 /// `send` flags: no `SIGPIPE`, and never blocking, even if the file under
@@ -160,7 +161,7 @@ fn probe(fd: RawFd) -> io::Result<Entry> {
 
 /// A deadline `ms` milliseconds from now (`None`: no timeout).
 pub(crate) fn deadline_in(ms: Option<u64>) -> Option<Instant> {
-    ms.and_then(|ms| Instant::now().checked_add(std::time::Duration::from_millis(ms)))
+    ms.and_then(|ms| deadline_after(Duration::from_millis(ms)))
 }
 
 /// Runs the non-blocking `op` on `fd` until it does not fail with
@@ -177,7 +178,7 @@ fn io<T>(
     with_task(|task| match task {
         Some((sched, task)) => in_task(sched, task, fd, first, interest, deadline, op, drained),
         None => {
-            let result = blocking(fd, interest, deadline, || op(first));
+            let result = blocking_io(fd, interest, || deadline, || op(first));
             mark_ready_if_registered(fd, interest);
             result
         }
@@ -259,24 +260,6 @@ fn register(sched: &Scheduler, fd: RawFd, entry: &mut Entry) -> io::Result<Key> 
     entry.reg = Some((sched.id(), key));
     store(fd, Some(*entry));
     Ok(key)
-}
-
-/// [`io`] outside a task: every attempt is a system call, and the thread
-/// blocks in `poll(2)` between them.
-fn blocking<T>(
-    fd: RawFd,
-    interest: Interest,
-    deadline: Option<Instant>,
-    mut op: impl FnMut() -> io::Result<T>,
-) -> io::Result<T> {
-    loop {
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            done => return done,
-        }
-        poll_fd(fd, interest, deadline)?;
-    }
 }
 
 /// I/O made outside the task on an fd registered with the running
