@@ -23,8 +23,9 @@ use super::types::{
     JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_ECLOSED, JMPCO_EINVAL, JMPCO_ENOTCORO, JMPCO_ETIMEDOUT,
     JMPCO_OK,
 };
-use super::{guard, stop_cancellation, stop_cancellation_or};
+use super::{guard, stop_cancellation, stop_cancellation_or, timeout_from_ms};
 use crate::rt::channel::{self, Failed, Receiver, Sender, TryRecvError, TrySendError};
+use crate::rt::deadline_after;
 use crate::rt::task::cancelling;
 
 /// A message: the program's `void *`, carried as it is.
@@ -344,16 +345,10 @@ enum Wait {
 impl Wait {
     /// `None` for a timeout below -1.
     fn from_ms(timeout_ms: c_int) -> Option<Wait> {
-        match timeout_ms {
-            -1 => Some(Wait::Until(None)),
-            0 => Some(Wait::Try),
-            // At most 2^31 ms (some 25 days): always an `Instant`, but
-            // `checked_add` says so rather than assume it.
-            ms if ms > 0 => Some(Wait::Until(
-                Instant::now().checked_add(Duration::from_millis(ms.unsigned_abs().into())),
-            )),
-            _ => None,
-        }
+        Some(match timeout_from_ms(timeout_ms)? {
+            Some(Duration::ZERO) => Wait::Try,
+            timeout => Wait::Until(timeout.and_then(deadline_after)),
+        })
     }
 }
 

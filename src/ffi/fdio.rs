@@ -20,7 +20,8 @@ use std::ffi::{c_int, c_void};
 use std::io;
 use std::time::Instant;
 
-use super::{guard, stop_cancellation_or};
+use super::{guard, stop_cancellation_or, timeout_from_ms};
+use crate::rt::deadline_after;
 use crate::rt::raw_io;
 use crate::rt::task::cancelling;
 use crate::rt::ParkRefused;
@@ -254,27 +255,17 @@ fn registered_call(
     timed_out: c_int,
     call: impl FnOnce(Option<Instant>) -> libc::ssize_t,
 ) -> libc::ssize_t {
-    let Some(timeout) = timeout(timeout_ms) else {
+    let Some(timeout) = timeout_from_ms(timeout_ms) else {
         return fail(libc::EINVAL);
     };
     if cancelling() {
         return fail(libc::ECANCELED);
     }
     stop_cancellation_or(
-        || call(raw_io::deadline_in(timeout)),
+        || call(timeout.and_then(deadline_after)),
         || fail(libc::ECANCELED),
         || fail(timed_out),
     )
-}
-
-/// The timeout `timeout_ms` stands for (`Some(None)`: none), or `None` if
-/// it is out of range.
-fn timeout(timeout_ms: c_int) -> Option<Option<u64>> {
-    match timeout_ms {
-        -1 => Some(None),
-        ms if ms >= 0 => Some(Some(ms as u64)),
-        _ => None,
-    }
 }
 
 /// A byte count, or -1 with `errno` (`timed_out` for the call's timeout).

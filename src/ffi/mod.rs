@@ -101,6 +101,7 @@ mod types;
 use std::any::Any;
 use std::ffi::c_int;
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use crate::coroutine::panic_message;
 use crate::rt::task::{is_deadline_unwind, stop_deadline_unwind};
@@ -125,6 +126,18 @@ pub use types::{
     JMPCO_ECLOSED, JMPCO_EDEADLK, JMPCO_EDONE, JMPCO_EINVAL, JMPCO_ENOMEM, JMPCO_ENOTCORO,
     JMPCO_ETIMEDOUT, JMPCO_MIN_STACK_SIZE, JMPCO_OK,
 };
+
+/// The timeout a runtime wait's `timeout_ms` stands for, the C tier's one
+/// convention: -1 none (`Some(None)`), 0 and up that many milliseconds;
+/// `None` for a value below -1, which the exports refuse (`JMPCO_EINVAL`,
+/// or `EINVAL`).
+pub(crate) fn timeout_from_ms(timeout_ms: c_int) -> Option<Option<Duration>> {
+    match timeout_ms {
+        -1 => Some(None),
+        ms if ms >= 0 => Some(Some(Duration::from_millis(ms.unsigned_abs().into()))),
+        _ => None,
+    }
+}
 
 /// Runs an export's body; a panic out of it aborts the process with a
 /// message naming the export instead of unwinding into C.

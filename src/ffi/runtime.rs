@@ -16,7 +16,7 @@ use super::types::{
     jmpco_fn, jmpco_options, JMPCO_EBUSY, JMPCO_ECANCELED, JMPCO_EINVAL, JMPCO_ENOMEM,
     JMPCO_ENOTCORO, JMPCO_ETIMEDOUT, JMPCO_OK,
 };
-use super::{guard, stop_cancellation};
+use super::{guard, stop_cancellation, timeout_from_ms};
 use crate::rt::foreign::{self, ForeignTask};
 use crate::rt::local::{self, RunError};
 use crate::rt::task::{cancelling, in_task, try_sleep, try_yield};
@@ -212,10 +212,8 @@ pub extern "C" fn jmpco_wait_fd(fd: c_int, events: c_int, timeout_ms: c_int) -> 
             3 => Interest::READABLE | Interest::WRITABLE,
             _ => return JMPCO_EINVAL,
         };
-        let timeout = match timeout_ms {
-            -1 => None,
-            ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
-            _ => return JMPCO_EINVAL,
+        let Some(timeout) = timeout_from_ms(timeout_ms) else {
+            return JMPCO_EINVAL;
         };
         if !fd_is_open(fd) {
             return JMPCO_EINVAL;

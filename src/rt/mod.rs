@@ -252,3 +252,4 @@ pub(crate) use scheduler::ParkRefused;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use task::{deadline, shutdown_requested, sleep, spawn, timeout, yield_now, Elapsed};
 pub use task_local::{task_id, AccessError, TaskId, TaskLocal};
+pub(crate) use timer::deadline_after;

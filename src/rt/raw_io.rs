@@ -54,7 +54,7 @@ use std::ffi::c_int;
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::arena::Key;
 use super::io::blocking_io;
@@ -63,7 +63,6 @@ use super::reactor::Interest;
 use super::scheduler::{with_scheduler, with_task, ParkRefused, Scheduler};
 use super::syscall::syscall;
 use super::task::{is_deadline_unwind, stop_deadline_unwind};
-use super::timer::deadline_after;
 use crate::coroutine::is_cancellation;
 
 /// `send` flags: no `SIGPIPE`, and never blocking, even if the file under
@@ -157,11 +156,6 @@ fn probe(fd: RawFd) -> io::Result<Entry> {
         }
         Err(e) => Err(e),
     }
-}
-
-/// A deadline `ms` milliseconds from now (`None`: no timeout).
-pub(crate) fn deadline_in(ms: Option<u64>) -> Option<Instant> {
-    ms.and_then(|ms| deadline_after(Duration::from_millis(ms)))
 }
 
 /// Runs the non-blocking `op` on `fd` until it does not fail with
