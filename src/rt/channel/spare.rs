@@ -36,6 +36,7 @@ impl<W> Spare<W> {
 
     /// `entry` in an `Arc`: the kept entry's allocation, refilled (its old
     /// contents dropped), if there is one, else a new one.
+    #[inline]
     pub(super) fn fill(&self, entry: W) -> Arc<W> {
         match self.take() {
             Some(mut kept) => {
@@ -51,6 +52,7 @@ impl<W> Spare<W> {
     }
 
     /// The kept entry, if any: nobody else holds it.
+    #[inline]
     fn take(&self) -> Option<Arc<W>> {
         let at = self.kept.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: non-null values come from `keep`'s `Arc::into_raw`, and the
@@ -60,6 +62,7 @@ impl<W> Spare<W> {
 
     /// Keeps `entry` for the next wait if nobody else holds it and no entry
     /// is kept yet; drops it otherwise.
+    #[inline]
     pub(super) fn keep(&self, mut entry: Arc<W>) {
         if Arc::get_mut(&mut entry).is_none() {
             return;
