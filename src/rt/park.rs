@@ -19,6 +19,15 @@
 //! the task has parked. Wakes are hints: every sleeper re-checks its
 //! parker, so a spurious one costs a loop turn.
 //!
+//! # Handing over
+//! A claimer that moves a value into the waiter's entry (a sender filling
+//! a receiver's slot) or out of it (a receiver taking a waiting sender's
+//! value) claims with [`Parker::try_hand_over`]: the claim is invisible to
+//! the waiter until the claimer has moved the value and ended it, so the
+//! entry's contents need no lock: the claimer owns them from its claim to
+//! its end, the waiter before it published the entry and once the wait is
+//! settled.
+//!
 //! # Giving up
 //! A waiter that stops waiting without being claimed (its deadline passed,
 //! its park was refused, or it is cancelled and unwinds from the sleep)
@@ -85,6 +94,31 @@ impl Waiter {
         }
     }
 
+    /// Makes this the caller's waiter, as [`Caller::here`] would, keeping
+    /// it when it is the caller already (a handle's kept entry, waited on
+    /// again by the same task): no reference count changes then. `Err`
+    /// with the worker's identity where the caller cannot wait
+    /// ([`Caller::OnWorker`]); the waiter is left as it was.
+    pub(crate) fn become_caller(&mut self) -> Result<(), usize> {
+        with_task(|task| match task {
+            Some((sched, key)) => {
+                let same = matches!(self, Waiter::Task(remote, k)
+                    if *k == key && Arc::ptr_eq(remote, sched.remote()));
+                if !same {
+                    *self = Waiter::Task(sched.remote().clone(), key);
+                }
+                Ok(())
+            }
+            None => with_scheduler(|sched| match sched {
+                Some(s) => Err(worker_id(s.remote())),
+                None => {
+                    *self = Waiter::Thread(std::thread::current());
+                    Ok(())
+                }
+            }),
+        })
+    }
+
     /// Sleeps until woken (or spuriously) or `deadline`; `false` if the
     /// waiter is a task that cannot park (being cancelled, or unwinding).
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> bool {
@@ -122,12 +156,34 @@ impl Clone for Waiter {
 const WAITING: usize = 0;
 /// `Parker::state` once the waiter gave up.
 const ABORTED: usize = usize::MAX;
+/// `Parker::state`'s flag on a claim that has ended: without it, a
+/// hand-over is in progress ([`Parker::try_hand_over`]).
+const DONE: usize = 1 << (usize::BITS - 1);
+/// Operations are numbered up to this (the state keeps `op + 1` beside
+/// the [`DONE`] flag, and [`ABORTED`] is no claim).
+pub(crate) const MAX_OP: usize = DONE - 3;
 
 /// One wait of one waiter; see the module docs.
 pub(crate) struct Parker {
-    /// [`WAITING`], [`ABORTED`], or 1 + the operation that claimed it.
+    /// [`WAITING`], [`ABORTED`], or 1 + the operation that claimed it,
+    /// with [`DONE`] set once that claim has ended.
     state: AtomicUsize,
     waiter: Waiter,
+}
+
+/// A hand-over claim in progress ([`Parker::try_hand_over`]): ends, marking
+/// the claim done, when dropped.
+pub(crate) struct HandOver<'a> {
+    parker: &'a Parker,
+    op: usize,
+}
+
+impl Drop for HandOver<'_> {
+    fn drop(&mut self) {
+        self.parker
+            .state
+            .store((self.op + 1) | DONE, Ordering::Release);
+    }
 }
 
 /// How a [`Parker::sleep`] ended.
@@ -179,43 +235,110 @@ impl Parker {
         }
     }
 
-    /// Claims the wait for operation `op` (below `usize::MAX - 1`); `false`
-    /// if someone else (or the waiter's abort) was first.
+    /// Claims the wait for operation `op` (at most [`MAX_OP`]); `false` if
+    /// someone else (or the waiter's abort) was first. For claims that hand
+    /// nothing over (a disconnect, a permit, a deadline); a claimer that
+    /// moves a value in or out of the waiter's entry uses
+    /// [`try_hand_over`](Self::try_hand_over).
     pub(crate) fn try_claim(&self, op: usize) -> bool {
-        debug_assert!(op < usize::MAX - 1);
+        debug_assert!(op <= MAX_OP);
+        self.state
+            .compare_exchange(
+                WAITING,
+                (op + 1) | DONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Claims the wait for operation `op` (at most [`MAX_OP`]) to hand
+    /// something over through the waiter's entry, as [`try_claim`] does; the
+    /// claim ends when the returned guard is dropped. Until then nobody
+    /// sees it: the waiter's checks ([`claimed`](Self::claimed),
+    /// [`try_abort`](Self::try_abort), a sleep's) wait for its end, so a
+    /// waiter never finds its entry half handed over, and the claimer owns
+    /// the entry's contents meanwhile without a lock of their own.
+    ///
+    /// [`try_claim`]: Self::try_claim
+    pub(crate) fn try_hand_over(&self, op: usize) -> Option<HandOver<'_>> {
+        debug_assert!(op <= MAX_OP);
         self.state
             .compare_exchange(WAITING, op + 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .ok()
+            .map(|_| HandOver { parker: self, op })
+    }
+
+    /// The state, once no hand-over is in progress. A claimer ends its
+    /// hand-over within a few instructions and never parks meanwhile (it
+    /// moves one value under its channel's lock), so this spins, yielding
+    /// the thread in case the claimer's was preempted.
+    fn settled_state(&self) -> usize {
+        let mut spins = 0u32;
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if state == WAITING || state & DONE != 0 {
+                return state;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Whether the wait is over for good: claimed (and the claim ended), or
+    /// given up. Nobody but the waiter touches what its entry holds then.
+    pub(crate) fn is_settled(&self) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        state != WAITING && state & DONE != 0
     }
 
     /// Takes back a claim the waiter made itself for `op` and could not
     /// honour (see `Select`); only the waiter may, and only right after.
     pub(crate) fn unclaim(&self, op: usize) {
-        let undone =
-            self.state
-                .compare_exchange(op + 1, WAITING, Ordering::AcqRel, Ordering::Acquire);
+        let undone = self.state.compare_exchange(
+            (op + 1) | DONE,
+            WAITING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         debug_assert!(undone.is_ok(), "jmpco: unclaim of a claim not the waiter's");
     }
 
-    /// The operation that claimed the wait, if one did.
+    /// The operation that claimed the wait, if one did (once its claim has
+    /// ended).
     pub(crate) fn claimed(&self) -> Option<usize> {
-        match self.state.load(Ordering::Acquire) {
+        match self.settled_state() {
             WAITING | ABORTED => None,
-            n => Some(n - 1),
+            n => Some((n & !DONE) - 1),
         }
     }
 
     /// The waiter gives up: `Ok` if nobody had claimed the wait, else the
-    /// operation that did (which the waiter must then honour).
+    /// operation that did (which the waiter must then honour; its claim has
+    /// ended).
     pub(crate) fn try_abort(&self) -> Result<(), usize> {
         match self
             .state
             .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => Ok(()),
-            Err(ABORTED) => Ok(()),
-            Err(n) => Err(n - 1),
+            Err(_) => match self.settled_state() {
+                ABORTED => Ok(()),
+                n => Err((n & !DONE) - 1),
+            },
         }
+    }
+
+    /// Makes a parker whose wait is settled ready for the next wait of its
+    /// caller ([`Waiter::become_caller`]); `Err` as that says.
+    pub(crate) fn rearm(&mut self) -> Result<(), usize> {
+        self.waiter.become_caller()?;
+        *self.state.get_mut() = WAITING;
+        Ok(())
     }
 
     /// Wakes the waiter (after a successful claim).

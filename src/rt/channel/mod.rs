@@ -73,12 +73,14 @@ pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 
-use super::park::{Caller, EntryParker, Parker, Woke};
+use super::park::Woke;
 use super::timer::deadline_after;
 use spare::Spare;
+use wait::Wait;
 
 mod select;
 mod spare;
+mod wait;
 
 pub use select::{Interrupted, Select};
 
@@ -134,37 +136,19 @@ struct Inner<T> {
     /// Closed ([`Sender::close`]): counts as every sender and receiver gone,
     /// the queue aside.
     closed: bool,
-    /// Waiting senders, oldest first.
-    send_waits: VecDeque<Arc<SendWait<T>>>,
-    /// Waiting receivers, oldest first.
-    recv_waits: VecDeque<Arc<RecvWait<T>>>,
-}
-
-/// A waiting sender: its value stays here until a receiver takes it. A
-/// claim that leaves the value here is a disconnect.
-struct SendWait<T> {
-    parker: EntryParker,
-    op: usize,
-    value: Mutex<Option<T>>,
-}
-
-/// A waiting receiver: a sender puts a value into its slot. A claim that
-/// leaves the slot empty is a disconnect.
-struct RecvWait<T> {
-    parker: EntryParker,
-    op: usize,
-    slot: Mutex<Option<T>>,
-}
-
-/// Locks, ignoring poison: no code panics while it holds one of these
-/// locks (values are moved under them, never dropped).
-fn lock<U>(m: &Mutex<U>) -> MutexGuard<'_, U> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    /// Waiting senders, oldest first: each holds its value until a
+    /// receiver takes it (a claim that leaves it there is a disconnect).
+    send_waits: VecDeque<Arc<Wait<T>>>,
+    /// Waiting receivers, oldest first: a sender fills each one's slot (a
+    /// claim that leaves it empty is a disconnect).
+    recv_waits: VecDeque<Arc<Wait<T>>>,
 }
 
 impl<T> Chan<T> {
+    /// Locks, ignoring poison: no code panics while it holds the lock
+    /// (values are moved under it, never dropped).
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        lock(&self.inner)
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -227,23 +211,20 @@ impl<T> Inner<T> {
 
     /// Completes the oldest receiver still waiting with `value`.
     ///
-    /// The slot is locked across the claim: a waiter on another thread can
-    /// see itself claimed as soon as the claim is made (it checks before it
-    /// parks, and wakes on timers), and reads the slot then; holding the
-    /// lock until the value is in makes that read wait for it, instead of
-    /// finding the slot empty, which says "disconnected", and losing the
-    /// value stored after it.
+    /// A hand-over claim ([`Wait::hand_over`]): a waiter on another thread
+    /// that looks at its wait while the value goes in (it checks before it
+    /// parks, and wakes on timers) waits for the claim to end, instead of
+    /// finding its slot empty, which says "disconnected", and losing the
+    /// value stored after.
     fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
+        let mut value = Some(value);
         while let Some(wait) = self.recv_waits.pop_front() {
-            let mut slot = lock(&wait.slot);
-            if wait.parker.try_claim(wait.op) {
-                *slot = Some(value);
-                drop(slot);
+            if wait.hand_over(|slot| *slot = value.take()).is_some() {
                 wait.parker.unpark();
                 return Ok(());
             }
         }
-        Err(value)
+        Err(value.expect("jmpco: a value handed to no receiver is still here"))
     }
 
     /// Receives without waiting: from the queue (then lets the oldest
@@ -261,17 +242,13 @@ impl<T> Inner<T> {
         self.take_from_sender()
     }
 
-    /// Completes the oldest sender still waiting, taking its value. Its
-    /// value is locked across the claim, as a receiver's slot is in
-    /// [`hand_to_receiver`](Self::hand_to_receiver): a claimed sender that
-    /// looked before the value was taken would find it still there, which
-    /// says "disconnected", and take it back.
+    /// Completes the oldest sender still waiting, taking its value, by a
+    /// hand-over claim as in [`hand_to_receiver`](Self::hand_to_receiver):
+    /// a claimed sender that looked before the value was taken would find
+    /// it still there, which says "disconnected", and take it back.
     fn take_from_sender(&mut self) -> Option<T> {
         while let Some(wait) = self.send_waits.pop_front() {
-            let mut held = lock(&wait.value);
-            if wait.parker.try_claim(wait.op) {
-                let value = held.take();
-                drop(held);
+            if let Some(value) = wait.hand_over(Option::take) {
                 wait.parker.unpark();
                 if value.is_some() {
                     return value;
@@ -302,7 +279,7 @@ impl<T> Inner<T> {
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
     /// The entry of this handle's last wait, for its next one.
-    spare: Spare<SendWait<T>>,
+    spare: Spare<Wait<T>>,
 }
 
 /// The receiving side; clone it for more receivers (each message goes to
@@ -310,7 +287,7 @@ pub struct Sender<T> {
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// The entry of this handle's last wait, for its next one.
-    spare: Spare<RecvWait<T>>,
+    spare: Spare<Wait<T>>,
 }
 
 impl<T> Sender<T> {
@@ -405,15 +382,13 @@ impl<T> Sender<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err((Failed::Timeout, value));
         }
-        let waiter = match Caller::here() {
-            Caller::Can(waiter) => waiter,
-            Caller::OnWorker(_) => return Err((Failed::OnWorker, value)),
+        let wait = match Wait::for_caller(&self.spare, Some(value)) {
+            Ok(wait) => wait,
+            Err((_, value)) => {
+                let value = value.expect("jmpco: for_caller gives the value back");
+                return Err((Failed::OnWorker, value));
+            }
         };
-        let wait = self.spare.fill(SendWait {
-            parker: EntryParker::Own(Parker::alone(waiter)),
-            op: OP,
-            value: Mutex::new(Some(value)),
-        });
         inner.send_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingSend {
@@ -426,8 +401,11 @@ impl<T> Sender<T> {
         std::mem::forget(pending);
         let sent = match settled {
             Settled::Done(()) => Ok(()),
-            Settled::Disconnected => Err((Failed::Disconnected, take_value(&wait))),
-            Settled::GaveUp(why) => Err((why, take_value(&wait))),
+            // SAFETY: this is the entry's waiter, and `settle` settled the
+            // wait (claimed, or given up).
+            Settled::Disconnected => Err((Failed::Disconnected, unsafe { take_value(&wait) })),
+            // SAFETY: as above.
+            Settled::GaveUp(why) => Err((why, unsafe { take_value(&wait) })),
         };
         // Its value is gone (taken, or back with the caller).
         self.spare.keep(wait);
@@ -470,9 +448,14 @@ impl<T> Sender<T> {
     }
 }
 
-fn take_value<T>(wait: &SendWait<T>) -> T {
-    lock(&wait.value)
-        .take()
+/// A settled sender's value, back from its entry.
+///
+/// # Safety
+/// The caller is the entry's waiter, and its wait is settled
+/// ([`Wait::take_settled`]).
+unsafe fn take_value<T>(wait: &Wait<T>) -> T {
+    // SAFETY: the caller's contract is `take_settled`'s.
+    unsafe { wait.take_settled() }
         .expect("jmpco: a sender whose wait was not completed holds its value")
 }
 
@@ -518,7 +501,7 @@ impl Woke {
 /// it (it is cancelled), and then gives up the wait.
 struct PendingSend<'a, T> {
     chan: &'a Arc<Chan<T>>,
-    wait: &'a Arc<SendWait<T>>,
+    wait: &'a Arc<Wait<T>>,
     /// Set by the drop if a receiver had taken the value.
     sent: &'a Cell<bool>,
 }
@@ -535,7 +518,10 @@ impl<T> PendingSend<'_, T> {
                 inner.send_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
                 Settled::GaveUp(woke.gave_up())
             }
-            Err(_) if lock(&self.wait.value).is_some() => Settled::Disconnected,
+            // SAFETY: the sender is the entry's waiter, and the claim that
+            // `try_abort` or the sleep reported has ended: the wait is
+            // settled.
+            Err(_) if unsafe { self.wait.holds_settled() } => Settled::Disconnected,
             Err(_) => Settled::Done(()),
         }
     }
@@ -623,15 +609,10 @@ impl<T> Receiver<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Failed::Timeout);
         }
-        let waiter = match Caller::here() {
-            Caller::Can(waiter) => waiter,
-            Caller::OnWorker(_) => return Err(Failed::OnWorker),
+        let wait = match Wait::for_caller(&self.spare, None) {
+            Ok(wait) => wait,
+            Err(_) => return Err(Failed::OnWorker),
         };
-        let wait = self.spare.fill(RecvWait {
-            parker: EntryParker::Own(Parker::alone(waiter)),
-            op: OP,
-            slot: Mutex::new(None),
-        });
         inner.recv_waits.push_back(wait.clone());
         drop(inner);
         let pending = PendingRecv {
@@ -689,7 +670,7 @@ impl<T> Receiver<T> {
 /// message it had been handed.
 struct PendingRecv<'a, T> {
     chan: &'a Arc<Chan<T>>,
-    wait: &'a Arc<RecvWait<T>>,
+    wait: &'a Arc<Wait<T>>,
 }
 
 impl<T> PendingRecv<'_, T> {
@@ -704,7 +685,10 @@ impl<T> PendingRecv<'_, T> {
                 inner.recv_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
                 Settled::GaveUp(woke.gave_up())
             }
-            Err(_) => match lock(&self.wait.slot).take() {
+            // SAFETY: the receiver is the entry's waiter, and the claim that
+            // `try_abort` or the sleep reported has ended: the wait is
+            // settled.
+            Err(_) => match unsafe { self.wait.take_settled() } {
                 Some(value) => Settled::Done(value),
                 None => Settled::Disconnected,
             },
@@ -848,11 +832,11 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::thread;
 
-    use super::{bounded, lock, EntryParker, Parker, RecvWait, SendWait, OP};
-    use crate::rt::park::Waiter;
+    use super::{bounded, Wait, OP};
+    use crate::rt::park::{EntryParker, Parker, Waiter};
 
     const ROUNDS: u32 = 20_000;
 
@@ -870,7 +854,7 @@ mod tests {
     /// in its slot, a sender its value gone. Each round one thread
     /// registers a wait and spins until it is claimed, then looks at once,
     /// while another completes it. Before the claim and the slot were one
-    /// step under the slot's lock, the look often fell between them: a
+    /// step (a hand-over claim), the look often fell between them: a
     /// receiver found its slot empty ("disconnected", the value then lost)
     /// and a sender its value still there ("disconnected", taken back).
     #[test]
@@ -890,14 +874,17 @@ mod tests {
         };
         let mut empty = 0;
         for round in 0..ROUNDS {
-            let wait = Arc::new(RecvWait {
-                parker: EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
-                op: OP,
-                slot: Mutex::new(None),
-            });
+            let wait = Arc::new(Wait::new(
+                EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
+                OP,
+                None,
+            ));
             rx.chan.lock().recv_waits.push_back(wait.clone());
             spin_until_claimed(&wait.parker);
-            let got = lock(&wait.slot).take();
+            // SAFETY: this thread is the entry's waiter, and it saw the
+            // claim (ended: `claimed` reports only those): the wait is
+            // settled.
+            let got = unsafe { wait.take_settled() };
             match got {
                 Some(value) => assert_eq!(value, round),
                 None => empty += 1,
@@ -922,17 +909,17 @@ mod tests {
         };
         let mut still_held = 0;
         for round in 0..ROUNDS {
-            let wait = Arc::new(SendWait {
-                parker: EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
-                op: OP,
-                value: Mutex::new(Some(round)),
-            });
+            let wait = Arc::new(Wait::new(
+                EntryParker::Own(Parker::alone(Waiter::Thread(thread::current()))),
+                OP,
+                Some(round),
+            ));
             tx.chan.lock().send_waits.push_back(wait.clone());
             spin_until_claimed(&wait.parker);
-            if lock(&wait.value).is_some() {
+            // SAFETY: as for the receivers above. As the sender would, it
+            // takes a value still there back (the taker skips it).
+            if unsafe { wait.take_settled() }.is_some() {
                 still_held += 1;
-                // As the sender would: it takes it back. The taker skips it.
-                lock(&wait.value).take();
             }
         }
         done.store(true, Ordering::Relaxed);

@@ -19,18 +19,19 @@
 
 use std::fmt;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{lock, Chan, Receiver, RecvError, RecvWait, SendError, SendWait, Sender};
+use super::{Chan, Receiver, RecvError, SendError, Sender, Wait};
 use crate::rt::arena::Key;
-use crate::rt::park::{Caller, EntryParker, Parker, Woke};
+use crate::rt::park::{Caller, EntryParker, Parker, Woke, MAX_OP};
 use crate::rt::reactor::Interest;
 use crate::rt::scheduler::{with_task, Scheduler};
 use crate::rt::timer::deadline_after;
 
-/// The claim a select's own deadline makes.
-const DEADLINE: usize = usize::MAX - 2;
+/// The claim a select's own deadline makes (its operations are numbered
+/// below it).
+const DEADLINE: usize = MAX_OP;
 
 /// The select could not wait: the calling task cannot park (it is being
 /// cancelled, or unwinding a panic).
@@ -376,33 +377,16 @@ trait Operation<R> {
 
 struct RecvOp<'a, T, F> {
     chan: &'a Arc<Chan<T>>,
-    wait: Option<Arc<RecvWait<T>>>,
+    wait: Option<Arc<Wait<T>>>,
     then: Option<F>,
 }
 
 /// Whether `waits` holds a waiter that is not part of `mine` (a select
 /// may send and receive on one channel).
-fn others<W: Waits>(waits: &std::collections::VecDeque<Arc<W>>, mine: Option<&Parker>) -> bool {
+fn others<T>(waits: &std::collections::VecDeque<Arc<Wait<T>>>, mine: Option<&Parker>) -> bool {
     waits
         .iter()
-        .any(|w| mine.is_none_or(|p| !std::ptr::eq(w.parker(), p)))
-}
-
-/// A channel waiter entry's parker.
-trait Waits {
-    fn parker(&self) -> &Parker;
-}
-
-impl<T> Waits for RecvWait<T> {
-    fn parker(&self) -> &Parker {
-        &self.parker
-    }
-}
-
-impl<T> Waits for SendWait<T> {
-    fn parker(&self) -> &Parker {
-        &self.parker
-    }
+        .any(|w| mine.is_none_or(|p| !std::ptr::eq(&*w.parker, p)))
 }
 
 impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, F> {
@@ -429,11 +413,7 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
     }
 
     fn register(&mut self, parker: &Arc<Parker>, index: usize, _: Option<(&Scheduler, Key)>) {
-        let wait = Arc::new(RecvWait {
-            parker: EntryParker::Shared(parker.clone()),
-            op: index,
-            slot: Mutex::new(None),
-        });
+        let wait = Arc::new(Wait::new(EntryParker::Shared(parker.clone()), index, None));
         self.chan.lock().recv_waits.push_back(wait.clone());
         self.wait = Some(wait);
     }
@@ -448,17 +428,21 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
     }
 
     fn finish(&mut self) -> R {
+        // SAFETY: the select is the entry's waiter, and a claim of it has
+        // ended (`finish` runs after one was reported): settled.
         let got = self
             .wait
             .as_ref()
-            .and_then(|w| lock(&w.slot).take())
+            .and_then(|w| unsafe { w.take_settled() })
             .ok_or(RecvError);
         let then = self.then.take().expect("an operation completes once");
         then(got)
     }
 
     fn give_back(&mut self) {
-        if let Some(value) = self.wait.as_ref().and_then(|w| lock(&w.slot).take()) {
+        // SAFETY: as in `finish`: `give_back` runs after `try_abort`
+        // reported this operation's claim.
+        if let Some(value) = self.wait.as_ref().and_then(|w| unsafe { w.take_settled() }) {
             self.chan.lock().restore(value);
         }
     }
@@ -468,7 +452,7 @@ struct SendOp<'a, T, F> {
     chan: &'a Arc<Chan<T>>,
     /// The value until it is registered (then it lives in `wait`).
     value: Option<T>,
-    wait: Option<Arc<SendWait<T>>>,
+    wait: Option<Arc<Wait<T>>>,
     then: Option<F>,
 }
 
@@ -490,7 +474,9 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
             // Registered: take the value back out of our own entry.
             Some(wait) => {
                 inner.send_waits.retain(|w| !Arc::ptr_eq(w, &wait));
-                lock(&wait.value).take()
+                // SAFETY: the select is the entry's waiter, and its own
+                // claim (`claim()` above, ended at once) settled the wait.
+                unsafe { wait.take_settled() }
             }
             None => self.value.take(),
         }
@@ -512,11 +498,11 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
     }
 
     fn register(&mut self, parker: &Arc<Parker>, index: usize, _: Option<(&Scheduler, Key)>) {
-        let wait = Arc::new(SendWait {
-            parker: EntryParker::Shared(parker.clone()),
-            op: index,
-            value: Mutex::new(self.value.take()),
-        });
+        let wait = Arc::new(Wait::new(
+            EntryParker::Shared(parker.clone()),
+            index,
+            self.value.take(),
+        ));
         self.chan.lock().send_waits.push_back(wait.clone());
         self.wait = Some(wait);
     }
@@ -532,7 +518,8 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
 
     fn finish(&mut self) -> R {
         // Claimed: a receiver took the value, or a disconnect left it.
-        let left = self.wait.as_ref().and_then(|w| lock(&w.value).take());
+        // SAFETY: as in `RecvOp::finish`.
+        let left = self.wait.as_ref().and_then(|w| unsafe { w.take_settled() });
         let then = self.then.take().expect("an operation completes once");
         then(match left {
             Some(value) => Err(SendError(value)),

@@ -5,9 +5,9 @@
 //! may hold it after the waiter has moved on. In a steady exchange (two
 //! tasks bouncing messages) every receive waits, so each wait would cost an
 //! allocation and a free. Instead each `Sender` and `Receiver` keeps the
-//! entry of its last wait once nobody else holds it (`Arc::get_mut`: the
-//! counterpart has dropped its clone), and its next wait starts over with
-//! it. An entry still held elsewhere (the waker of another thread is just
+//! entry of its last wait once nobody else holds it (the counterpart has
+//! dropped its clone), and its next wait refills it in place
+//! (`Wait::for_caller`). An entry still held elsewhere (the waker of another thread is just
 //! finishing with it) is simply dropped; a handle shared by several tasks
 //! keeps at most one entry, and the others allocate as before.
 
@@ -34,26 +34,13 @@ impl<W> Spare<W> {
         }
     }
 
-    /// `entry` in an `Arc`: the kept entry's allocation, refilled (its old
-    /// contents dropped), if there is one, else a new one.
+    /// The kept entry, if any: nobody else held it when it was kept, and
+    /// nobody could take a new reference to it since (it was in no
+    /// channel's queue). The caller refills it through `Arc::get_mut`,
+    /// which checks that again and orders the refill after the last
+    /// holder's drop.
     #[inline]
-    pub(super) fn fill(&self, entry: W) -> Arc<W> {
-        match self.take() {
-            Some(mut kept) => {
-                // `take` hands out only entries nobody else holds.
-                match Arc::get_mut(&mut kept) {
-                    Some(slot) => *slot = entry,
-                    None => return Arc::new(entry),
-                }
-                kept
-            }
-            None => Arc::new(entry),
-        }
-    }
-
-    /// The kept entry, if any: nobody else holds it.
-    #[inline]
-    fn take(&self) -> Option<Arc<W>> {
+    pub(super) fn take(&self) -> Option<Arc<W>> {
         let at = self.kept.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: non-null values come from `keep`'s `Arc::into_raw`, and the
         // swap gave this one to this caller alone.
@@ -61,10 +48,12 @@ impl<W> Spare<W> {
     }
 
     /// Keeps `entry` for the next wait if nobody else holds it and no entry
-    /// is kept yet; drops it otherwise.
+    /// is kept yet; drops it otherwise. Two plain loads decide "nobody
+    /// else": an entry out of every queue gains no new holders, so the
+    /// counts can only fall, and `take`'s caller checks again.
     #[inline]
-    pub(super) fn keep(&self, mut entry: Arc<W>) {
-        if Arc::get_mut(&mut entry).is_none() {
+    pub(super) fn keep(&self, entry: Arc<W>) {
+        if Arc::strong_count(&entry) != 1 || Arc::weak_count(&entry) != 0 {
             return;
         }
         let at = Arc::into_raw(entry).cast_mut();
@@ -111,28 +100,6 @@ mod tests {
         let again = spare.take().expect("kept");
         assert!(std::ptr::eq(Arc::as_ptr(&again), at), "the same allocation");
         assert!(spare.take().is_none(), "handed out once");
-    }
-
-    #[test]
-    fn fill_reuses_the_kept_allocation_and_drops_its_old_contents() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let spare = Spare::new();
-        let first = spare.fill(Counted(drops.clone()));
-        let at = Arc::as_ptr(&first);
-        spare.keep(first);
-        let second = spare.fill(Counted(drops.clone()));
-        assert!(
-            std::ptr::eq(Arc::as_ptr(&second), at),
-            "the same allocation"
-        );
-        assert_eq!(drops.load(Ordering::Relaxed), 1, "the old contents dropped");
-        let third = spare.fill(Counted(drops.clone()));
-        assert!(
-            !std::ptr::eq(Arc::as_ptr(&third), at),
-            "nothing kept: a new one"
-        );
-        drop((second, third));
-        assert_eq!(drops.load(Ordering::Relaxed), 3);
     }
 
     #[test]
