@@ -5,15 +5,17 @@
 //! own stack and resumes tasks, each a [`Coroutine`] on a pooled
 //! stack. One turn:
 //!
-//! 1. resume every task that was ready when the turn began (tasks made
-//!    ready meanwhile wait for the next turn);
+//! 1. resume ready tasks, oldest first, until none is ready or
+//!    `RESUMES_PER_TURN` resumes have been made (tasks made ready meanwhile,
+//!    a yielding one too, run in the same turn while the budget lasts);
 //! 2. take messages from other threads (spawn, wake, abort, shutdown);
 //! 3. if no task is ready, `epoll_wait` until the earliest timer (or
-//!    forever); if tasks are ready, `epoll_wait` for zero time, but only
-//!    every `POLL_EVERY_BUSY_TURNS` turns, so tasks that wake each other
-//!    (channels, locks) hand off without a system call while I/O still
-//!    gets a look within a bounded number of turns; each event sets the
-//!    fd's readiness bits and wakes the tasks waiting on that direction;
+//!    forever); if tasks are still ready (the turn used its budget),
+//!    `epoll_wait` for zero time: tasks that wake each other (channels,
+//!    locks) hand off without a system call for up to a turn's budget,
+//!    and I/O still gets a look after at most that many resumes; each
+//!    event sets the fd's readiness bits and wakes the tasks waiting on
+//!    that direction;
 //! 4. wake the tasks whose timers are due.
 //!
 //! # Parking
@@ -95,9 +97,10 @@ use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
 use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, State, Yielder};
 
-/// How many turns in a row the loop may run ready tasks without polling
-/// I/O (tokio's scheduler uses the same bound, for the same reason).
-const POLL_EVERY_BUSY_TURNS: u32 = 61;
+/// How many task resumes one loop turn makes at most before it looks at
+/// its mailbox, timers and I/O again (tokio's scheduler polls I/O after the
+/// same number of task polls, for the same reason).
+const RESUMES_PER_TURN: u32 = 61;
 
 /// How many events one `epoll_wait` returns at most.
 const EVENTS_PER_WAIT: usize = 1024;
@@ -260,6 +263,10 @@ pub(crate) struct Scheduler {
     timers: RefCell<Timers>,
     /// The task being resumed (or cancelled).
     resuming: Cell<Option<Key>>,
+    /// That task's usable stack, `[bottom, top)` (its record's `stack`):
+    /// code runs on its own coroutine exactly while the stack pointer lies
+    /// in it. Kept here so "who is running" needs no look into the tasks.
+    resuming_stack: Cell<(usize, usize)>,
     /// Set when shutdown begins: the deadline for the remaining tasks
     /// (`Some(None)`: no deadline, they may take forever).
     shutdown: Cell<Option<Option<Instant>>>,
@@ -332,16 +339,29 @@ impl Scheduler {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::new()),
             resuming: Cell::new(None),
+            resuming_stack: Cell::new((0, 0)),
             shutdown: Cell::new(None),
             cancelled,
         }))
     }
 
     /// The task being resumed, if the caller runs on its own coroutine.
+    #[inline]
     fn running_task(&self) -> Option<Key> {
         let key = self.resuming.get()?;
-        let tasks = self.tasks.borrow();
-        on_its_stack(tasks.get(key)?).then_some(key)
+        let (bottom, top) = self.resuming_stack.get();
+        let marker = 0u8;
+        let at = ptr::addr_of!(marker) as usize;
+        (bottom <= at && at < top).then_some(key)
+    }
+
+    /// Marks task `key`, whose usable stack is `stack`, as the one being
+    /// resumed (or cancelled); returns what was marked before.
+    fn enter_task(&self, key: Option<Key>, stack: (usize, usize)) -> (Option<Key>, (usize, usize)) {
+        (
+            self.resuming.replace(key),
+            self.resuming_stack.replace(stack),
+        )
     }
 
     /// Whether the caller runs on a task's own coroutine and that task is
@@ -498,14 +518,14 @@ impl Scheduler {
 
     /// Resumes one task until it parks, yields or ends.
     fn run_task(&self, key: Key) {
-        let co = match self.tasks.borrow_mut().get_mut(key) {
-            Some(task) => task.co.take(),
+        let (co, stack) = match self.tasks.borrow_mut().get_mut(key) {
+            Some(task) => (task.co.take(), (task.stack.start, task.stack.end)),
             None => return,
         };
         let Some(mut co) = co else { return };
-        self.resuming.set(Some(key));
+        self.enter_task(Some(key), stack);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
-        self.resuming.set(None);
+        self.enter_task(None, (0, 0));
         match outcome {
             Ok(CoroutineResult::Yield(())) => {
                 let aborted = match self.tasks.borrow_mut().get_mut(key) {
@@ -553,10 +573,11 @@ impl Scheduler {
     /// is teardown, or an abort of an unstarted task) it is freed as it is.
     /// Its end hook hears [`Ended::Cancelled`].
     fn cancel_task(&self, key: Key) {
-        let (co, on_cancel, id) = match self.tasks.borrow_mut().get_mut(key) {
+        let (co, on_cancel, id, stack) = match self.tasks.borrow_mut().get_mut(key) {
             Some(task) => {
                 task.cancelling.set(true);
-                (task.co.take(), task.on_cancel, task.id)
+                let stack = (task.stack.start, task.stack.end);
+                (task.co.take(), task.on_cancel, task.id, stack)
             }
             None => return,
         };
@@ -573,9 +594,9 @@ impl Scheduler {
         } else if let Some(co) = co {
             // Called by the loop, or by a task that aborts another: the
             // task being cancelled is the one resumed while it unwinds.
-            let caller = self.resuming.replace(Some(key));
+            let (caller, caller_stack) = self.enter_task(Some(key), stack);
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
-            self.resuming.set(caller);
+            self.enter_task(caller, caller_stack);
             // Only a panic raised after the body caught its cancellation gets
             // here (a destructor that panics while the cancellation unwinds
             // aborts the process: a panic during unwinding), or one out of a
@@ -703,9 +724,13 @@ impl Scheduler {
     }
 
     /// The earliest deadline of the `timeout` frames task `key` is inside.
+    #[inline]
     fn earliest_deadline(&self, key: Key) -> Option<(u64, Instant)> {
         let tasks = self.tasks.borrow();
         let deadlines = tasks.get(key)?.deadlines.borrow();
+        if deadlines.is_empty() {
+            return None;
+        }
         deadlines.iter().copied().min_by_key(|&(_, at)| at)
     }
 
@@ -916,16 +941,17 @@ impl Scheduler {
     fn run_loop(&self, until_idle: bool) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut messages = Vec::new();
-        let mut busy_turns = 0;
+        // Resumes since I/O was last polled.
+        let mut busy = 0;
         loop {
-            // 1. The tasks ready at the start of the turn.
-            let batch = self.ready.borrow().len();
-            for _ in 0..batch {
+            // 1. Ready tasks, while the turn's budget lasts.
+            while busy < RESUMES_PER_TURN {
                 let next = self.ready.borrow_mut().pop_front();
                 match next {
                     Some(key) => self.run_task(key),
                     None => break,
                 }
+                busy += 1;
             }
             // 2. Messages from other threads.
             self.remote.take(&mut messages);
@@ -952,13 +978,13 @@ impl Scheduler {
                 }
             }
             // 3. Wait for I/O, no longer than the next timer. While tasks
-            //    are ready (woken by each other: a channel, a lock), the
-            //    loop runs them and polls I/O only every few turns: an
-            //    `epoll_wait` of zero per turn would cost a hand-off between
-            //    two tasks a system call. I/O waits at most that many turns.
+            //    are ready (woken by each other: a channel, a lock), only a
+            //    look, once per budget of resumes: an `epoll_wait` of zero
+            //    per hand-off between two tasks would cost each a system
+            //    call.
             let idle = self.ready.borrow().is_empty();
-            if idle || busy_turns >= POLL_EVERY_BUSY_TURNS {
-                busy_turns = 0;
+            if idle || busy >= RESUMES_PER_TURN {
+                busy = 0;
                 let timeout = if idle {
                     let next = self.timers.borrow().next_deadline();
                     let next = match (next, self.shutdown.get().flatten()) {
@@ -976,8 +1002,6 @@ impl Scheduler {
                         Polled::Fd(event) => self.reactor.dispatch(event, |k| self.wake(k)),
                     }
                 }
-            } else {
-                busy_turns += 1;
             }
             // 4. Due timers.
             if self.timers.borrow().next_deadline().is_some() {
