@@ -84,6 +84,7 @@ pub(crate) fn worker_id(remote: &Arc<Remote>) -> usize {
 impl Waiter {
     /// Wakes the waiter: a task of this thread's worker directly, a task of
     /// another worker by message, a thread by `unpark`.
+    #[inline]
     pub(crate) fn wake(&self) {
         match self {
             Waiter::Thread(t) => t.unpark(),
@@ -99,6 +100,7 @@ impl Waiter {
     /// again by the same task): no reference count changes then. `Err`
     /// with the worker's identity where the caller cannot wait
     /// ([`Caller::OnWorker`]); the waiter is left as it was.
+    #[inline]
     pub(crate) fn become_caller(&mut self) -> Result<(), usize> {
         with_task(|task| match task {
             Some((sched, key)) => {
@@ -179,6 +181,7 @@ pub(crate) struct HandOver<'a> {
 }
 
 impl Drop for HandOver<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.parker
             .state
@@ -240,6 +243,7 @@ impl Parker {
     /// nothing over (a disconnect, a permit, a deadline); a claimer that
     /// moves a value in or out of the waiter's entry uses
     /// [`try_hand_over`](Self::try_hand_over).
+    #[inline]
     pub(crate) fn try_claim(&self, op: usize) -> bool {
         debug_assert!(op <= MAX_OP);
         self.state
@@ -261,6 +265,7 @@ impl Parker {
     /// the entry's contents meanwhile without a lock of their own.
     ///
     /// [`try_claim`]: Self::try_claim
+    #[inline]
     pub(crate) fn try_hand_over(&self, op: usize) -> Option<HandOver<'_>> {
         debug_assert!(op <= MAX_OP);
         self.state
@@ -273,7 +278,18 @@ impl Parker {
     /// hand-over within a few instructions and never parks meanwhile (it
     /// moves one value under its channel's lock), so this spins, yielding
     /// the thread in case the claimer's was preempted.
+    #[inline]
     fn settled_state(&self) -> usize {
+        let state = self.state.load(Ordering::Acquire);
+        if state == WAITING || state & DONE != 0 {
+            return state;
+        }
+        self.wait_for_hand_over()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_for_hand_over(&self) -> usize {
         let mut spins = 0u32;
         loop {
             let state = self.state.load(Ordering::Acquire);
@@ -291,6 +307,7 @@ impl Parker {
 
     /// Whether the wait is over for good: claimed (and the claim ended), or
     /// given up. Nobody but the waiter touches what its entry holds then.
+    #[inline]
     pub(crate) fn is_settled(&self) -> bool {
         let state = self.state.load(Ordering::Acquire);
         state != WAITING && state & DONE != 0
@@ -310,6 +327,7 @@ impl Parker {
 
     /// The operation that claimed the wait, if one did (once its claim has
     /// ended).
+    #[inline]
     pub(crate) fn claimed(&self) -> Option<usize> {
         match self.settled_state() {
             WAITING | ABORTED => None,
@@ -335,6 +353,7 @@ impl Parker {
 
     /// Makes a parker whose wait is settled ready for the next wait of its
     /// caller ([`Waiter::become_caller`]); `Err` as that says.
+    #[inline]
     pub(crate) fn rearm(&mut self) -> Result<(), usize> {
         self.waiter.become_caller()?;
         *self.state.get_mut() = WAITING;
@@ -342,6 +361,7 @@ impl Parker {
     }
 
     /// Wakes the waiter (after a successful claim).
+    #[inline]
     pub(crate) fn unpark(&self) {
         self.waiter.wake();
     }

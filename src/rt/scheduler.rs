@@ -220,6 +220,18 @@ impl CancelPolicy {
     }
 }
 
+impl Task {
+    /// The earliest deadline of the `timeout` frames the task is inside.
+    #[inline]
+    fn earliest_deadline(&self) -> Option<(u64, Instant)> {
+        let deadlines = self.deadlines.borrow();
+        if deadlines.is_empty() {
+            return None;
+        }
+        deadlines.iter().copied().min_by_key(|&(_, at)| at)
+    }
+}
+
 /// Whether the caller runs on `task`'s own coroutine: a local's address
 /// is on the stack the caller runs on, the task's own or that of a
 /// coroutine it created (which lies elsewhere).
@@ -290,6 +302,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// scheduler is borrowed by a frame below it. A task that is never
 /// continued (abandoned) never uses the reference again, and a reference
 /// owns nothing that would leak.
+#[inline]
 pub(crate) fn with_scheduler<T>(f: impl FnOnce(Option<&Scheduler>) -> T) -> T {
     let at = CURRENT.with(Cell::get);
     // SAFETY: non-null only while `run`/`run_until_idle` of that scheduler
@@ -302,6 +315,7 @@ pub(crate) fn with_scheduler<T>(f: impl FnOnce(Option<&Scheduler>) -> T) -> T {
 /// Runs `f` with the running task (its scheduler and key), if the caller
 /// runs on a task's own coroutine: not outside every task, and not in a
 /// coroutine the task created. See [`with_scheduler`] for the lifetime.
+#[inline]
 pub(crate) fn with_task<T>(f: impl FnOnce(Option<(&Scheduler, Key)>) -> T) -> T {
     with_scheduler(|sched| f(sched.and_then(|s| s.running_task().map(|k| (s, k)))))
 }
@@ -664,10 +678,13 @@ impl Scheduler {
 
     fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), ParkRefused> {
         let key = self.resuming.get().ok_or(ParkRefused)?;
+        let tasks = self.tasks.borrow();
+        let task = tasks.get(key).ok_or(ParkRefused)?;
         // A `timeout` the task is inside bounds every park in it.
-        let frames = self.earliest_deadline(key);
+        let frames = task.earliest_deadline();
         if let Some((frame, at)) = frames {
             if Instant::now() >= at && !std::thread::panicking() {
+                drop(tasks);
                 self.fire_deadline(key, frame);
             }
         }
@@ -675,28 +692,24 @@ impl Scheduler {
             (Some(d), Some((_, at))) => Some(d.min(at)),
             (d, f) => d.or(f.map(|(_, at)| at)),
         };
-        let yielder = {
-            let tasks = self.tasks.borrow();
-            let task = tasks.get(key).ok_or(ParkRefused)?;
-            // SAFETY: the caller runs on this task's own coroutine (its
-            // contract: `with_task` checked the stack), which is alive while
-            // its code runs; the copy outlives the borrow of the record.
-            let yielder = unsafe { task.yielder.duplicate() };
-            // A task's resumer, this loop, never runs while the thread
-            // unwinds: a panic here is the task's own (see the module docs).
-            if task.cancelling.get() || std::thread::panicking() {
-                return Err(ParkRefused);
+        // SAFETY: the caller runs on this task's own coroutine (its
+        // contract: `with_task` checked the stack), which is alive while its
+        // code runs; the copy outlives the borrow of the record.
+        let yielder = unsafe { task.yielder.duplicate() };
+        // A task's resumer, this loop, never runs while the thread unwinds:
+        // a panic here is the task's own (see the module docs).
+        if task.cancelling.get() || std::thread::panicking() {
+            return Err(ParkRefused);
+        }
+        if park {
+            if let Some(deadline) = deadline {
+                task.timer.set(self.timers.borrow_mut().arm(deadline, key));
             }
-            if park {
-                if let Some(deadline) = deadline {
-                    task.timer.set(self.timers.borrow_mut().arm(deadline, key));
-                }
-                task.parked.set(true);
-            } else {
-                self.ready.borrow_mut().push_back(key);
-            }
-            yielder
-        };
+            task.parked.set(true);
+        } else {
+            self.ready.borrow_mut().push_back(key);
+        }
+        drop(tasks);
         // No RefCell borrow is held across the suspension.
         yielder.suspend(());
         // Resumed by the loop: disarm a timer that did not fire.
@@ -721,17 +734,6 @@ impl Scheduler {
             }
         }
         Ok(())
-    }
-
-    /// The earliest deadline of the `timeout` frames task `key` is inside.
-    #[inline]
-    fn earliest_deadline(&self, key: Key) -> Option<(u64, Instant)> {
-        let tasks = self.tasks.borrow();
-        let deadlines = tasks.get(key)?.deadlines.borrow();
-        if deadlines.is_empty() {
-            return None;
-        }
-        deadlines.iter().copied().min_by_key(|&(_, at)| at)
     }
 
     /// Unwinds the running task back to `timeout` frame `frame`.

@@ -12,7 +12,7 @@
 //! keeps at most one entry, and the others allocate as before.
 
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{fence, AtomicPtr, Ordering};
 use std::sync::Arc;
 
 /// At most one unshared `Arc<W>`, kept for reuse.
@@ -34,28 +34,28 @@ impl<W> Spare<W> {
         }
     }
 
-    /// The kept entry, if any: nobody else held it when it was kept, and
-    /// nobody could take a new reference to it since (it was in no
-    /// channel's queue). The caller refills it through `Arc::get_mut`,
-    /// which checks that again and orders the refill after the last
-    /// holder's drop.
+    /// The kept entry, if any, with the only reference to it.
     #[inline]
-    pub(super) fn take(&self) -> Option<Arc<W>> {
+    pub(super) fn take(&self) -> Option<Kept<W>> {
         let at = self.kept.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: non-null values come from `keep`'s `Arc::into_raw`, and the
         // swap gave this one to this caller alone.
-        (!at.is_null()).then(|| unsafe { Arc::from_raw(at) })
+        (!at.is_null()).then(|| Kept(unsafe { Arc::from_raw(at) }))
     }
 
     /// Keeps `entry` for the next wait if nobody else holds it and no entry
-    /// is kept yet; drops it otherwise. Two plain loads decide "nobody
-    /// else": an entry out of every queue gains no new holders, so the
-    /// counts can only fall, and `take`'s caller checks again.
+    /// is kept yet; drops it otherwise.
     #[inline]
     pub(super) fn keep(&self, entry: Arc<W>) {
+        // No other `Arc` and no `Weak`: then nobody can make a new one (that
+        // takes an existing one), so the entry stays this handle's alone.
         if Arc::strong_count(&entry) != 1 || Arc::weak_count(&entry) != 0 {
             return;
         }
+        // Pairs with the release of the last other holder's drop (the
+        // counts were read relaxed): its uses of the entry happen before
+        // anything the next wait writes into it.
+        fence(Ordering::Acquire);
         let at = Arc::into_raw(entry).cast_mut();
         if self
             .kept
@@ -66,6 +66,31 @@ impl<W> Spare<W> {
             // stored: this is its only owner.
             drop(unsafe { Arc::from_raw(at) });
         }
+    }
+}
+
+/// An entry out of a [`Spare`]: the only reference to it (`keep` stored
+/// only entries with no other `Arc` and no `Weak`, and none can be made
+/// from nothing), so it can be refilled in place without `Arc::get_mut`'s
+/// atomic check.
+pub(super) struct Kept<W>(Arc<W>);
+
+impl<W> Kept<W> {
+    /// The entry, to refill.
+    #[inline]
+    pub(super) fn get_mut(&mut self) -> &mut W {
+        // SAFETY: `self.0` is the only reference to the entry (see the
+        // type's docs), and `&mut self` borrows it exclusively; the pointer
+        // is `Arc::as_ptr`'s, valid while `self.0` lives, and the last other
+        // holder's uses happened before (`keep`'s fence, then the release
+        // and acquire of the spare's pointer).
+        unsafe { &mut *Arc::as_ptr(&self.0).cast_mut() }
+    }
+
+    /// The entry, to share again.
+    #[inline]
+    pub(super) fn into_arc(self) -> Arc<W> {
+        self.0
     }
 }
 
@@ -97,8 +122,11 @@ mod tests {
         let entry = Arc::new(7);
         let at = Arc::as_ptr(&entry);
         spare.keep(entry);
-        let again = spare.take().expect("kept");
+        let mut again = spare.take().expect("kept");
+        *again.get_mut() += 1;
+        let again = again.into_arc();
         assert!(std::ptr::eq(Arc::as_ptr(&again), at), "the same allocation");
+        assert_eq!(*again, 8, "refilled in place");
         assert!(spare.take().is_none(), "handed out once");
     }
 

@@ -48,21 +48,21 @@ impl<T> Wait<T> {
     /// one nobody else holds, else a new one. `Err` with the worker's
     /// identity, and `held` back, where the caller cannot wait
     /// ([`Caller::OnWorker`]).
+    #[inline]
     pub(super) fn for_caller(
         spare: &Spare<Wait<T>>,
         held: Option<T>,
     ) -> Result<Arc<Wait<T>>, (usize, Option<T>)> {
         if let Some(mut kept) = spare.take() {
-            if let Some(wait) = Arc::get_mut(&mut kept) {
-                if let EntryParker::Own(parker) = &mut wait.parker {
-                    if let Err(worker) = parker.rearm() {
-                        spare.keep(kept);
-                        return Err((worker, held));
-                    }
-                    wait.op = OP;
-                    *wait.held.get_mut() = held;
-                    return Ok(kept);
+            let wait = kept.get_mut();
+            if let EntryParker::Own(parker) = &mut wait.parker {
+                if let Err(worker) = parker.rearm() {
+                    spare.keep(kept.into_arc());
+                    return Err((worker, held));
                 }
+                wait.op = OP;
+                *wait.held.get_mut() = held;
+                return Ok(kept.into_arc());
             }
         }
         match Caller::here() {
@@ -78,6 +78,7 @@ impl<T> Wait<T> {
     /// Claims the wait ([`Parker::try_hand_over`]) and runs `f` on what the
     /// entry holds, ending the claim after it; `None` if someone else (or
     /// the waiter's abort) was first. The caller then wakes the waiter.
+    #[inline]
     pub(super) fn hand_over<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> Option<R> {
         let claim = self.parker.try_hand_over(self.op)?;
         // SAFETY: from the claim until `claim` is dropped (after `f`),
