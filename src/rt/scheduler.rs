@@ -171,7 +171,29 @@ struct Task {
     locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
     role: Role,
     on_cancel: CancelPolicy,
-    end: Option<Arc<dyn EndHook>>,
+    end: EndNotice,
+}
+
+/// A task's end hook, told [`Ended::Cancelled`] if its record is dropped
+/// before the scheduler told it anything: a task spawned by a destructor so
+/// late in teardown that no round of [`Scheduler::cancel_all`] reached it
+/// is dropped unrun with the scheduler, and its joiner hears that too.
+struct EndNotice(Option<Arc<dyn EndHook>>);
+
+impl EndNotice {
+    /// The hook, to tell how the task ended now, or (a task that returned
+    /// its value, which it handed over itself) to drop untold.
+    fn take(&mut self) -> Option<Arc<dyn EndHook>> {
+        self.0.take()
+    }
+}
+
+impl Drop for EndNotice {
+    fn drop(&mut self) {
+        if let Some(end) = self.0.take() {
+            end.ended(Ended::Cancelled);
+        }
+    }
 }
 
 /// What a task is to shutdown.
@@ -467,7 +489,7 @@ impl Scheduler {
             locals: RefCell::new(Vec::new()),
             role,
             on_cancel,
-            end,
+            end: EndNotice(end),
         });
         self.ready.borrow_mut().push_back(key);
         Ok(key)
@@ -556,7 +578,8 @@ impl Scheduler {
             Ok(CoroutineResult::Return(())) => {
                 let task = self.remove_task(key);
                 drop(co);
-                drop(task);
+                // It handed its value over itself: nothing to tell.
+                drop(task.and_then(|mut t| t.end.take()));
             }
             Err(payload) => {
                 eprintln!(
@@ -566,7 +589,7 @@ impl Scheduler {
                 );
                 let task = self.remove_task(key);
                 drop(co);
-                if let Some(end) = task.and_then(|t| t.end) {
+                if let Some(end) = task.and_then(|mut t| t.end.take()) {
                     end.ended(Ended::Panicked(payload));
                 }
             }
@@ -622,17 +645,19 @@ impl Scheduler {
                 );
             }
         }
-        if let Some(task) = self.remove_task(key) {
+        if let Some(mut task) = self.remove_task(key) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
             // Its task-locals go before anyone hears it ended.
             drop(task.locals.take());
-            if let Some(end) = task.end {
+            if let Some(end) = task.end.take() {
                 end.ended(Ended::Cancelled);
             }
         }
     }
 
-    /// Cancels every task (a few rounds, in case destructors spawn).
+    /// Cancels every task (a few rounds, in case destructors spawn; a task
+    /// spawned after the last is dropped unrun with the scheduler, its end
+    /// hook told it was cancelled: see [`EndNotice`]).
     fn cancel_all(&self) {
         for _ in 0..4 {
             let keys = self.tasks.borrow().keys();
@@ -1062,4 +1087,88 @@ fn registration_gone() -> io::Error {
         "jmpco: the fd's registration is gone: the fd was closed (or deregistered) while a \
          task waited on it",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::{Rc, Weak};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::{CancelCount, Config, EndHook, Ended, Role, Scheduler};
+    use crate::rt::remote::Remote;
+    use crate::stack::DEFAULT_STACK_SIZE;
+    use crate::Backend;
+
+    /// Counts the cancellations it hears.
+    struct Heard(AtomicUsize);
+
+    impl EndHook for Heard {
+        fn ended(&self, how: Ended) {
+            assert!(matches!(how, Ended::Cancelled));
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Spawns, when dropped, a task holding the next link (`depth - 1`),
+    /// or at depth 0 a task with `heard` as its end hook.
+    struct SpawnOnDrop {
+        depth: u32,
+        sched: Weak<Scheduler>,
+        heard: Arc<Heard>,
+    }
+
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let Some(sched) = self.sched.upgrade() else {
+                return;
+            };
+            if self.depth == 0 {
+                let end: Arc<dyn EndHook> = self.heard.clone();
+                sched
+                    .spawn(Role::Work, Some(end), || unreachable!("never runs"))
+                    .expect("spawn");
+            } else {
+                let next = SpawnOnDrop {
+                    depth: self.depth - 1,
+                    sched: self.sched.clone(),
+                    heard: self.heard.clone(),
+                };
+                sched
+                    .spawn(Role::Work, None, move || drop(next))
+                    .expect("spawn");
+            }
+        }
+    }
+
+    #[test]
+    fn a_task_spawned_after_the_last_round_of_teardown_still_hears_it_was_cancelled() {
+        let config = Config {
+            stack_size: DEFAULT_STACK_SIZE,
+            backend: Backend::default(),
+        };
+        let cancelled: CancelCount = Arc::new(AtomicU64::new(0));
+        let remote = Arc::new(Remote::new().expect("a mailbox"));
+        let sched = Scheduler::new(config, remote, cancelled).expect("a scheduler");
+        let heard = Arc::new(Heard(AtomicUsize::new(0)));
+        // Each round of `cancel_all` drops one link unrun, whose destructor
+        // spawns the next: the fourth round's spawns the hooked task.
+        let first = SpawnOnDrop {
+            depth: 3,
+            sched: Rc::downgrade(&sched),
+            heard: heard.clone(),
+        };
+        sched
+            .spawn(Role::Work, None, move || drop(first))
+            .expect("spawn");
+        sched.cancel_remaining();
+        assert_eq!(sched.task_count(), 1, "the hooked task is left");
+        assert_eq!(heard.0.load(Ordering::Relaxed), 0);
+        drop(sched);
+        assert_eq!(
+            heard.0.load(Ordering::Relaxed),
+            1,
+            "dropped with the scheduler, its hook told it was cancelled"
+        );
+    }
 }
