@@ -29,7 +29,10 @@
 //! sender. Each completion first *claims* the wait (a compare-and-swap), so it
 //! happens exactly once even when the waiter's deadline passes, or it is
 //! cancelled, at the same moment: nobody retries, and no message is lost or
-//! delivered twice. Messages come out in the order they went in. Each
+//! delivered twice. A claim that moves a value into or out of the entry
+//! stays invisible to the waiter until the value has moved, so the entry
+//! needs no lock of its own (`wait.rs`). Messages come out in the order
+//! they went in. Each
 //! handle keeps the entry of its last wait for its next one (`spare.rs`),
 //! so a steady exchange allocates nothing per message.
 //!
