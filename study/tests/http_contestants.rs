@@ -67,6 +67,15 @@ fn each_server(check: impl Fn(SocketAddr, &str)) {
 }
 
 #[test]
+fn the_notes_designs_serve_http() {
+    let names: Vec<_> = http::servers().iter().map(|s| s.name()).collect();
+    assert_eq!(names[0], "coro-sjlj", "{names:?}");
+    for name in ["coro-asm", "sync", "thread-pool", "tokio"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+}
+
+#[test]
 fn every_http_contestant_answers_keep_alive_requests_one_after_another() {
     each_server(|addr, who| {
         let mut s = connect(addr);
@@ -166,4 +175,20 @@ fn every_http_contestant_answers_a_malformed_request_with_400_and_a_close() {
         s.write_all(GET).expect("sent");
         expect(&mut s, http::RESPONSE, who);
     });
+}
+
+#[test]
+fn the_http_thread_pool_reports_its_hand_offs() {
+    let (addr, running) = start(&http::thread_pool::ThreadPool);
+    let mut s = connect(addr);
+    for _ in 0..5 {
+        s.write_all(GET).expect("sent");
+        expect(&mut s, http::RESPONSE, "thread-pool");
+    }
+    drop(s);
+    let stats = running.stop();
+    assert!(
+        stats["dispatches"] + stats["reready"] >= 5,
+        "{stats:?} for 5 answers"
+    );
 }

@@ -1,7 +1,9 @@
 //! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
 //! (keep-alive, `connections` connections, pinned to the client CPUs), when
 //! `wrk` is installed; skipped with a note otherwise. jmpco's runtime
-//! (`coro-sjlj`, the baseline) serves beside tokio. Every contestant answers
+//! (`coro-sjlj`, the baseline) serves beside the notes' two designs (`sync`,
+//! the synchronous epoll loop, and `thread-pool`, epoll and a pool of
+//! workers, the echo bench's engines) and tokio. Every contestant answers
 //! with the same [`request::Session`]: one parser, one set of answers, so
 //! they differ only in how they wait for bytes. Besides wrk's req/s and
 //! latencies, the server's CPU time over each wrk run, per request wrk
@@ -9,6 +11,8 @@
 
 pub mod jmpco;
 pub mod request;
+pub mod sync;
+pub mod thread_pool;
 pub mod tokio;
 
 use std::process::{Command, Stdio};
@@ -32,6 +36,8 @@ pub fn servers() -> Vec<&'static dyn Server> {
         &jmpco::Coro::SJLJ,
         &jmpco::Coro::ASM,
         &jmpco::Coro::SJLJ_MT,
+        &sync::Sync,
+        &thread_pool::ThreadPool,
         &tokio::Tokio::CURRENT_THREAD,
         &tokio::Tokio::MULTI_THREAD,
     ]
