@@ -22,6 +22,11 @@
 //!   bare LF, a head that does not fit the [`BUFFER`]) gets [`BAD_REQUEST`]
 //!   and the connection closes, after the answers to the requests before
 //!   it.
+//! * A close does not linger: what the client sent after the closing
+//!   request is dropped unanswered, and if some of it is still unread in
+//!   the socket the kernel may reset the connection instead of closing it
+//!   (the benches' clients never send past a close; the tests read the
+//!   answer, then the end of the stream or the reset).
 //!
 //! A server owns one [`Session`] per connection: it reads into
 //! [`Session::spare`], hands the count to [`Session::received`], writes
