@@ -52,6 +52,16 @@ pub trait Server: Sync {
     fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started>;
 }
 
+/// What a connection does once a server has answered what it brought
+/// (the engines shared by echo and http take it from their exchanges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Keep it: read more.
+    Read,
+    /// Close it.
+    Close,
+}
+
 /// A server that has started.
 pub struct Started {
     /// Where it listens.

@@ -1,12 +1,11 @@
-//! Every echo and http contestant, started in this process, serves a short
-//! run of the shared load client correctly; the client rejects a wrong echo.
+//! Every echo contestant, started in this process, serves a short run of
+//! the shared load client correctly; the client rejects a wrong echo.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use jmpco_study::echo::{self, client};
-use jmpco_study::http;
 use jmpco_study::plan::Plan;
 use jmpco_study::server::{Running, ServeConfig, Server, Started};
 
@@ -169,52 +168,4 @@ fn the_load_client_rejects_a_wrong_echo() {
     let conns = client::connect(addr, 2).expect("connected");
     let err = client::run(conns, &short_load()).expect_err("a wrong echo must fail the run");
     assert!(err.to_string().contains("was not echoed back"), "{err}");
-}
-
-#[test]
-fn every_http_contestant_answers_pipelined_keep_alive_requests() {
-    for server in http::servers() {
-        let (addr, running) = start(server);
-        let mut s = TcpStream::connect(addr).expect("connected");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-        s.write_all(&[&request[..], &request[..]].concat())
-            .expect("sent");
-        let mut got = vec![0; 2 * http::RESPONSE.len()];
-        s.read_exact(&mut got).expect("two responses");
-        assert_eq!(
-            got,
-            [http::RESPONSE, http::RESPONSE].concat(),
-            "{}",
-            server.name()
-        );
-        drop(s);
-        running.stop();
-    }
-}
-
-#[test]
-fn every_http_contestant_answers_a_request_split_across_reads() {
-    for server in http::servers() {
-        let (addr, running) = start(server);
-        let mut s = TcpStream::connect(addr).expect("connected");
-        s.set_nodelay(true).expect("nodelay");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HT";
-        let (head, tail) = request.split_at(20);
-        s.write_all(head).expect("sent");
-        std::thread::sleep(Duration::from_millis(20));
-        s.write_all(tail).expect("sent");
-        let mut got = vec![0; http::RESPONSE.len()];
-        s.read_exact(&mut got).expect("a response");
-        assert_eq!(got, http::RESPONSE, "{}", server.name());
-        // The second request's start waited for its end.
-        s.write_all(b"TP/1.1\r\n\r\n").expect("sent");
-        s.read_exact(&mut got).expect("a second response");
-        assert_eq!(got, http::RESPONSE, "{}", server.name());
-        drop(s);
-        running.stop();
-    }
 }

@@ -2,6 +2,10 @@
 //! epoll loop, blocking sockets. On each readable connection it reads a
 //! whole request (blocking until it is complete) and writes the response,
 //! one connection after another. Simple, and one slow client stalls all.
+//!
+//! The loop ([`start`]) is the design; what a readable connection gets is
+//! the caller's: echo's exchange here, the http hello server's in
+//! `crate::http::sync`.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -11,7 +15,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal};
+use crate::server::{Running, ServeConfig, Server, Started, Stats, StopSignal, Then};
 use crate::sys::epoll::{Epoll, Events, EPOLLIN};
 
 /// The synchronous epoll loop.
@@ -25,17 +29,38 @@ impl Server for Sync {
     }
 
     fn start(&self, addr: SocketAddr, config: &ServeConfig) -> Result<Started> {
-        let listener = TcpListener::bind(addr)?;
-        let addr = listener.local_addr()?;
-        let stop = StopSignal::new(&listener)?;
-        let size = config.size;
-        let signal = stop.clone();
-        let thread = std::thread::spawn(move || serve(listener, size, &signal));
-        Ok(Started {
+        let mut buf = vec![0u8; config.size];
+        start(
             addr,
-            running: Box::new(Handle { stop, thread }),
-        })
+            |stream| stream,
+            move |stream: &mut TcpStream| {
+                stream.read_exact(&mut buf)?;
+                stream.write_all(&buf)?;
+                Ok(Then::Read)
+            },
+        )
     }
+}
+
+/// Binds `addr` and serves it on one thread: each accepted (blocking)
+/// socket becomes a connection through `open`, and each time one is
+/// readable the loop calls `ready` on it, which reads and answers with
+/// blocking calls. An error or [`Then::Close`] closes the connection.
+pub fn start<C, O, R>(addr: SocketAddr, open: O, ready: R) -> Result<Started>
+where
+    C: AsRawFd + 'static,
+    O: FnMut(TcpStream) -> C + Send + 'static,
+    R: FnMut(&mut C) -> std::io::Result<Then> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let stop = StopSignal::new(&listener)?;
+    let signal = stop.clone();
+    let thread = std::thread::spawn(move || serve(listener, &signal, open, ready));
+    Ok(Started {
+        addr,
+        running: Box::new(Handle { stop, thread }),
+    })
 }
 
 struct Handle {
@@ -51,13 +76,17 @@ impl Running for Handle {
     }
 }
 
-fn serve(listener: TcpListener, size: usize, stop: &StopSignal) -> std::io::Result<()> {
+fn serve<C: AsRawFd>(
+    listener: TcpListener,
+    stop: &StopSignal,
+    mut open: impl FnMut(TcpStream) -> C,
+    mut ready: impl FnMut(&mut C) -> std::io::Result<Then>,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new()?;
     epoll.add(listener.as_raw_fd(), EPOLLIN, LISTENER)?;
-    let mut conns: HashMap<u64, TcpStream> = HashMap::new();
+    let mut conns: HashMap<u64, C> = HashMap::new();
     let mut events = Events::with_capacity(256);
-    let mut buf = vec![0u8; size];
     let mut next = 0u64;
     loop {
         epoll.wait(&mut events, None)?;
@@ -69,7 +98,7 @@ fn serve(listener: TcpListener, size: usize, stop: &StopSignal) -> std::io::Resu
                             // Accepted sockets are blocking: the notes' design.
                             stream.set_nodelay(true)?;
                             epoll.add(stream.as_raw_fd(), EPOLLIN, next)?;
-                            conns.insert(next, stream);
+                            conns.insert(next, open(stream));
                             next += 1;
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -81,15 +110,12 @@ fn serve(listener: TcpListener, size: usize, stop: &StopSignal) -> std::io::Resu
                 }
                 continue;
             }
-            let Some(stream) = conns.get_mut(&token) else {
+            let Some(conn) = conns.get_mut(&token) else {
                 continue;
             };
-            let served = stream
-                .read_exact(&mut buf)
-                .and_then(|()| stream.write_all(&buf));
-            if served.is_err() {
-                if let Some(stream) = conns.remove(&token) {
-                    let _ = epoll.delete(stream.as_raw_fd());
+            if !matches!(ready(conn), Ok(Then::Read)) {
+                if let Some(conn) = conns.remove(&token) {
+                    let _ = epoll.delete(conn.as_raw_fd());
                 }
             }
         }

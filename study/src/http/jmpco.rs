@@ -1,9 +1,8 @@
 //! `coro-sjlj`, `coro-asm` (one worker each) and `coro-sjlj-mt` (`threads`
-//! workers): the
-//! keep-alive hello server on jmpco's runtime, one coroutine per
-//! connection. A read may hold part of a request or several (pipelining):
-//! every complete request in the buffer is answered, in one write, and a
-//! partial one waits for the next read.
+//! workers): the keep-alive hello server on jmpco's runtime, one coroutine
+//! per connection. Each read's complete requests are answered in one write
+//! ([`Session`]: the parser every http contestant shares), a partial one
+//! waits for the next read.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -12,7 +11,7 @@ use anyhow::Result;
 use jmpco::rt::TcpStream;
 use jmpco::Backend;
 
-use super::{count_requests, RESPONSE};
+use super::request::{Session, Then};
 use crate::echo::coro;
 use crate::server::{ServeConfig, Server, Started};
 
@@ -55,24 +54,16 @@ impl Server for Coro {
     }
 }
 
-/// One connection, until the client closes it or sends a header larger
-/// than the buffer (not a hello client).
+/// One connection, until the client closes it or an answer closes it.
 fn serve(mut stream: TcpStream) {
-    let (mut buf, mut filled) = (vec![0u8; 4096], 0);
-    let mut out = Vec::new();
-    while filled < buf.len() {
-        match stream.read(&mut buf[filled..]) {
+    let mut session = Session::new();
+    loop {
+        let n = match stream.read(session.spare()) {
             Ok(0) | Err(_) => return,
-            Ok(n) => filled += n,
-        }
-        let (requests, used) = count_requests(&buf[..filled]);
-        buf.copy_within(used..filled, 0);
-        filled -= used;
-        out.clear();
-        for _ in 0..requests {
-            out.extend_from_slice(RESPONSE);
-        }
-        if stream.write_all(&out).is_err() {
+            Ok(n) => n,
+        };
+        let (out, then) = session.received(n);
+        if stream.write_all(out).is_err() || then == Then::Close {
             return;
         }
     }

@@ -1,11 +1,18 @@
 //! `http`: a hello-world HTTP/1.1 server per contestant driven by `wrk`
 //! (keep-alive, `connections` connections, pinned to the client CPUs), when
 //! `wrk` is installed; skipped with a note otherwise. jmpco's runtime
-//! (`coro-sjlj`, the baseline) serves beside tokio. Besides wrk's req/s
-//! and latencies, the server's CPU time over each wrk run, per request
-//! wrk completed.
+//! (`coro-sjlj`, the baseline) serves beside the notes' two designs (`sync`,
+//! the synchronous epoll loop, and `thread-pool`, epoll and a pool of
+//! workers, the echo bench's engines) and tokio. Every contestant answers
+//! with the same [`request::Session`]: one parser, one set of answers, so
+//! they differ only in how they wait for bytes. Besides wrk's req/s and
+//! latencies, the server's CPU time over each wrk run, per request wrk
+//! completed.
 
 pub mod jmpco;
+pub mod request;
+pub mod sync;
+pub mod thread_pool;
 pub mod tokio;
 
 use std::process::{Command, Stdio};
@@ -21,9 +28,7 @@ use crate::server::{ServeConfig, Server};
 use crate::sys::affinity;
 use crate::{params, Selection};
 
-/// The response to every request.
-pub const RESPONSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+pub use request::RESPONSE;
 
 /// Every http contestant; the baseline (`coro-sjlj`) first.
 pub fn servers() -> Vec<&'static dyn Server> {
@@ -31,6 +36,8 @@ pub fn servers() -> Vec<&'static dyn Server> {
         &jmpco::Coro::SJLJ,
         &jmpco::Coro::ASM,
         &jmpco::Coro::SJLJ_MT,
+        &sync::Sync,
+        &thread_pool::ThreadPool,
         &tokio::Tokio::CURRENT_THREAD,
         &tokio::Tokio::MULTI_THREAD,
     ]
@@ -39,17 +46,6 @@ pub fn servers() -> Vec<&'static dyn Server> {
 /// The http contestant called `name`.
 pub fn server(name: &str) -> Option<&'static dyn Server> {
     servers().into_iter().find(|s| s.name() == name)
-}
-
-/// Complete requests (headers ending in an empty line; hello clients send
-/// no body) at the start of `buf`, and the bytes they take.
-pub fn count_requests(buf: &[u8]) -> (usize, usize) {
-    let (mut count, mut used) = (0, 0);
-    while let Some(end) = buf[used..].windows(4).position(|w| w == b"\r\n\r\n") {
-        count += 1;
-        used += end + 4;
-    }
-    (count, used)
 }
 
 /// The bench's knobs.
@@ -321,13 +317,5 @@ mod tests {
         assert!(script.contains("for i = 1, 16 do"), "{script}");
         assert!(script.contains("wrk.format(nil, \"/\")"), "{script}");
         assert!(script.contains("request = function()"), "{script}");
-    }
-
-    #[test]
-    fn pipelined_and_partial_requests_are_counted() {
-        let two = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /";
-        let (n, used) = count_requests(two);
-        assert_eq!(n, 2);
-        assert_eq!(&two[used..], b"GET /");
     }
 }

@@ -1,14 +1,14 @@
-//! `tokio` and `tokio-mt` serving the runtime's `http_hello`: a keep-alive
-//! HTTP/1.1 server answering every request with `Hello, world!`. As in
-//! `coro-sjlj`'s, every complete request a read brings (pipelining) is
-//! answered in one write.
+//! `tokio` and `tokio-mt`: the keep-alive hello server on tokio, a task per
+//! connection. As in `coro-sjlj`'s, each read's complete requests are
+//! answered in one write ([`Session`], the parser every http contestant
+//! shares).
 
 use std::net::SocketAddr;
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{count_requests, RESPONSE};
+use super::request::{Session, Then};
 use crate::echo::tokio::spawn_server;
 use crate::server::{ServeConfig, Server, Started};
 
@@ -41,28 +41,14 @@ impl Server for Tokio {
             addr,
             config.threads,
             |mut stream| async move {
-                let mut buf = vec![0u8; 4096];
-                let mut filled = 0;
-                let mut out = Vec::new();
+                let mut session = Session::new();
                 loop {
-                    let Ok(n) = stream.read(&mut buf[filled..]).await else {
-                        return;
+                    let n = match stream.read(session.spare()).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
                     };
-                    if n == 0 {
-                        return;
-                    }
-                    filled += n;
-                    let (requests, used) = count_requests(&buf[..filled]);
-                    buf.copy_within(used..filled, 0);
-                    filled -= used;
-                    if filled == buf.len() {
-                        return; // a header larger than the buffer: not a hello client
-                    }
-                    out.clear();
-                    for _ in 0..requests {
-                        out.extend_from_slice(RESPONSE);
-                    }
-                    if stream.write_all(&out).await.is_err() {
+                    let (out, then) = session.received(n);
+                    if stream.write_all(out).await.is_err() || then == Then::Close {
                         return;
                     }
                 }

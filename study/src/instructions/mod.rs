@@ -262,7 +262,7 @@ mod tests {
             .filter(|(p, _)| p.name == "http")
             .map(|t| t.1)
             .collect();
-        assert_eq!(http, ["coro-sjlj", "coro-asm", "tokio"]);
+        assert_eq!(http, CONTESTANTS);
         // --contestants narrows the list; a name no protocol has is no step.
         let only = Selection::only(vec!["tokio".into()]);
         assert_eq!(steps(&c, &only), 2);
