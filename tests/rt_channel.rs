@@ -212,6 +212,52 @@ fn tasks_of_two_workers_exchange_messages_both_ways() {
     });
 }
 
+/// A worker that goes idle after mail spins briefly for more before it
+/// sleeps; a message posted as it gives up must still wake it (the
+/// mailbox's `sleeping` / `notified` handshake). The echo's reply comes
+/// after 17 to 25 µs of work, so the other worker catches some replies
+/// spinning and sleeps through others, and its wake-up races the post.
+/// A lost wake-up shows as a round that lasts until the receive's timer.
+#[test]
+fn replies_around_a_spinning_workers_sleep_lose_no_wake_up() {
+    watchdog(60, "spin_then_sleep", || {
+        let rt = runtime(2, Backend::default());
+        let (ping_tx, ping_rx) = channel::bounded::<u32>(1);
+        let (pong_tx, pong_rx) = channel::bounded::<u32>(1);
+        let echo = rt.handle().spawn_on(1, move || {
+            for v in ping_rx.iter() {
+                // Around the spin's 20 µs, where the worker gives up and sleeps.
+                let work = Duration::from_nanos(17_000 + u64::from(v % 32) * 250);
+                let start = Instant::now();
+                while start.elapsed() < work {
+                    std::hint::spin_loop();
+                }
+                pong_tx.send(v).unwrap();
+            }
+        });
+        let slowest = rt.handle().spawn_on(0, move || {
+            let mut slowest = Duration::ZERO;
+            for i in 0..5000 {
+                let start = Instant::now();
+                ping_tx.send(i).unwrap();
+                // A lost wake-up is noticed only when the receive's own
+                // timer wakes the worker: the round then takes 5 s.
+                let v = pong_rx.recv_timeout(Duration::from_secs(5));
+                assert_eq!(v, Ok(i));
+                slowest = slowest.max(start.elapsed());
+            }
+            slowest
+        });
+        let slowest = slowest.join().unwrap();
+        assert!(
+            slowest < Duration::from_secs(2),
+            "a reply's wake-up was lost: a round took {slowest:?}"
+        );
+        echo.join().unwrap();
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
 #[test]
 fn plain_threads_block_and_tasks_park_on_one_channel() {
     watchdog(30, "threads_and_tasks", || {

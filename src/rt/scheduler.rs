@@ -10,12 +10,15 @@
 //!    a yielding one too, run in the same turn while the budget lasts);
 //! 2. take messages from other threads (spawn, wake, abort, shutdown);
 //! 3. if no task is ready, `epoll_wait` until the earliest timer (or
-//!    forever); if tasks are still ready (the turn used its budget),
-//!    `epoll_wait` for zero time: tasks that wake each other (channels,
-//!    locks) hand off without a system call for up to a turn's budget,
-//!    and I/O still gets a look after at most that many resumes; each
-//!    event sets the fd's readiness bits and wakes the tasks waiting on
-//!    that direction;
+//!    forever), after spinning up to `MAIL_SPIN` (20 µs) for mail if any
+//!    came since the loop last slept: a worker exchanging messages with
+//!    another then catches the next one awake, which costs neither side a
+//!    system call (`remote.rs`); if tasks are still ready (the turn used
+//!    its budget), `epoll_wait` for zero time: tasks that wake each other
+//!    (channels, locks) hand off without a system call for up to a turn's
+//!    budget, and I/O still gets a look after at most that many resumes;
+//!    each event sets the fd's readiness bits and wakes the tasks waiting
+//!    on that direction;
 //! 4. wake the tasks whose timers are due.
 //!
 //! # Parking
@@ -101,6 +104,12 @@ use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, State, Yielder};
 /// its mailbox, timers and I/O again (tokio's scheduler polls I/O after the
 /// same number of task polls, for the same reason).
 const RESUMES_PER_TURN: u32 = 61;
+
+/// How long an idle worker that just heard from another thread spins for
+/// its next message before it sleeps in `epoll_wait` (see
+/// `Remote::spin_for_mail`): a wake-up of a sleeping thread costs
+/// microseconds, tens on a VM.
+const MAIL_SPIN: Duration = Duration::from_micros(20);
 
 /// How many events one `epoll_wait` returns at most.
 const EVENTS_PER_WAIT: usize = 1024;
@@ -970,6 +979,8 @@ impl Scheduler {
         let mut messages = Vec::new();
         // Resumes since I/O was last polled.
         let mut busy = 0;
+        // Whether mail came since the loop last slept.
+        let mut heard = false;
         loop {
             // 1. Ready tasks, while the turn's budget lasts.
             while busy < RESUMES_PER_TURN {
@@ -983,6 +994,7 @@ impl Scheduler {
             // 2. Messages from other threads.
             self.remote.take(&mut messages);
             if !messages.is_empty() {
+                heard = true;
                 for message in messages.drain(..) {
                     match message {
                         Message::Spawn(f) => f(),
@@ -1009,7 +1021,13 @@ impl Scheduler {
             //    look, once per budget of resumes: an `epoll_wait` of zero
             //    per hand-off between two tasks would cost each a system
             //    call.
+            //    An idle worker that heard from another thread since it last
+            //    slept first spins briefly for the next message (a
+            //    cross-worker exchange): caught awake, it costs no system
+            //    call, here or at the poster.
             let idle = self.ready.borrow().is_empty();
+            let mail = idle && heard && self.remote.spin_for_mail(MAIL_SPIN);
+            let idle = idle && !mail;
             if idle || busy >= RESUMES_PER_TURN {
                 busy = 0;
                 let timeout = if idle {
@@ -1022,7 +1040,20 @@ impl Scheduler {
                 } else {
                     Some(Duration::ZERO)
                 };
-                self.reactor.wait(&mut events, timeout)?;
+                let blocks = timeout != Some(Duration::ZERO);
+                let timeout = if blocks && !self.remote.going_to_sleep() {
+                    Some(Duration::ZERO)
+                } else {
+                    timeout
+                };
+                if timeout != Some(Duration::ZERO) {
+                    heard = false;
+                }
+                let waited = self.reactor.wait(&mut events, timeout);
+                if timeout != Some(Duration::ZERO) {
+                    self.remote.woke();
+                }
+                waited?;
                 for event in events.iter() {
                     match Reactor::classify(event) {
                         Polled::Mailbox => self.remote.clear_eventfd(),
