@@ -330,6 +330,7 @@ impl Contexts {
     /// # Safety
     /// As for [`Contexts::suspend`], and the own context must never be
     /// continued again (it is not saved).
+    #[inline]
     pub(crate) unsafe fn exit(&self, transfer: *mut c_void) -> ! {
         match self.backend {
             // SAFETY: the caller context holds the suspended resumer.
