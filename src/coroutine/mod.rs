@@ -21,6 +21,7 @@ mod header;
 mod state;
 mod yielder;
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
@@ -127,8 +128,7 @@ impl Builder {
         R: 'static,
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        self.backend.check_supported()?;
-        overflow::install_for_this_thread(header::id_at)?;
+        thread_ready_for(self.backend)?;
         let stack = if self.pooled {
             Stack::pooled(self.stack_size)?
         } else {
@@ -384,6 +384,39 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         // null as "unwind".
         unsafe { self.switch_in(ptr::null_mut()) }
     }
+}
+
+thread_local! {
+    /// The backends this thread has created a coroutine with: bit
+    /// `1 << backend as u8` set once [`thread_ready_for`] succeeded for it.
+    /// A const-initialised `Cell` without a destructor: reading it is one
+    /// load off the thread pointer.
+    static READY_FOR: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Fails unless coroutines of `backend` can run on this thread: the
+/// backend survives this process's shadow stacks (`Backend::check_supported`,
+/// a process-wide fact) and the thread reports stack overflows
+/// (`overflow::install_for_this_thread`, once per thread). Both are
+/// settled by the first creation on a thread, so every later one reads
+/// one thread-local bit: asking each again cost a create 42 instructions
+/// of 352 (the study's `create` bench, asm, pooled). A failure sets no
+/// bit, so the next creation asks again.
+#[inline]
+fn thread_ready_for(backend: Backend) -> Result<(), Error> {
+    let bit = 1u8 << backend as u8;
+    if READY_FOR.with(Cell::get) & bit != 0 {
+        return Ok(());
+    }
+    make_thread_ready_for(backend, bit)
+}
+
+#[cold]
+fn make_thread_ready_for(backend: Backend, bit: u8) -> Result<(), Error> {
+    backend.check_supported()?;
+    overflow::install_for_this_thread(header::id_at)?;
+    READY_FOR.with(|r| r.set(r.get() | bit));
+    Ok(())
 }
 
 /// Why a coroutine in `state` (not `Ready` or `Hold`) cannot be resumed.
