@@ -121,6 +121,7 @@ impl Builder {
     /// mappings under the mprotect fallback), if the stack is too small for
     /// the closure, or if the backend cannot run here (`sjlj` and `asm` under
     /// Intel CET shadow stacks).
+    #[inline]
     pub fn build<I, Y, R, F>(self, body: F) -> Result<Coroutine<I, Y, R>, Error>
     where
         I: 'static,
@@ -154,6 +155,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             .unwrap_or_else(|e| panic!("jmpco: {e}"))
     }
 
+    #[inline(always)]
     fn from_stack<F>(stack: Stack, backend: Backend, body: F) -> Result<Self, Error>
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -251,7 +253,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// The coroutine's process-unique id; [`current`] returns it inside.
     pub fn id(&self) -> CoroutineId {
-        self.header().id
+        self.header().id()
     }
 
     /// The backend it switches with.
