@@ -470,7 +470,25 @@ enum Outcome<Y, R> {
 /// closure's captures, the value returned or yielded while cancelling. It
 /// continues from `drop` once the stack has been dealt with.
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {
+    /// The common case inline: a finished body left nothing on the stack
+    /// or in the header, so its stack just goes back to the pool.
+    #[inline]
     fn drop(&mut self) {
+        if self.state.is_finished() {
+            // SAFETY: the body has finished, so no frame lives on the
+            // stack; `self.stack` is not used again.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        } else {
+            self.drop_unfinished();
+        }
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// `Drop` of a coroutine that is `Ready` or `Hold`: see the docs of the
+    /// `Drop` implementation.
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
         let left = match self.state() {
             State::Ready => {
                 let header = self.header();
@@ -480,6 +498,7 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
                 }
             }
             State::Hold => Some(self.cancel()),
+            // `drop` takes these itself; handled alike here all the same.
             State::Term | State::Except => None,
             // The owner never records `Exec` (see `state`).
             State::Exec => fatal("a coroutine's owner recorded it as running"),

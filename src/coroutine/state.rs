@@ -31,6 +31,7 @@ pub enum State {
 
 impl State {
     /// True for `Term` and `Except`: the body has ended.
+    #[inline]
     pub fn is_finished(self) -> bool {
         matches!(self, State::Term | State::Except)
     }
