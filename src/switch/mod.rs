@@ -238,6 +238,7 @@ impl Contexts {
     /// The contexts must come from [`Contexts::carve`]; `stack_top` must be the
     /// top it returned, and the stack below it must be unused by anything else
     /// (the coroutine is not suspended in it). `entry` must never return.
+    #[inline]
     pub(crate) unsafe fn init(
         &self,
         stack_top: *mut u8,
