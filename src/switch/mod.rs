@@ -37,8 +37,9 @@
 //!
 //! * `sjlj.rs`: `_setjmp`/`_longjmp` (`csrc/switch_sjlj.c`).
 //! * `ucontext.rs`: `swapcontext` (`csrc/switch_ucontext.c`).
-//! * `asm.rs`: the hand-written switch (`csrc/switch_asm.S`), whose resume
-//!   and suspend are `asm!` blocks there, inlined into their callers.
+//! * `asm.rs`: the hand-written switch (`csrc/switch_asm.S`), whose resume,
+//!   suspend and exit are `asm!` blocks there, inlined into their callers,
+//!   and whose init writes a fresh context's frame from Rust.
 //! * `cet.rs`: the shadow-stack check that refuses sjlj and asm under CET.
 //! * `ops.rs`: the trait and the types it shares with the coroutine layer
 //!   ([`Entry`], [`Back`]).
@@ -55,7 +56,7 @@
 //! context announces `[stack_top - stack_size, stack_top)` as its stack, and
 //! the caller context learns its bounds from ASan on the first switch in.
 //! On this side only the asm backend changes with the feature: its inline
-//! entries give way to the annotated C-ABI switch (`asm.rs`). Stable Rust
+//! entries, exit and init give way to the annotated C ones (`asm.rs`). Stable Rust
 //! itself cannot be built with ASan. Valgrind's stack registration is
 //! `stack::valgrind`.
 
