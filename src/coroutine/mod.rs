@@ -402,7 +402,7 @@ thread_local! {
 /// (`overflow::install_for_this_thread`, once per thread). Both are
 /// settled by the first creation on a thread, so every later one reads
 /// one thread-local bit: asking each again cost a create 42 instructions
-/// of 352 (the study's `create` bench, asm, pooled). A failure sets no
+/// of 352 (the study's `create` bench, asm, pooled, when this was made). A failure sets no
 /// bit, so the next creation asks again.
 #[inline]
 fn thread_ready_for(backend: Backend) -> Result<(), Error> {
