@@ -29,8 +29,8 @@ const VALGRIND_SOURCE: &str = "csrc/valgrind_stack.c";
 const SHIM_HEADER: &str = "csrc/jmpco_switch.h";
 
 /// Files the sources include besides `SHIM_HEADER` (headers and the asm
-/// landing): a change must rebuild. (The inline resume and suspend
-/// fragments, `csrc/switch_asm_{resume,suspend}.inc`, are the Rust side's:
+/// landing): a change must rebuild. (The inline resume, suspend and exit
+/// fragments, `csrc/switch_asm_{resume,suspend,exit}.inc`, are the Rust side's:
 /// `src/switch/asm.rs` includes them with `include_str!`, which cargo
 /// tracks.)
 const SHIM_PRIVATE_HEADERS: &[&str] = &[

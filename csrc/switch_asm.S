@@ -39,6 +39,8 @@
  * The entries:
  *   switch_asm_resume.inc + switch_asm_land.inc    resume, inline
  *   switch_asm_suspend.inc + switch_asm_land.inc   suspend, inline
+ *   switch_asm_exit.inc                            exit, inline: a ret
+ *                                                  that saves nothing
  *   jmpco_asm_switch (below)                       C ABI, either way
  * The .inc fragments are assembled *inline* into their callers: Rust's
  * `asm!` blocks (src/switch/asm.rs, by include_str!) and C's (csrc/
@@ -71,8 +73,9 @@
  *    loads within the round trip lengthens it (a thread-local "running
  *    coroutine" written by the resumer and read by the suspend cost jmpco
  *    ~3.5 of ~9 ns).  So the suspend also says "it was me" in a register:
- *    eax = 0 at the resumer's landing, where jmpco_asm_switch (and so the
- *    exit) leaves rax non-zero, and the resumer need not load a state.
+ *    eax = 0 at the resumer's landing, where the exit (eax = 1) and
+ *    jmpco_asm_switch leave rax non-zero, and the resumer need not load a
+ *    state.
  *    The Rust side keeps to the same rule: the owner records the state in
  *    the Coroutine, and a suspend of a Hold coroutine writes no state at
  *    all (src/coroutine/entry.rs).  Storing Exec and Hold into the header
@@ -205,7 +208,8 @@
  * CFI, wrapped in the saves of r12-r15.  A context it suspends continues
  * at its landing (label 7), which restores everything and returns to the
  * C caller.  Used by C callers of the raw switch (tests), the ASan build
- * and jmpco_asm_exit; the library's own resumes and suspends are inline.
+ * and jmpco_asm_exit; the library's own resumes, suspends and exits are
+ * inline (the exit is switch_asm_exit.inc: a suspend that saves nothing).
  * --------------------------------------------------------------------- */
 	.globl	JMPCO_ASM_SWITCH
 #ifdef JMPCO_ASAN

@@ -14,7 +14,11 @@
  *
  * The frame is written through `struct asm_fresh_frame`, whose every offset
  * is asserted against the #defines the assembler uses: change one side and
- * the build fails instead of the coroutine.
+ * the build fails instead of the coroutine.  The library itself (without
+ * ASan) writes the same four words from Rust, inline in every creation
+ * (`Asm::init` in src/switch/asm.rs), and a unit test there compares its
+ * frame with this function's word for word: change the layout and that
+ * test fails.
  *
  * Also here: jmpco_asm_exit, and with JMPCO_ASAN the C jmpco_asm_switch
  * that wraps the assembly (renamed jmpco_asm_switch_raw) in the fiber

@@ -25,10 +25,11 @@
 #define JMPCO_ASM_FRAME_RBP 16
 #define JMPCO_ASM_FRAME_SIZE 24  /* ctx->sp + 24 = the CFA                 */
 
-/* A fresh context (built by jmpco_asm_init) is one saved frame whose pc is
- * the start stub, plus one more word above it: the zero return address
- * `entry` finds at its rsp.  So a fresh ctx->sp is
- * stack_top - JMPCO_ASM_FRESH_SIZE. */
+/* A fresh context (built by jmpco_asm_init, and by the Rust library's
+ * inline Asm::init, src/switch/asm.rs, whose test holds it to the same
+ * words) is one saved frame whose pc is the start stub, plus one more
+ * word above it: the zero return address `entry` finds at its rsp.  So a
+ * fresh ctx->sp is stack_top - JMPCO_ASM_FRESH_SIZE. */
 #define JMPCO_ASM_FRESH_ENTRY_RA 24 /* offset of the zero return address   */
 #define JMPCO_ASM_FRESH_SIZE 32
 

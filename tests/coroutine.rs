@@ -53,6 +53,7 @@ matrix!(
     reset_reuses_the_stack,
     reset_of_unfinished_coroutine_is_refused,
     current_inside_and_outside,
+    ids_first_asked_inside_stay_the_same_outside_and_across_reset,
     suspend_outside_own_coroutine_panics,
     deep_recursion_close_to_the_stack_size,
     stack_overflow_aborts_with_message,
@@ -643,6 +644,35 @@ fn current_inside_and_outside(backend: Backend) {
     assert_eq!(jmpco::current(), None);
 }
 
+/// A coroutine's id is drawn when first asked for, wherever that is: here
+/// inside (`current`) before its owner or anyone else asked. It must be the
+/// one the owner sees afterwards, stay across `reset`, and differ from every
+/// other coroutine's, asked before or after.
+fn ids_first_asked_inside_stay_the_same_outside_and_across_reset(backend: Backend) {
+    let before = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ()).id();
+    let mut co = build(backend, |_: &jmpco::Yielder<(), ()>, ()| jmpco::current());
+    let never_asked = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ());
+    let inside = co
+        .resume(())
+        .as_return()
+        .unwrap()
+        .expect("inside a coroutine");
+    assert_eq!(co.id(), inside);
+    co.reset(|_, ()| jmpco::current()).unwrap();
+    assert_eq!(co.id(), inside, "reset keeps the id");
+    assert_eq!(co.resume(()).as_return().unwrap(), Some(inside));
+    let after = build(backend, |_: &jmpco::Yielder<(), ()>, ()| ()).id();
+    let ids = [before, inside, never_asked.id(), after];
+    for (i, a) in ids.iter().enumerate() {
+        assert_ne!(a.as_u64(), 0);
+        for b in &ids[i + 1..] {
+            assert_ne!(a, b, "ids {ids:?}");
+        }
+    }
+    // Asking again gives the same answer.
+    assert_eq!(never_asked.id(), ids[2]);
+}
+
 /// Only debug builds check: safe code cannot commit this misuse (see
 /// `Yielder`'s docs), so release builds skip the check, and this test,
 /// which needs `unsafe` to smuggle the yielder, would be undefined
@@ -750,11 +780,19 @@ fn overflow_on_a_spawned_thread_is_reported_too(backend: Backend) {
     );
     let out = child::run(&test, &scenario);
     assert_eq!(out.signal, Some(libc::SIGABRT), "{out:?}");
-    assert!(
-        out.stderr.contains("overflowed its 16384-byte stack"),
-        "{}",
-        out.stderr
-    );
+    // Nobody asked this coroutine its id: the handler draws it, and it is
+    // a real one (never 0).
+    let id: u64 = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("jmpco: coroutine ")?
+                .strip_suffix(" overflowed its 16384-byte stack")
+        })
+        .unwrap_or_else(|| panic!("no overflow message: {}", out.stderr))
+        .parse()
+        .expect("a numeric id");
+    assert_ne!(id, 0);
 }
 
 fn faults_outside_guards_keep_their_default_action(backend: Backend) {

@@ -46,7 +46,16 @@ const MAGIC: u64 = u64::from_le_bytes(*b"jmpco\0hd");
 pub(crate) struct Header {
     /// [`MAGIC`], from `install` on.
     magic: u64,
-    pub(crate) id: CoroutineId,
+    /// The coroutine's id once someone asked for it ([`Header::id`]); 0
+    /// until then. Drawn on first use, not at `install`: a draw is an
+    /// atomic read-modify-write on a counter every thread shares (a
+    /// `lock xadd`, some twenty cycles, and a cache line that moves
+    /// between the threads that create coroutines), and most coroutines
+    /// are never asked. Atomic only so that the stack-overflow handler,
+    /// which may interrupt a draw on this thread, reads it soundly; only
+    /// the coroutine's own thread touches it, with relaxed plain loads and
+    /// stores.
+    id: AtomicU64,
     /// The body's side of the state, the one thing the coroutine tells its
     /// resumer through memory: [`BodyState::Unfinished`] from `install` (or
     /// `prepare`) on, and how the body ended once it has, set by the entry
@@ -103,6 +112,7 @@ pub(crate) enum BodyState {
 impl Header {
     /// Writes a fresh `Ready` header at the top of `stack`, prepared to run
     /// `f` through `entry`.
+    #[inline]
     pub(crate) fn install<F>(
         stack: &Stack,
         backend: Backend,
@@ -115,7 +125,7 @@ impl Header {
         let closure = unsafe { place(at, stack, backend, entry, f)? };
         let header = Header {
             magic: MAGIC,
-            id: next_id(),
+            id: AtomicU64::new(0),
             body_state: Cell::new(BodyState::Unfinished),
             backend,
             closure: Cell::new(Some(closure)),
@@ -152,6 +162,24 @@ impl Header {
         Ok(())
     }
 
+    /// The coroutine's process-unique id, drawn now if nobody asked
+    /// before. Lock- and allocation-free, so the SIGSEGV handler may call
+    /// it.
+    #[inline]
+    pub(crate) fn id(&self) -> CoroutineId {
+        match NonZeroU64::new(self.id.load(Ordering::Relaxed)) {
+            Some(id) => CoroutineId(id),
+            None => self.draw_id(),
+        }
+    }
+
+    #[cold]
+    fn draw_id(&self) -> CoroutineId {
+        let id = next_id();
+        self.id.store(id.as_u64(), Ordering::Relaxed);
+        id
+    }
+
     /// The two switch contexts of the coroutine whose header is `header`
     /// and backend `backend`, carved just below the header by `place`. Takes
     /// the raw pointer, not `&self`: the switch writes the contexts, memory
@@ -184,6 +212,7 @@ type PlacedClosure = (*mut u8, unsafe fn(*mut u8));
 /// # Safety
 /// `header_at` lies inside `stack`, is 16-byte aligned, and the stack below
 /// it is unused.
+#[inline]
 unsafe fn place<F>(
     header_at: usize,
     stack: &Stack,
@@ -234,7 +263,7 @@ unsafe fn place<F>(
 /// ```
 pub fn current() -> Option<CoroutineId> {
     // SAFETY: `running` only returns live headers.
-    running().map(|h| unsafe { h.as_ref() }.id)
+    running().map(|h| unsafe { h.as_ref() }.id())
 }
 
 /// The header of the coroutine the CPU is running on, if any.
@@ -263,11 +292,12 @@ pub(crate) unsafe fn id_at(stack_top: usize) -> Option<u64> {
     // are the header's bytes at its top.
     let h = unsafe { installed(stack_top) }?;
     // SAFETY: `installed` only returns live headers.
-    Some(unsafe { h.as_ref() }.id.as_u64())
+    Some(unsafe { h.as_ref() }.id().as_u64())
 }
 
 /// The address of the header of the coroutine whose stack ends at `top`.
 /// 16-byte aligned: the contexts are carved right below it.
+#[inline(always)]
 fn header_at(top: usize) -> usize {
     align_down(top - size_of::<Header>(), align_of::<Header>().max(16))
 }
@@ -302,6 +332,7 @@ fn next_id() -> CoroutineId {
     CoroutineId(NonZeroU64::new(id).expect("coroutine ids ran out"))
 }
 
+#[cold]
 fn too_small(size: usize) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
@@ -319,6 +350,7 @@ unsafe fn drop_in_place<T>(at: *mut u8) {
     unsafe { ptr::drop_in_place(at.cast::<T>()) }
 }
 
+#[inline(always)]
 fn align_down(addr: usize, align: usize) -> usize {
     addr & !(align - 1)
 }

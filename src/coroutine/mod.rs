@@ -21,6 +21,7 @@ mod header;
 mod state;
 mod yielder;
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
@@ -120,6 +121,7 @@ impl Builder {
     /// mappings under the mprotect fallback), if the stack is too small for
     /// the closure, or if the backend cannot run here (`sjlj` and `asm` under
     /// Intel CET shadow stacks).
+    #[inline]
     pub fn build<I, Y, R, F>(self, body: F) -> Result<Coroutine<I, Y, R>, Error>
     where
         I: 'static,
@@ -127,8 +129,7 @@ impl Builder {
         R: 'static,
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        self.backend.check_supported()?;
-        overflow::install_for_this_thread(header::id_at)?;
+        thread_ready_for(self.backend)?;
         let stack = if self.pooled {
             Stack::pooled(self.stack_size)?
         } else {
@@ -154,6 +155,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             .unwrap_or_else(|e| panic!("jmpco: {e}"))
     }
 
+    #[inline(always)]
     fn from_stack<F>(stack: Stack, backend: Backend, body: F) -> Result<Self, Error>
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -251,7 +253,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// The coroutine's process-unique id; [`current`] returns it inside.
     pub fn id(&self) -> CoroutineId {
-        self.header().id
+        self.header().id()
     }
 
     /// The backend it switches with.
@@ -386,6 +388,39 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     }
 }
 
+thread_local! {
+    /// The backends this thread has created a coroutine with: bit
+    /// `1 << backend as u8` set once [`thread_ready_for`] succeeded for it.
+    /// A const-initialised `Cell` without a destructor: reading it is one
+    /// load off the thread pointer.
+    static READY_FOR: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Fails unless coroutines of `backend` can run on this thread: the
+/// backend survives this process's shadow stacks (`Backend::check_supported`,
+/// a process-wide fact) and the thread reports stack overflows
+/// (`overflow::install_for_this_thread`, once per thread). Both are
+/// settled by the first creation on a thread, so every later one reads
+/// one thread-local bit: asking each again cost a create 42 instructions
+/// of 352 (the study's `create` bench, asm, pooled, when this was made). A failure sets no
+/// bit, so the next creation asks again.
+#[inline]
+fn thread_ready_for(backend: Backend) -> Result<(), Error> {
+    let bit = 1u8 << backend as u8;
+    if READY_FOR.with(Cell::get) & bit != 0 {
+        return Ok(());
+    }
+    make_thread_ready_for(backend, bit)
+}
+
+#[cold]
+fn make_thread_ready_for(backend: Backend, bit: u8) -> Result<(), Error> {
+    backend.check_supported()?;
+    overflow::install_for_this_thread(header::id_at)?;
+    READY_FOR.with(|r| r.set(r.get() | bit));
+    Ok(())
+}
+
 /// Why a coroutine in `state` (not `Ready` or `Hold`) cannot be resumed.
 /// Out of line: keeps the refusal's code off `resume`'s straight path.
 #[cold]
@@ -435,7 +470,25 @@ enum Outcome<Y, R> {
 /// closure's captures, the value returned or yielded while cancelling. It
 /// continues from `drop` once the stack has been dealt with.
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {
+    /// The common case inline: a finished body left nothing on the stack
+    /// or in the header, so its stack just goes back to the pool.
+    #[inline]
     fn drop(&mut self) {
+        if self.state.is_finished() {
+            // SAFETY: the body has finished, so no frame lives on the
+            // stack; `self.stack` is not used again.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        } else {
+            self.drop_unfinished();
+        }
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// `Drop` of a coroutine that is `Ready` or `Hold`: see the docs of the
+    /// `Drop` implementation.
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
         let left = match self.state() {
             State::Ready => {
                 let header = self.header();
@@ -445,6 +498,7 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
                 }
             }
             State::Hold => Some(self.cancel()),
+            // `drop` takes these itself; handled alike here all the same.
             State::Term | State::Except => None,
             // The owner never records `Exec` (see `state`).
             State::Exec => fatal("a coroutine's owner recorded it as running"),

@@ -148,7 +148,7 @@ impl<I, Y> Yielder<I, Y> {
     /// The id of the coroutine this yielder suspends.
     pub fn id(&self) -> CoroutineId {
         // SAFETY: a Yielder only exists while its coroutine's stack is alive.
-        unsafe { self.header.as_ref() }.id
+        unsafe { self.header.as_ref() }.id()
     }
 }
 

@@ -115,8 +115,9 @@ pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 pub struct Stack {
     /// Lowest usable byte.
     bottom: usize,
-    /// Usable pages.
-    pages: usize,
+    /// Usable bytes, whole pages: in bytes, so that `top` and `size` (on every coroutine's
+    /// creation) and the pool's class (its key) need no page size.
+    size: usize,
     /// A mapping of its own (unmap on drop) rather than a pooled slot, with
     /// its record in the registry.
     fresh: Option<registry::Recorded>,
@@ -142,9 +143,9 @@ impl Stack {
     /// pool's free list cannot grow to hold one more stack.
     #[inline]
     pub fn pooled(size: usize) -> io::Result<Stack> {
-        let pages = round_pages(size)?;
-        let bottom = pool::take(pages)?;
-        Ok(Stack::owning(bottom, pages, None))
+        let size = round_size(size)?;
+        let bottom = pool::take(size)?;
+        Ok(Stack::owning(bottom, size, None))
     }
 
     /// A stack in a mapping of its own (mmap + guard), unmapped on drop; never pooled.
@@ -153,14 +154,14 @@ impl Stack {
     /// # Errors
     /// As for [`Stack::pooled`].
     pub fn fresh(size: usize) -> io::Result<Stack> {
-        let pages = round_pages(size)?;
+        let size = round_size(size)?;
         let page = slab::page_size();
-        // Cannot overflow: round_pages checked that (pages + 1) * page fits in an isize.
-        let len = (pages + 1) * page;
+        // Cannot overflow: round_size checked that size + page fits in an isize.
+        let len = size + page;
         let base = slab::map(len).map_err(|e| slab::map_error(len, e))?;
         let recorded = slab::install_guard(base, page).and_then(|()| registry::add(base, len, 1));
         match recorded {
-            Ok(recorded) => Ok(Stack::owning(base + page, pages, Some(recorded))),
+            Ok(recorded) => Ok(Stack::owning(base + page, size, Some(recorded))),
             Err(e) => {
                 // SAFETY: we just mapped [base, base + len) and nothing else has seen it.
                 unsafe { slab::unmap(base, len) };
@@ -170,12 +171,12 @@ impl Stack {
     }
 
     #[inline]
-    fn owning(bottom: usize, pages: usize, fresh: Option<registry::Recorded>) -> Stack {
+    fn owning(bottom: usize, size: usize, fresh: Option<registry::Recorded>) -> Stack {
         Stack {
             bottom,
-            pages,
+            size,
             fresh,
-            _valgrind: valgrind::StackRegistration::new(bottom, bottom + pages * slab::page_size()),
+            _valgrind: valgrind::StackRegistration::new(bottom, bottom + size),
         }
     }
 
@@ -194,7 +195,7 @@ impl Stack {
     /// Usable bytes (top - bottom).
     #[inline]
     pub fn size(&self) -> usize {
-        self.pages * slab::page_size()
+        self.size
     }
 
     /// The guard region directly below `bottom()`, as addresses [start, end).
@@ -212,9 +213,9 @@ impl Drop for Stack {
             let page = slab::page_size();
             // SAFETY: a fresh stack owns its whole mapping [guard start, top), made by
             // `Stack::fresh`; being dropped, nothing runs on it any more.
-            unsafe { slab::unmap(self.bottom - page, (self.pages + 1) * page) };
+            unsafe { slab::unmap(self.bottom - page, self.size + page) };
         } else {
-            pool::give(self.pages, self.bottom);
+            pool::give(self.size, self.bottom);
         }
     }
 }
@@ -230,22 +231,38 @@ impl fmt::Debug for Stack {
     }
 }
 
-/// Usable pages for a request of `size` bytes, or `InvalidInput`.
+/// Requests up to this many bytes take [`round_size`]'s fast path: rounded up to a page (at
+/// most a few MiB on any platform) and a guard page added, they stay far below `isize::MAX`.
+const ROUND_FAST_MAX: usize = isize::MAX as usize / 4;
+
+/// Usable bytes, whole pages, for a request of `size` bytes, or `InvalidInput`. Inline on
+/// every pooled creation: one compare for the sizes that cannot overflow, then the rounding.
 #[inline]
-fn round_pages(size: usize) -> io::Result<usize> {
+fn round_size(size: usize) -> io::Result<usize> {
+    let page = slab::page_size();
+    // `size` in 1..=ROUND_FAST_MAX (0 wraps around to usize::MAX).
+    if size.wrapping_sub(1) < ROUND_FAST_MAX {
+        // Page sizes are powers of two: a mask instead of a division.
+        return Ok((size.max(MIN_STACK_SIZE) + (page - 1)) & !(page - 1));
+    }
+    round_size_checked(size)
+}
+
+/// [`round_size`] for any `size`, every step checked.
+#[cold]
+fn round_size_checked(size: usize) -> io::Result<usize> {
     if size == 0 {
         return Err(invalid_size(size));
     }
     let page = slab::page_size();
-    // Page sizes are powers of two: a shift instead of a division on the hot path.
     let Some(rounded) = size.max(MIN_STACK_SIZE).checked_add(page - 1) else {
         return Err(invalid_size(size));
     };
-    let pages = rounded >> page.trailing_zeros();
+    let rounded = rounded & !(page - 1);
     // The whole slot, guard page included, must fit in an isize (mmap's and pointer
-    // arithmetic's limit); then no later `(pages + 1) * page` can overflow.
-    match pages.checked_add(1).and_then(|n| n.checked_mul(page)) {
-        Some(slot) if slot <= isize::MAX as usize => Ok(pages),
+    // arithmetic's limit); then no later `size + page` can overflow.
+    match rounded.checked_add(page) {
+        Some(slot) if slot <= isize::MAX as usize => Ok(rounded),
         _ => Err(invalid_size(size)),
     }
 }

@@ -1,8 +1,9 @@
 //! Where free stacks wait: a per-thread cache in front of a global free list, in front of the
 //! slabs.
 //!
-//! A stack is named by its `bottom` address and its size class (whole usable pages). Every
-//! free stack sits in exactly one of:
+//! A stack is named by its `bottom` address and its size class: its usable bytes, whole
+//! pages (the key is the byte count, which a `Stack` holds, not the page count: the hot paths
+//! then need no page size). Every free stack sits in exactly one of:
 //!
 //! 1. the calling thread's cache, [`LOCAL`]: per class a `Vec` used as a LIFO (the most
 //!    recently freed stack is the warmest), at most [`LOCAL_CAP`] long. Taking from and giving
@@ -75,7 +76,7 @@ const MAX_SLAB_BYTES: usize = 1 << 30;
 const UNGUARDED: usize = 1;
 
 struct LocalClass {
-    pages: usize,
+    size: usize,
     /// Has room for [`LOCAL_CAP`] stacks from its creation: pushing never reallocates.
     free: Vec<usize>,
 }
@@ -86,25 +87,25 @@ struct LocalPool {
 
 impl LocalPool {
     #[inline]
-    fn class(&mut self, pages: usize) -> Option<&mut LocalClass> {
-        self.classes.iter_mut().find(|c| c.pages == pages)
+    fn class(&mut self, size: usize) -> Option<&mut LocalClass> {
+        self.classes.iter_mut().find(|c| c.size == size)
     }
 
     #[inline]
-    fn pop(&mut self, pages: usize) -> Option<usize> {
-        self.class(pages)?.free.pop()
+    fn pop(&mut self, size: usize) -> Option<usize> {
+        self.class(size)?.free.pop()
     }
 
-    /// The cache of class `pages`, made with room for [`LOCAL_CAP`] stacks if this thread has
+    /// The cache of class `size`, made with room for [`LOCAL_CAP`] stacks if this thread has
     /// none yet; `None` if that memory cannot be had.
-    fn class_or_new(&mut self, pages: usize) -> Option<&mut LocalClass> {
-        if let Some(i) = self.classes.iter().position(|c| c.pages == pages) {
+    fn class_or_new(&mut self, size: usize) -> Option<&mut LocalClass> {
+        if let Some(i) = self.classes.iter().position(|c| c.size == size) {
             return Some(&mut self.classes[i]);
         }
         let mut free = Vec::new();
         free.try_reserve_exact(LOCAL_CAP).ok()?;
         self.classes.try_reserve(1).ok()?;
-        self.classes.push(LocalClass { pages, free });
+        self.classes.push(LocalClass { size, free });
         self.classes.last_mut()
     }
 }
@@ -112,7 +113,7 @@ impl LocalPool {
 impl Drop for LocalPool {
     fn drop(&mut self) {
         for class in self.classes.drain(..) {
-            give_global(class.pages, &class.free);
+            give_global(class.size, &class.free);
         }
     }
 }
@@ -122,7 +123,7 @@ thread_local! {
 }
 
 struct GlobalClass {
-    pages: usize,
+    size: usize,
     /// Free stacks with resident pages, at most [`GLOBAL_WARM`]. Has room for
     /// `min(carved, GLOBAL_WARM)`.
     warm: Vec<usize>,
@@ -163,8 +164,8 @@ impl GlobalClass {
     /// up. Returns the stack's bottom. On error the slot stays uncarved.
     fn carve(&mut self) -> io::Result<usize> {
         let page = slab::page_size();
-        // Cannot overflow: `round_pages` checked that (pages + 1) * page fits in an isize.
-        let slot = (self.pages + 1) * page;
+        // Cannot overflow: `round_size` checked that size + page fits in an isize.
+        let slot = self.size + page;
         // Room on the lists for every stack carved, this one included: giving a stack back
         // never allocates.
         let carved = self.carved + 1;
@@ -217,20 +218,20 @@ struct Global {
 }
 
 impl Global {
-    fn find(&mut self, pages: usize) -> Option<&mut GlobalClass> {
-        self.classes.iter_mut().find(|c| c.pages == pages)
+    fn find(&mut self, size: usize) -> Option<&mut GlobalClass> {
+        self.classes.iter_mut().find(|c| c.size == size)
     }
 
-    /// The class of `pages`, made on its first use.
-    fn class(&mut self, pages: usize) -> io::Result<&mut GlobalClass> {
-        if let Some(i) = self.classes.iter().position(|c| c.pages == pages) {
+    /// The class of `size`, made on its first use.
+    fn class(&mut self, size: usize) -> io::Result<&mut GlobalClass> {
+        if let Some(i) = self.classes.iter().position(|c| c.size == size) {
             return Ok(&mut self.classes[i]);
         }
         self.classes
             .try_reserve(1)
             .map_err(|_| slab::alloc_error("a stack size class"))?;
         self.classes.push(GlobalClass {
-            pages,
+            size,
             warm: Vec::new(),
             cold: Vec::new(),
             carved: 0,
@@ -242,8 +243,8 @@ impl Global {
     }
 
     /// The class of a stack being given back; carving the stack made it.
-    fn of_given(&mut self, pages: usize) -> &mut GlobalClass {
-        self.find(pages)
+    fn of_given(&mut self, size: usize) -> &mut GlobalClass {
+        self.find(size)
             .expect("a stack given back was carved, which made its class")
     }
 }
@@ -258,29 +259,30 @@ fn global() -> MutexGuard<'static, Global> {
     GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A free stack of `pages` usable pages with its guard installed: its bottom address.
+/// A free stack of `size` usable bytes (whole pages) with its guard installed: its bottom
+/// address.
 /// The caller owns it until it hands it back with [`give`].
 #[inline]
-pub(crate) fn take(pages: usize) -> io::Result<usize> {
-    match LOCAL.try_with(|l| l.borrow_mut().pop(pages)) {
+pub(crate) fn take(size: usize) -> io::Result<usize> {
+    match LOCAL.try_with(|l| l.borrow_mut().pop(size)) {
         Ok(Some(bottom)) => Ok(bottom),
         // The cache is empty or missing, or gone (we are inside a TLS destructor).
-        _ => take_slow(pages),
+        _ => take_slow(size),
     }
 }
 
 #[cold]
-fn take_slow(pages: usize) -> io::Result<usize> {
+fn take_slow(size: usize) -> io::Result<usize> {
     // The first take of a class on this thread makes its cache. Without one (no memory for
     // it, or the thread's cache is gone) there is nowhere to keep a batch.
     let cache = LOCAL
-        .try_with(|l| l.borrow_mut().class_or_new(pages).is_some())
+        .try_with(|l| l.borrow_mut().class_or_new(size).is_some())
         .unwrap_or(false);
     let mut batch = [0; REFILL - 1];
     let mut n = 0;
     let bottom = {
         let mut g = global();
-        let class = g.class(pages)?;
+        let class = g.class(size)?;
         match class.take()? {
             Some(bottom) => {
                 while cache && n < batch.len() {
@@ -302,7 +304,7 @@ fn take_slow(pages: usize) -> io::Result<usize> {
     if !batch.is_empty() {
         // Reverse so the warm stacks (taken first) end on top of the LIFO cache.
         batch.reverse();
-        let cached = LOCAL.try_with(|l| match l.borrow_mut().class(pages) {
+        let cached = LOCAL.try_with(|l| match l.borrow_mut().class(size) {
             // The cache was empty (that is why we are here) and the batch is smaller.
             Some(c) if c.free.len() + batch.len() <= LOCAL_CAP => {
                 c.free.extend_from_slice(batch);
@@ -311,7 +313,7 @@ fn take_slow(pages: usize) -> io::Result<usize> {
             _ => false,
         });
         if !cached.unwrap_or(false) {
-            give_global(pages, batch);
+            give_global(size, batch);
         }
     }
     Ok(bottom)
@@ -321,25 +323,30 @@ fn take_slow(pages: usize) -> io::Result<usize> {
 ///
 /// The caller gives up the stack: nothing may live on it any more.
 #[inline]
-pub(crate) fn give(pages: usize, bottom: usize) {
+pub(crate) fn give(size: usize, bottom: usize) {
     let cached = LOCAL.try_with(|l| {
         let mut l = l.borrow_mut();
-        let Some(class) = l.class(pages) else {
+        let Some(class) = l.class(size) else {
             return false;
         };
         if class.free.len() >= LOCAL_CAP {
             // Full: the oldest stacks move to the global list, straight from the cache.
-            give_global(pages, &class.free[..LOCAL_FLUSH]);
+            give_global(size, &class.free[..LOCAL_FLUSH]);
             class.free.drain(..LOCAL_FLUSH);
         }
-        debug_assert!(class.free.len() < class.free.capacity());
-        class.free.push(bottom);
-        true
+        // Always true (the cache has room for LOCAL_CAP from its creation, and holds fewer
+        // now); tested, it lets the compiler drop `push`'s growth path.
+        if class.free.len() < class.free.capacity() {
+            class.free.push(bottom);
+            return true;
+        }
+        debug_assert!(false, "a thread's stack cache lost its reserved room");
+        false
     });
     if !cached.unwrap_or(false) {
         // This thread has no cache for the class, or its cache is gone (we are inside a TLS
         // destructor).
-        give_global(pages, &[bottom]);
+        give_global(size, &[bottom]);
     }
 }
 
@@ -347,13 +354,13 @@ pub(crate) fn give(pages: usize, bottom: usize) {
 /// [`GLOBAL_WARM`] (pages released to the OS first, and under `mprotect` guards the guard
 /// removed, outside the lock). Never allocates: carving reserved the room.
 #[cold]
-fn give_global(pages: usize, stacks: &[usize]) {
+fn give_global(size: usize, stacks: &[usize]) {
     if stacks.is_empty() {
         return;
     }
     let cold = {
         let mut g = global();
-        let class = g.of_given(pages);
+        let class = g.of_given(size);
         let room = GLOBAL_WARM
             .saturating_sub(class.warm.len())
             .min(stacks.len());
@@ -369,7 +376,7 @@ fn give_global(pages: usize, stacks: &[usize]) {
     for &bottom in cold {
         // SAFETY: these stacks are free: their previous owner gave them up and they are in
         // no list yet, so nobody else can reach them; the range is their usable pages only.
-        unsafe { slab::release(bottom, pages * page) };
+        unsafe { slab::release(bottom, size) };
         if unguard {
             // SAFETY: [bottom - page, bottom) is the guard of this free stack's slot (see
             // `carve`); the stack is listed tagged UNGUARDED below, and `GlobalClass::take`
@@ -379,25 +386,25 @@ fn give_global(pages: usize, stacks: &[usize]) {
     }
     let tag = if unguard { UNGUARDED } else { 0 };
     let mut g = global();
-    let class = g.of_given(pages);
+    let class = g.of_given(size);
     debug_assert!(class.cold.capacity() - class.cold.len() >= cold.len());
     for &bottom in cold {
         class.cold.push(bottom | tag);
     }
 }
 
-/// Free stacks of class `pages` on the global list: (warm, cold).
+/// Free stacks of the class of `pages` usable pages on the global list: (warm, cold).
 #[cfg(test)]
 pub(crate) fn global_counts(pages: usize) -> (usize, usize) {
     global()
-        .find(pages)
+        .find(pages * slab::page_size())
         .map_or((0, 0), |c| (c.warm.len(), c.cold.len()))
 }
 
 /// Whether `bottom` is on the global list (warm or cold) for class `pages`.
 #[cfg(test)]
 pub(crate) fn global_contains(pages: usize, bottom: usize) -> bool {
-    global().find(pages).is_some_and(|c| {
+    global().find(pages * slab::page_size()).is_some_and(|c| {
         c.warm.contains(&bottom) || c.cold.iter().any(|&e| e & !UNGUARDED == bottom)
     })
 }
@@ -408,7 +415,7 @@ pub(crate) fn global_contains(pages: usize, bottom: usize) -> bool {
 pub(crate) fn global_cold(pages: usize, bottom: usize) -> Option<bool> {
     let mut g = global();
     let entry = g
-        .find(pages)?
+        .find(pages * slab::page_size())?
         .cold
         .iter()
         .find(|&&e| e & !UNGUARDED == bottom)?;
@@ -419,7 +426,11 @@ pub(crate) fn global_cold(pages: usize, bottom: usize) -> Option<bool> {
 #[cfg(test)]
 pub(crate) fn local_count(pages: usize) -> usize {
     LOCAL
-        .try_with(|l| l.borrow_mut().class(pages).map_or(0, |c| c.free.len()))
+        .try_with(|l| {
+            l.borrow_mut()
+                .class(pages * slab::page_size())
+                .map_or(0, |c| c.free.len())
+        })
         .unwrap_or(0)
 }
 

@@ -21,6 +21,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -61,9 +62,10 @@ thread_local! {
     static HINT: Cell<usize> = const { Cell::new(0) };
 }
 
-/// A recorded mapping; dropping it does not remove it (see [`remove`]).
+/// A recorded mapping; dropping it does not remove it (see [`remove`]). Holds its table
+/// index plus one: never zero, so an `Option<Recorded>` (a `Stack`'s) is one word.
 #[derive(Debug)]
-pub(crate) struct Recorded(usize);
+pub(crate) struct Recorded(NonZeroUsize);
 
 /// Records `count` slots of `slot_len` bytes from `base`.
 ///
@@ -89,13 +91,15 @@ pub(crate) fn add(base: usize, slot_len: usize, count: usize) -> io::Result<Reco
     if index == used {
         USED.store(used + 1, Ordering::Release);
     }
-    Ok(Recorded(index))
+    Ok(Recorded(NonZeroUsize::MIN.saturating_add(index)))
 }
 
 /// Forgets a mapping before it is unmapped.
 pub(crate) fn remove(recorded: Recorded) {
     let _writer = WRITER.lock().unwrap_or_else(|e| e.into_inner());
-    write(&TABLE[recorded.0], |e| e.len.store(0, Ordering::Relaxed));
+    write(&TABLE[recorded.0.get() - 1], |e| {
+        e.len.store(0, Ordering::Relaxed)
+    });
 }
 
 /// Runs `change` on `entry` with its sequence number odd, so readers skip it meanwhile.

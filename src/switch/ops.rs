@@ -17,8 +17,9 @@ pub(crate) type Entry = unsafe extern "C" fn(transfer: *mut c_void);
 /// A coroutine goes back to its resumer in one of two ways: its suspend,
 /// or, once its body has ended, its exit. Only the asm backend's switch
 /// tells the two apart by itself: its inline suspend clears rax, and every
-/// other way into the resumer's landing (the C-ABI `jmpco_asm_switch`, so
-/// the exit too) leaves rax non-zero (`csrc/switch_asm_suspend.inc`). The
+/// other way into the resumer's landing (its inline exit, which sets eax
+/// to 1, and the C-ABI `jmpco_asm_switch`) leaves rax non-zero
+/// (`csrc/switch_asm_suspend.inc`, `csrc/switch_asm_exit.inc`). The
 /// sjlj and ucontext switches land in the same place either way, and so
 /// does asm under the `asan` feature (C-ABI switches only). So a backend
 /// says [`Back::Suspended`] only where its switch knows it, and
