@@ -5,6 +5,10 @@
 
 mod rt_support;
 
+#[allow(dead_code)] // its `main` is the example's
+#[path = "../examples/chan_roundtrip.rs"]
+mod chan_roundtrip;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -412,5 +416,17 @@ fn a_task_that_cannot_park_gets_the_error_at_once() {
         assert!(got.starts_with("Err(Timeout(..))"), "{got}");
         drop(rx);
         rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+/// `examples/chan_roundtrip.rs`, the probe behind the channel bench's
+/// instruction counts, runs its exchange on one worker and across two.
+#[test]
+fn the_round_trip_example_exchanges_on_one_worker_and_across_two() {
+    watchdog(30, "chan_roundtrip", || {
+        for (backend, workers) in [(Backend::Asm, 1), (Backend::Sjlj, 2)] {
+            let took = chan_roundtrip::round_trip(1000, backend, workers).expect("a runtime");
+            assert!(took > Duration::ZERO, "{backend}, {workers} worker(s)");
+        }
     });
 }

@@ -101,7 +101,7 @@ struct Options {
     /// memory: stack bytes of each parked coroutine [default: jmpco's].
     #[arg(long, global = true, value_name = "BYTES")]
     stack_size: Option<usize>,
-    /// echo/http: connection counts (comma-separated).
+    /// echo/http: connection counts (comma-separated); instructions: the first one.
     #[arg(long, global = true, value_delimiter = ',', value_name = "N,..")]
     connections: Vec<usize>,
     /// echo: request bytes [default: 512].
@@ -274,6 +274,7 @@ fn apply(plan: &mut Plan, o: &Options) {
         if let Some(slow) = &mut plan.echo.slow {
             slow.connections = o.connections[0];
         }
+        plan.instructions.connections = o.connections[0];
     }
     if let Some(n) = o.size {
         plan.echo.size = n;
