@@ -75,6 +75,11 @@ pub(crate) struct Header {
     /// payload as a cancellation only then; anywhere else that payload is
     /// an ordinary panic. Read and written only off the switch's fast path.
     pub(crate) cancelling: Cell<bool>,
+    /// What the coroutine stands for to the layer that made it, or null:
+    /// the C API's handle (`ffi/handle.rs`), so that "which C coroutine
+    /// runs" is answered as [`current`] is, from the stack the thread runs
+    /// on ([`running_tag`]). Set by the owner, kept across `prepare`.
+    pub(crate) tag: Cell<*const ()>,
 }
 
 /// The body's side of a coroutine's life: what the coroutine tells its
@@ -130,6 +135,7 @@ impl Header {
             backend,
             closure: Cell::new(Some(closure)),
             cancelling: Cell::new(false),
+            tag: Cell::new(ptr::null()),
         };
         let at = at as *mut Header;
         // SAFETY: `at` is aligned for Header, the bytes up to the stack top
@@ -264,6 +270,13 @@ unsafe fn place<F>(
 pub fn current() -> Option<CoroutineId> {
     // SAFETY: `running` only returns live headers.
     running().map(|h| unsafe { h.as_ref() }.id())
+}
+
+/// The tag ([`Header::tag`]) of the coroutine the CPU is running on; null
+/// outside every coroutine, or on one without a tag.
+pub(crate) fn running_tag() -> *const () {
+    // SAFETY: `running` only returns live headers.
+    running().map_or(ptr::null(), |h| unsafe { h.as_ref() }.tag.get())
 }
 
 /// The header of the coroutine the CPU is running on, if any.

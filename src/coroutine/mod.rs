@@ -33,6 +33,7 @@ pub use builder::Builder;
 use entry::{fatal, Start};
 pub(crate) use entry::{is_cancellation, panic_message, running_is_cancelled, Payload};
 pub use header::current;
+pub(crate) use header::running_tag;
 use header::{BodyState, Header};
 pub use state::{CoroutineId, CoroutineResult, Error, State};
 pub use yielder::Yielder;
@@ -300,6 +301,13 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     fn header(&self) -> &Header {
         // SAFETY: the header lives at the top of self.stack, which we own.
         unsafe { self.header.as_ref() }
+    }
+
+    /// Tags the coroutine for the layer that made it (the C API: its
+    /// handle), so that [`running_tag`] answers it while the thread
+    /// runs on its stack; kept across `reset`.
+    pub(crate) fn set_tag(&self, tag: *const ()) {
+        self.header().tag.set(tag);
     }
 
     /// Switches into the coroutine with `transfer`, decodes what comes

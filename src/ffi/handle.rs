@@ -1,6 +1,6 @@
-//! `jmpco_coro`: what a C caller's `jmpco_coro *` points at, the
-//! per-thread chain of running C coroutines, and the handle that stands for
-//! a running spawned coroutine (`jmpco_current` in a `jmpco_spawn` body).
+//! `jmpco_coro`: what a C caller's `jmpco_coro *` points at, how the
+//! running one is found, and the handle that stands for a running spawned
+//! coroutine (`jmpco_current` in a `jmpco_spawn` body).
 //!
 //! ```text
 //!   jmpco_coro (heap, one allocation)
@@ -10,11 +10,16 @@
 //!   | id, owner                 |  fixed at creation; owner: the creating
 //!   |                           |  thread's ThreadId, never reused
 //!   | yielder Option<Yielder>   |  its coroutine's, made with it (None: view)
-//!   | parent  Cell<*const _>    |  the C coroutine innermost when this one was
-//!   |                           |  resumed: the chain jmpco_yield walks
 //!   | co UnsafeCell<Coroutine>  |  &mut only inside the jmpco_resume running it
 //!   +---------------------------+
 //! ```
+//!
+//! Which C coroutine runs is the coroutine core's own answer, the one
+//! behind [`crate::current`]: the stack the thread runs on names the
+//! coroutine, and the coroutine's header carries its handle as a tag, set
+//! at creation ([`running`](jmpco_coro::running)). No per-thread record is
+//! kept, so nothing has to be linked and unlinked around a resume, and a
+//! `longjmp` that skips some cannot leave one stale.
 //!
 //! The mirror says `JMPCO_EXEC` exactly while a `jmpco_resume` holds the
 //! `&mut` to `co`; every other entry point checks it first, which is how a
@@ -44,9 +49,6 @@ pub(crate) type CCoroutine = Coroutine<*mut c_void, *mut c_void, *mut c_void>;
 pub(crate) type CYielder = Yielder<*mut c_void, *mut c_void>;
 
 thread_local! {
-    /// The innermost running C coroutine of this thread, or null. Its
-    /// `parent` links to the next one out.
-    static INNERMOST: Cell<*const jmpco_coro> = const { Cell::new(ptr::null()) };
     /// This thread's [`ThreadId`], or 0 until [`this_thread`] first asks.
     static THIS_THREAD: Cell<u64> = const { Cell::new(0) };
 }
@@ -72,9 +74,8 @@ pub struct jmpco_coro {
     owner: ThreadId,
     /// Its coroutine's yielder, made with the coroutine (`None` for a task
     /// view): what `jmpco_yield` suspends with, once `running` has found
-    /// that this coroutine is the innermost one running.
+    /// that the thread runs on this coroutine.
     yielder: Option<CYielder>,
-    parent: Cell<*const jmpco_coro>,
     /// `None` for a task view, which is never resumed, reset or destroyed.
     co: Option<UnsafeCell<CCoroutine>>,
 }
@@ -111,15 +112,17 @@ impl jmpco_coro {
             return Err(NoMemory);
         };
         // SAFETY: used only through `yielder()`, whose contract is the
-        // coroutine's: on its own stack while it is the innermost running
-        // one; the handle, and so the yielder, never outlives the coroutine.
+        // coroutine's: on its own stack, while it runs; the handle, and so
+        // the yielder, never outlives the coroutine.
         let yielder = unsafe { co.yielder() };
+        // The handle's address, fixed from here on: what `running` answers
+        // on this coroutine's stack.
+        co.set_tag(at.as_ptr().cast_const().cast());
         let handle = jmpco_coro {
             state: AtomicU8::new(jmpco_state::JMPCO_READY as u8),
             id: co.id().as_u64(),
             owner: this_thread(),
             yielder: Some(yielder),
-            parent: Cell::new(ptr::null()),
             co: Some(UnsafeCell::new(co)),
         };
         // SAFETY: `at` is a fresh allocation of the right layout.
@@ -138,7 +141,6 @@ impl jmpco_coro {
             id: crate::current().map_or(0, |id| id.as_u64()),
             owner: this_thread(),
             yielder: None,
-            parent: Cell::new(ptr::null()),
             co: None,
         };
         // Outside a task there is nothing to stand for: `running` then
@@ -209,13 +211,11 @@ impl jmpco_coro {
     /// `JMPCO_HOLD` (checked by the caller), so no `&mut` to `co` exists.
     pub(crate) unsafe fn resume(&self, value: *mut c_void) -> Result<*mut c_void, Error> {
         self.set_state(jmpco_state::JMPCO_EXEC);
-        self.parent.set(INNERMOST.with(|c| c.replace(self)));
         // SAFETY: the state was READY or HOLD (the caller's contract), so no
         // other resume borrows `co`; while this borrow lives the mirror says
         // EXEC, which makes every other entry point refuse to touch `co`.
         let co = unsafe { &mut *self.coroutine().get() };
         let result = co.try_resume(value);
-        INNERMOST.with(|c| c.set(self.parent.get()));
         self.set_state(jmpco_state::from_state(co.state()));
         result.map(|r| match r {
             crate::CoroutineResult::Yield(v) | crate::CoroutineResult::Return(v) => v,
@@ -240,32 +240,33 @@ impl jmpco_coro {
         Ok(())
     }
 
-    /// The C coroutine the thread is running on, or null: the innermost
-    /// `jmpco_create` coroutine if the thread is on it, else the view of the
-    /// spawned C task if the thread is on its own stack; null too when the
-    /// thread is on a coroutine of the Rust API (a task of the Rust API
-    /// included), even inside a C one.
+    /// The C coroutine the thread is running on, or null: the
+    /// `jmpco_create` coroutine whose stack the thread is on (its header's
+    /// tag), else the view of the spawned C task if the thread is on that
+    /// task's own stack; null too when the thread is on a coroutine of the
+    /// Rust API (a task of the Rust API included), even inside a C one.
     ///
-    /// A non-null result is alive until the current export returns: a handle
-    /// is in the chain only while its `jmpco_resume` runs, and a running
-    /// handle cannot be destroyed (`JMPCO_EXEC` is refused); a view is set
-    /// only while the body whose frame holds it runs, and the caller is
-    /// that body's code.
+    /// A non-null result is alive until the current export returns. A
+    /// tagged coroutine's handle owns it, and the thread runs on its stack,
+    /// so it is running: its handle is `JMPCO_EXEC`, which `jmpco_destroy`
+    /// refuses (a coroutine whose `jmpco_resume` a `longjmp` skipped stays
+    /// `JMPCO_EXEC` for good, and is never freed). A view is set only while
+    /// the body whose frame holds it runs, and the caller is that body's
+    /// code.
     pub(crate) fn running() -> *const jmpco_coro {
-        let innermost = INNERMOST.with(Cell::get);
-        // SAFETY: as said above, a handle in the chain is alive.
-        match unsafe { innermost.as_ref() } {
-            Some(h) if crate::current().map(|id| id.as_u64()) == Some(h.id) => innermost,
-            _ => TASK_VIEW.try_with(Cell::get).unwrap_or(ptr::null()),
+        let tagged = crate::coroutine::running_tag().cast::<jmpco_coro>();
+        if !tagged.is_null() {
+            return tagged;
         }
+        TASK_VIEW.try_with(Cell::get).unwrap_or(ptr::null())
     }
 
     /// Its coroutine's yielder (`None` for a task view).
     ///
     /// # Safety
     /// `self` is what [`running`](Self::running) answered: the coroutine the
-    /// thread runs on, innermost; the yielder may suspend it only so, while
-    /// the current export runs.
+    /// thread runs on; the yielder may suspend it only so, while the current
+    /// export runs.
     pub(crate) unsafe fn yielder(&self) -> Option<&CYielder> {
         self.yielder.as_ref()
     }

@@ -18,11 +18,11 @@
 //!   mutably only by the `jmpco_resume` running it; every other call reads
 //!   the mirror first and refuses (`JMPCO_EBUSY`) while the state is
 //!   `JMPCO_EXEC`, so no second `&mut` can ever be made.
-//! * **Which coroutine `jmpco_yield` suspends**: the innermost running C
-//!   coroutine, found through a per-thread chain of handles that
-//!   `jmpco_resume` links and unlinks, if it is also the coroutine the thread
-//!   is on ([`crate::current`]); otherwise (no coroutine, or a coroutine of
-//!   the Rust API) the answer is `JMPCO_ENOTCORO`.
+//! * **Which coroutine `jmpco_yield` suspends**: the C coroutine whose
+//!   stack the thread runs on, the coroutine core's own answer (the one
+//!   behind [`crate::current`]): its header carries its handle as a tag;
+//!   otherwise (no coroutine, or a coroutine of the Rust API) the answer is
+//!   `JMPCO_ENOTCORO`.
 //! * **Destroy never runs the body**: `jmpco_destroy` of a suspended
 //!   coroutine frees its stack as it is, like `longjmp` discarding frames
 //!   (`Coroutine::abandon`): C frames cannot be unwound by Rust.
@@ -41,14 +41,11 @@
 //!   not repair what a jump leaves. The `jmpco_resume` calls it skips never
 //!   reset the mirror, so those coroutines stay `JMPCO_EXEC`:
 //!   every later resume, reset and destroy is `JMPCO_EBUSY`, and their
-//!   handles and stacks leak (which is also what keeps the chain's stale
-//!   links pointing at live handles). Nor do they unlink themselves:
-//!   `INNERMOST` keeps naming the coroutine that jumped. On the thread's own
-//!   stack that is harmless (`current` also asks which stack the thread is
-//!   on, so it answers null there, and later resumes link and unlink above
-//!   the stale entry); in the body of an outer coroutine the jump landed in,
-//!   `jmpco_yield` is `JMPCO_ENOTCORO` until that body returns and its
-//!   `jmpco_resume` restores the chain.
+//!   handles and stacks leak. Nothing else is left behind: which coroutine
+//!   runs is read from the stack the thread is on, so on the thread's own
+//!   stack `jmpco_current` is null, and in the body of an outer coroutine
+//!   the jump landed in it names that coroutine, which can yield, be
+//!   resumed and return as ever.
 //! * **The runtime tier** (`runtime.rs`): `jmpco_spawn` queues a C body as
 //!   a task of the calling thread's scheduler (`crate::rt::local`: the
 //!   runtime's scheduler, run on the caller's thread by `jmpco_run` until

@@ -73,12 +73,11 @@ pub const JMPCO_MIN_STACK_SIZE: usize = 16384;
 /// `jmpco_destroy` of them (on their thread) returns `JMPCO_EBUSY`, so their
 /// handles and stacks, and whatever their bodies owned, are never freed; the
 /// library's frames the jump skipped are abandoned as they are. The
-/// thread also goes on recording the coroutine that jumped as its innermost
-/// running one. If the jump lands on the thread's own stack, that is
-/// harmless: coroutines created or resumed afterwards run normally. If it
-/// lands in the body of an outer coroutine, that body can no longer
-/// `jmpco_yield` (it gets `JMPCO_ENOTCORO`, and `jmpco_current` is NULL in
-/// it) until it returns, which puts the record right again.
+/// thread goes on working: `jmpco_current` names the coroutine whose stack
+/// it runs on, so if the jump lands on the thread's own stack, coroutines
+/// created or resumed afterwards run normally, and if it lands in the body
+/// of an outer coroutine, that coroutine runs on as itself (`jmpco_current`
+/// names it, and it may `jmpco_yield`, be resumed and return).
 ///
 /// A C++ exception or `pthread_exit` out of any body, and a jump out of a
 /// `jmpco_spawn` coroutine, are undefined behaviour: the first two unwind

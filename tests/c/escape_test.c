@@ -119,8 +119,9 @@ static void a_longjmp_to_the_threads_stack_leaves_the_coroutine_exec_for_good(vo
 
 /*
  * outer resumes middle, middle resumes inner, inner jumps back into outer's
- * body: middle and inner are both left EXEC, and outer, though it runs on,
- * cannot yield until it returns.
+ * body: middle and inner are both left EXEC, and outer runs on as itself:
+ * jmpco_current names it (the thread is on its stack) and it can yield and
+ * be resumed as ever.
  */
 struct chain {
     jmpco_coro *outer, *middle, *inner;
@@ -128,6 +129,7 @@ struct chain {
     int middle_resume_returned, outer_resume_returned;
     jmpco_coro *current_after_jump;
     int yield_after_jump;
+    void *resumed_with;
 };
 
 static void *inner_jumps_to_outer(void *arg) {
@@ -148,9 +150,9 @@ static void *outer_catches_the_jump(void *arg) {
         jmpco_resume(c->middle, NULL, NULL);
         c->outer_resume_returned = 1;
     }
-    /* Inside outer again, but the thread still records inner as innermost. */
+    /* Inside outer again: the thread runs on outer's stack. */
     c->current_after_jump = jmpco_current();
-    c->yield_after_jump = jmpco_yield(NULL, NULL);
+    c->yield_after_jump = jmpco_yield(AS_PTR(55), &c->resumed_with);
     check_abandoned(c->middle);
     check_abandoned(c->inner);
     /* A coroutine resumed from here runs normally. */
@@ -167,13 +169,19 @@ static void a_longjmp_into_an_outer_body_leaves_every_skipped_coroutine_exec(voi
     c.inner = make(inner_jumps_to_outer, &c);
     void *out = NULL;
     CHECK_RC(jmpco_resume(c.outer, NULL, &out), JMPCO_OK);
+    /* Outer yielded from the body the jump landed in. */
+    CHECK(AS_INT(out) == 55);
+    CHECK(c.current_after_jump == c.outer);
+    CHECK(jmpco_status(c.outer) == JMPCO_HOLD);
+    CHECK(jmpco_current() == NULL);
+    CHECK_RC(jmpco_resume(c.outer, AS_PTR(66), &out), JMPCO_OK);
+    CHECK_RC(c.yield_after_jump, JMPCO_OK);
+    CHECK(AS_INT(c.resumed_with) == 66);
     CHECK(AS_INT(out) == 77);
     CHECK(c.middle_resume_returned == 0 && c.outer_resume_returned == 0);
     keep(c.middle);
     keep(c.inner);
-    CHECK(c.current_after_jump == NULL);
-    CHECK_RC(c.yield_after_jump, JMPCO_ENOTCORO);
-    /* Outer's return put the record right: it is an ordinary finished one. */
+    /* Outer finished as an ordinary coroutine. */
     CHECK(jmpco_status(c.outer) == JMPCO_TERM);
     CHECK_RC(jmpco_destroy(c.outer), JMPCO_OK);
     check_abandoned(c.middle);
