@@ -178,6 +178,57 @@ fn wait_fd_waits_for_readiness_and_times_out() {
     });
 }
 
+/// A loop turn resumes ready tasks until none is left or it has made its
+/// budget of resumes; tasks that yield to each other forever must still
+/// leave the worker's timers, its I/O and its mailbox (other threads'
+/// spawns) their turn.
+#[test]
+fn tasks_that_yield_forever_leave_timers_io_and_other_threads_a_turn() {
+    watchdog(30, "yielders", || {
+        let rt = runtime(1, Backend::default());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let yields = Arc::new(AtomicUsize::new(0));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let (stop, yields) = (stop.clone(), yields.clone());
+                rt.handle().spawn_on(0, move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        yields.fetch_add(1, Ordering::Relaxed);
+                        rt::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = rt.handle().spawn_on(0, move || {
+            let start = Instant::now();
+            rt::sleep(Duration::from_millis(20));
+            let slept = start.elapsed();
+            let mut stream = UnixStream::from_std(theirs).unwrap();
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).unwrap();
+            (slept, byte[0])
+        });
+        thread::sleep(Duration::from_millis(50));
+        ours.write_all(b"y").unwrap();
+        // A spawn from this thread reaches the worker through its mailbox.
+        let from_outside = rt.spawn(|| 7);
+        assert_eq!(from_outside.join().unwrap(), 7, "the mailbox got a turn");
+        let (slept, byte) = reader.join().unwrap();
+        assert_eq!(byte, b'y', "I/O got a turn");
+        assert!(
+            slept < Duration::from_secs(5),
+            "the timer got a turn: {slept:?}"
+        );
+        stop.store(true, Ordering::Relaxed);
+        for spinner in spinners {
+            spinner.join().unwrap();
+        }
+        assert!(yields.load(Ordering::Relaxed) > 0);
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
 #[test]
 fn readers_and_writers_of_one_stream_wait_independently() {
     watchdog(30, "split", || {
