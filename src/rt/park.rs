@@ -102,23 +102,20 @@ impl Waiter {
     /// ([`Caller::OnWorker`]); the waiter is left as it was.
     #[inline]
     pub(crate) fn become_caller(&mut self) -> Result<(), usize> {
-        with_task(|task| match task {
-            Some((sched, key)) => {
-                let same = matches!(self, Waiter::Task(remote, k)
-                    if *k == key && Arc::ptr_eq(remote, sched.remote()));
-                if !same {
-                    *self = Waiter::Task(sched.remote().clone(), key);
-                }
+        let already = with_task(|task| {
+            matches!((task, &*self), (Some((sched, key)), Waiter::Task(remote, k))
+                if *k == key && Arc::ptr_eq(remote, sched.remote()))
+        });
+        if already {
+            return Ok(());
+        }
+        match Caller::here() {
+            Caller::Can(waiter) => {
+                *self = waiter;
                 Ok(())
             }
-            None => with_scheduler(|sched| match sched {
-                Some(s) => Err(worker_id(s.remote())),
-                None => {
-                    *self = Waiter::Thread(std::thread::current());
-                    Ok(())
-                }
-            }),
-        })
+            Caller::OnWorker(worker) => Err(worker),
+        }
     }
 
     /// Sleeps until woken (or spuriously) or `deadline`; `false` if the
@@ -164,6 +161,12 @@ const DONE: usize = 1 << (usize::BITS - 1);
 /// Operations are numbered up to this (the state keeps `op + 1` beside
 /// the [`DONE`] flag, and [`ABORTED`] is no claim).
 pub(crate) const MAX_OP: usize = DONE - 3;
+
+/// Whether `state` is a hand-over claim that has not ended yet.
+#[inline]
+fn handing_over(state: usize) -> bool {
+    state != WAITING && state & DONE == 0
+}
 
 /// One wait of one waiter; see the module docs.
 pub(crate) struct Parker {
@@ -281,7 +284,7 @@ impl Parker {
     #[inline]
     fn settled_state(&self) -> usize {
         let state = self.state.load(Ordering::Acquire);
-        if state == WAITING || state & DONE != 0 {
+        if !handing_over(state) {
             return state;
         }
         self.wait_for_hand_over()
@@ -293,7 +296,7 @@ impl Parker {
         let mut spins = 0u32;
         loop {
             let state = self.state.load(Ordering::Acquire);
-            if state == WAITING || state & DONE != 0 {
+            if !handing_over(state) {
                 return state;
             }
             spins += 1;
@@ -310,7 +313,7 @@ impl Parker {
     #[inline]
     pub(crate) fn is_settled(&self) -> bool {
         let state = self.state.load(Ordering::Acquire);
-        state != WAITING && state & DONE != 0
+        state != WAITING && !handing_over(state)
     }
 
     /// Takes back a claim the waiter made itself for `op` and could not

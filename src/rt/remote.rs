@@ -111,7 +111,7 @@ impl Remote {
     /// its eventfd write wakes an idle loop).
     #[inline]
     pub(crate) fn take(&self, into: &mut Vec<Message>) {
-        if self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::AcqRel) {
+        if self.has_mail() && self.notified.swap(false, Ordering::AcqRel) {
             let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
             into.append(&mut inbox.messages);
         }

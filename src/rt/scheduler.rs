@@ -11,9 +11,10 @@
 //! 2. take messages from other threads (spawn, wake, abort, shutdown);
 //! 3. if no task is ready, `epoll_wait` until the earliest timer (or
 //!    forever), after spinning up to `MAIL_SPIN` (20 µs) for mail if any
-//!    came since the loop last slept: a worker exchanging messages with
-//!    another then catches the next one awake, which costs neither side a
-//!    system call (`remote.rs`); if tasks are still ready (the turn used
+//!    came since the loop last slept and the process may run on more than
+//!    one CPU: a worker exchanging messages with another then catches the
+//!    next one awake, which costs neither side a system call
+//!    (`remote.rs`); if tasks are still ready (the turn used
 //!    its budget), `epoll_wait` for zero time: tasks that wake each other
 //!    (channels, locks) hand off without a system call for up to a turn's
 //!    budget, and I/O still gets a look after at most that many resumes;
@@ -89,7 +90,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::arena::{Arena, Key};
@@ -110,6 +111,15 @@ const RESUMES_PER_TURN: u32 = 61;
 /// `Remote::spin_for_mail`): a wake-up of a sleeping thread costs
 /// microseconds, tens on a VM.
 const MAIL_SPIN: Duration = Duration::from_micros(20);
+
+/// Whether spinning for mail can help: only if a poster can run meanwhile,
+/// not in a process confined to one CPU (`taskset -c 0`, a one-CPU
+/// container), where it would only delay the poster. Asked once per
+/// process (`available_parallelism` may read cgroup files).
+fn spinning_helps() -> bool {
+    static HELPS: OnceLock<bool> = OnceLock::new();
+    *HELPS.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
 
 /// How many events one `epoll_wait` returns at most.
 const EVENTS_PER_WAIT: usize = 1024;
@@ -263,15 +273,6 @@ impl Task {
     }
 }
 
-/// Whether the caller runs on `task`'s own coroutine: a local's address
-/// is on the stack the caller runs on, the task's own or that of a
-/// coroutine it created (which lies elsewhere).
-#[inline]
-fn on_its_stack(task: &Task) -> bool {
-    let marker = 0u8;
-    task.stack.contains(&(ptr::addr_of!(marker) as usize))
-}
-
 /// How a task ended without producing its value, as the scheduler sees it.
 /// (A task that returns hands its value over itself.)
 pub(crate) enum Ended {
@@ -390,7 +391,9 @@ impl Scheduler {
         }))
     }
 
-    /// The task being resumed, if the caller runs on its own coroutine.
+    /// The task being resumed, if the caller runs on its own coroutine: a
+    /// local's address lies in the stack the caller runs on, the task's own
+    /// or that of a coroutine it created (which lies elsewhere).
     #[inline]
     fn running_task(&self) -> Option<Key> {
         let key = self.resuming.get()?;
@@ -414,13 +417,12 @@ impl Scheduler {
     /// [`is_cancelling`](Self::is_cancelling) in one lookup (the C API asks
     /// it on every call that may wait).
     pub(crate) fn running_task_is_cancelling(&self) -> bool {
-        let Some(key) = self.resuming.get() else {
-            return false;
-        };
-        let tasks = self.tasks.borrow();
-        tasks
-            .get(key)
-            .is_some_and(|task| task.cancelling.get() && on_its_stack(task))
+        self.running_task().is_some_and(|key| {
+            self.tasks
+                .borrow()
+                .get(key)
+                .is_some_and(|task| task.cancelling.get())
+        })
     }
 
     /// Identifies the scheduler (registrations remember it).
@@ -981,6 +983,7 @@ impl Scheduler {
         let mut busy = 0;
         // Whether mail came since the loop last slept.
         let mut heard = false;
+        let may_spin = spinning_helps();
         loop {
             // 1. Ready tasks, while the turn's budget lasts.
             while busy < RESUMES_PER_TURN {
@@ -1026,7 +1029,7 @@ impl Scheduler {
             //    cross-worker exchange): caught awake, it costs no system
             //    call, here or at the poster.
             let idle = self.ready.borrow().is_empty();
-            let mail = idle && heard && self.remote.spin_for_mail(MAIL_SPIN);
+            let mail = idle && heard && may_spin && self.remote.spin_for_mail(MAIL_SPIN);
             let idle = idle && !mail;
             if idle || busy >= RESUMES_PER_TURN {
                 busy = 0;
@@ -1040,17 +1043,17 @@ impl Scheduler {
                 } else {
                     Some(Duration::ZERO)
                 };
-                let blocks = timeout != Some(Duration::ZERO);
-                let timeout = if blocks && !self.remote.going_to_sleep() {
-                    Some(Duration::ZERO)
-                } else {
+                let sleeps = timeout != Some(Duration::ZERO) && self.remote.going_to_sleep();
+                let timeout = if sleeps {
                     timeout
+                } else {
+                    Some(Duration::ZERO)
                 };
-                if timeout != Some(Duration::ZERO) {
+                if sleeps {
                     heard = false;
                 }
                 let waited = self.reactor.wait(&mut events, timeout);
-                if timeout != Some(Duration::ZERO) {
+                if sleeps {
                     self.remote.woke();
                 }
                 waited?;
