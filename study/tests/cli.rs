@@ -15,6 +15,18 @@ fn study(args: &[&str]) -> Output {
         .expect("the study binary runs")
 }
 
+/// The run's standard output, once it is known to have succeeded (a
+/// failure shows both of its outputs).
+fn succeeded(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn an_unknown_subcommand_exits_2_with_a_message() {
     let out = study(&["benchmark-everything"]);
@@ -100,12 +112,7 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
         "--json",
         json_path.to_str().expect("utf-8 path"),
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("machine: ") && stdout.contains("vs sjlj"),
         "{stdout}"
@@ -196,11 +203,7 @@ fn a_tiny_run_of_every_bench_writes_json_holding_every_contestant() {
     // The same outputs come back from the JSON alone.
     let again = dir.join("again");
     let out = study_render(&json_path, &again);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(again.join("report.md").exists() && again.join("echo.svg").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -223,12 +226,7 @@ fn channel_runs_only_the_contestants_named_and_writes_its_json() {
         "--json",
         json_path.to_str().expect("utf-8 path"),
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("machine: ") && stdout.contains("build: "),
         "{stdout}"
@@ -310,12 +308,7 @@ fn instructions_count_each_protocols_contestants_into_the_json() {
         "--json",
         json_path.to_str().expect("utf-8 path"),
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("[echo-instructions]") && stdout.contains("instr/req"),
         "{stdout}"
@@ -386,11 +379,7 @@ fn a_pipelined_http_run_records_throughput_and_cpu_but_no_latency() {
         "--json",
         json_path.to_str().expect("utf-8 path"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let study = json::read(&json_path).expect("the JSON parses");
     let metrics: Vec<&str> = study.results.iter().map(|r| r.metric.as_str()).collect();
     for m in ["req_per_s", "server_cpu_pct", "server_cpu_us_per_req"] {
@@ -422,12 +411,7 @@ fn without_valgrind_the_instruction_counts_are_a_note_not_a_failure() {
         .env("PATH", &dir)
         .output()
         .expect("the study binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     let note = "instructions: skipped, `valgrind` is not installed";
     assert!(stdout.contains(note), "{stdout}");
     let study = json::read(&json_path).expect("the JSON parses");
