@@ -430,3 +430,157 @@ fn the_round_trip_example_exchanges_on_one_worker_and_across_two() {
         }
     });
 }
+
+/// One handle waited on by several waiters at once (`Receiver` is `Sync`):
+/// each waits with an entry of its own (the handle keeps one, for one of
+/// them), each gets one message, and a sharer that gives up leaves no
+/// ghost that would swallow the next message.
+#[test]
+fn waiters_sharing_one_handle_each_get_a_message_and_leave_no_ghost() {
+    watchdog(30, "shared_handle", || {
+        let rt = one_worker();
+        let (tx, rx) = channel::bounded::<u32>(0);
+        let rx = Arc::new(rx);
+        // Two tasks and a thread park on the same handle at once.
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                rt.spawn(move || rx.recv().unwrap())
+            })
+            .collect();
+        let thread = {
+            let rx = rx.clone();
+            std::thread::spawn(move || rx.recv().unwrap())
+        };
+        // A fourth sharer that times out while the others still wait.
+        let quitter = {
+            let rx = rx.clone();
+            rt.spawn(move || rx.recv_timeout(Duration::from_millis(20)))
+        };
+        assert_eq!(quitter.join().unwrap(), Err(RecvTimeoutError::Timeout));
+        for i in 0..3 {
+            tx.send(i).unwrap();
+        }
+        let mut got: Vec<u32> = tasks.into_iter().map(|t| t.join().unwrap()).collect();
+        got.push(thread.join().unwrap());
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [0, 1, 2],
+            "each waiter one message, none to the quitter"
+        );
+        // Nobody waits now: a rendezvous send finds no receiver.
+        assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+/// Deadlines racing hand-overs across threads, on both sides: a receiver
+/// that times out over and over while a thread sends, then a sender that
+/// times out over and over (sending its value again) while a thread
+/// receives. A wait the deadline ends must not have been completed, and
+/// one that was completed must report it: every message arrives exactly
+/// once, in order.
+#[test]
+fn deadlines_racing_hand_overs_lose_and_duplicate_nothing() {
+    const N: u32 = 20_000;
+    watchdog(60, "deadline_races", || {
+        let timeout = Duration::from_micros(2);
+        let (tx, rx) = channel::bounded::<u32>(0);
+        let sender = std::thread::spawn(move || {
+            for i in 0..N {
+                dawdle(i);
+                tx.send(i).unwrap();
+            }
+        });
+        let (mut got, mut timeouts) = (Vec::with_capacity(N as usize), 0u32);
+        while got.len() < N as usize {
+            match rx.recv_timeout(timeout) {
+                Ok(v) => got.push(v),
+                Err(RecvTimeoutError::Timeout) => timeouts += 1,
+                Err(e) => panic!("receive: {e:?}"),
+            }
+        }
+        sender.join().unwrap();
+        assert!(
+            got.iter().copied().eq(0..N),
+            "receiver side: in order, once each"
+        );
+
+        let (tx, rx) = channel::bounded::<u32>(0);
+        let receiver = std::thread::spawn(move || {
+            let mut got = Vec::with_capacity(N as usize);
+            while let Ok(v) = rx.recv() {
+                got.push(v);
+                dawdle(v);
+            }
+            got
+        });
+        let mut sent_timeouts = 0u32;
+        for i in 0..N {
+            let mut value = i;
+            loop {
+                match tx.send_timeout(value, timeout) {
+                    Ok(()) => break,
+                    Err(SendTimeoutError::Timeout(v)) => {
+                        sent_timeouts += 1;
+                        value = v;
+                    }
+                    Err(e) => panic!("send: {e:?}"),
+                }
+            }
+        }
+        drop(tx);
+        let got = receiver.join().unwrap();
+        assert!(
+            got.iter().copied().eq(0..N),
+            "sender side: in order, once each"
+        );
+        // Not an assertion of speed: the races are what the test is for,
+        // so say how many there were.
+        eprintln!("timeouts: {timeouts} receiving, {sent_timeouts} sending");
+    });
+}
+
+/// Spins 0 to 6 µs, by `i`: the counterpart of a waiter with a 2 µs
+/// deadline comes sometimes before it, sometimes after, sometimes at once.
+fn dawdle(i: u32) {
+    let until = Instant::now() + Duration::from_nanos(u64::from(i % 7) * 1000);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// The same races between tasks of two workers, through task deadlines
+/// (`recv_timeout` parks with a timer): nothing lost or duplicated.
+#[test]
+fn task_deadlines_racing_hand_overs_across_workers_lose_nothing() {
+    const N: u32 = 5_000;
+    watchdog(60, "task_deadline_races", || {
+        let rt = runtime(2, Backend::default());
+        let (tx, rx) = channel::bounded::<u32>(0);
+        rt.handle().spawn_on(1, move || {
+            for i in 0..N {
+                dawdle(i);
+                tx.send(i).unwrap();
+            }
+        });
+        let got = rt
+            .handle()
+            .spawn_on(0, move || {
+                let mut got = Vec::with_capacity(N as usize);
+                while got.len() < N as usize {
+                    match rx.recv_timeout(Duration::from_micros(2)) {
+                        Ok(v) => got.push(v),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(e) => panic!("receive: {e:?}"),
+                    }
+                }
+                got
+            })
+            .join()
+            .unwrap();
+        assert!(got.iter().copied().eq(0..N), "in order, once each");
+        rt.shutdown(Duration::from_secs(5));
+    });
+}

@@ -28,6 +28,16 @@
 //! its end, the waiter before it published the entry and once the wait is
 //! settled.
 //!
+//! A parker all of whose claimers, and its waiter when it gives up, hold
+//! one lock while they do it (a channel entry's own parker, under its
+//! channel's lock) needs no compare-and-swap: a claim is a look
+//! ([`Parker::waits_locked`]) and, once the value has moved, one store
+//! that claims and ends the claim at once ([`Parker::end_claim_locked`]).
+//!
+//! A claimer that ends a wait takes what it needs to wake the waiter
+//! first ([`Parker::wake_token`]): once the claim has ended, the waiter
+//! may free the parker.
+//!
 //! # Giving up
 //! A waiter that stops waiting without being claimed (its deadline passed,
 //! its park was refused, or it is cancelled and unwinds from the sleep)
@@ -137,6 +147,22 @@ impl Waiter {
         }
     }
 
+    /// How to wake the waiter, taken while the waiter cannot go away (its
+    /// wait is claimed but not yet ended): a task of this thread's worker
+    /// by key alone (no reference count changes), any other waiter with
+    /// its own reference to its mailbox or thread, so the wake may come
+    /// after the wait ended and the waiter freed what it waited with.
+    #[inline]
+    pub(crate) fn wake_token(&self) -> Wake {
+        match self {
+            Waiter::Thread(t) => Wake::Thread(t.clone()),
+            Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
+                Some(s) if Arc::ptr_eq(s.remote(), remote) => Wake::Here(*key),
+                _ => Wake::Remote(remote.clone(), *key),
+            }),
+        }
+    }
+
     fn clone_ref(&self) -> Waiter {
         match self {
             Waiter::Thread(t) => Waiter::Thread(t.clone()),
@@ -148,6 +174,41 @@ impl Waiter {
 impl Clone for Waiter {
     fn clone(&self) -> Waiter {
         self.clone_ref()
+    }
+}
+
+/// A wake to deliver, detached from the wait it ends
+/// ([`Waiter::wake_token`]).
+pub(crate) enum Wake {
+    /// A task of the worker of the thread that took the token (and that
+    /// delivers it: a token is not sent to another thread).
+    Here(Key),
+    /// A task of another worker, through its mailbox.
+    Remote(Arc<Remote>, Key),
+    /// A plain thread.
+    Thread(Thread),
+}
+
+impl Wake {
+    /// Whether delivering it is cheap and makes no system call: a task of
+    /// this worker, put back on its ready queue.
+    #[inline]
+    pub(crate) fn is_here(&self) -> bool {
+        matches!(self, Wake::Here(_))
+    }
+
+    /// Delivers it.
+    #[inline]
+    pub(crate) fn wake(self) {
+        match self {
+            Wake::Here(key) => with_scheduler(|sched| {
+                if let Some(s) = sched {
+                    s.wake(key);
+                }
+            }),
+            Wake::Remote(remote, key) => remote.send(Message::Wake(key)),
+            Wake::Thread(t) => t.unpark(),
+        }
     }
 }
 
@@ -257,6 +318,53 @@ impl Parker {
                 Ordering::Acquire,
             )
             .is_ok()
+    }
+
+    /// Whether nobody has claimed the wait or given it up, for a parker
+    /// all of whose claims and its waiter's abort are made under one lock
+    /// that the caller holds (a channel entry's own parker; see
+    /// [`end_claim_locked`](Self::end_claim_locked)).
+    #[inline]
+    pub(crate) fn waits_locked(&self) -> bool {
+        // Relaxed: every write to the state came from a holder of the lock
+        // (or from the waiter before it published the parker under it).
+        self.state.load(Ordering::Relaxed) == WAITING
+    }
+
+    /// Claims a wait that [`waits_locked`](Self::waits_locked) found
+    /// waiting, for operation `op`, and ends the claim in the same store:
+    /// the caller has already done its part (moved the value). Only under
+    /// the lock all of the parker's claims are made under, so no other
+    /// claim and no abort can come between the check and this store; the
+    /// release ordering makes the caller's moves visible to a waiter that
+    /// sees the claim. For such a parker there is no hand-over in
+    /// progress to see, ever.
+    #[inline]
+    pub(crate) fn end_claim_locked(&self, op: usize) {
+        debug_assert!(op <= MAX_OP);
+        debug_assert!(self.waits_locked());
+        self.state.store((op + 1) | DONE, Ordering::Release);
+    }
+
+    /// The waiter gives up, under the lock its parker's claims are made
+    /// under ([`end_claim_locked`](Self::end_claim_locked)): as
+    /// [`try_abort`](Self::try_abort), without a read-modify-write.
+    #[inline]
+    pub(crate) fn abort_locked(&self) -> Result<(), usize> {
+        match self.state.load(Ordering::Acquire) {
+            WAITING => {
+                self.state.store(ABORTED, Ordering::Relaxed);
+                Ok(())
+            }
+            ABORTED => Ok(()),
+            n => Err((n & !DONE) - 1),
+        }
+    }
+
+    /// How to wake the waiter once the wait is claimed ([`Waiter::wake_token`]).
+    #[inline]
+    pub(crate) fn wake_token(&self) -> Wake {
+        self.waiter.wake_token()
     }
 
     /// Claims the wait for operation `op` (at most [`MAX_OP`]) to hand

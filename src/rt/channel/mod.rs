@@ -19,22 +19,27 @@
 //! ```
 //!
 //! # The model
-//! A channel is a queue under one mutex, plus the senders and receivers
-//! that wait on it, oldest first. A waiting sender holds its value in its
+//! A channel is a queue under one lock (a spin lock whose release is a
+//! plain store, `lock.rs`), plus the senders and receivers that wait on
+//! it, oldest first. A waiting sender holds its value in its
 //! entry; a waiting receiver has a slot. Whoever makes progress possible
 //! completes the waiter itself, under the lock: a sender that finds a
 //! receiver waiting on an empty queue puts the value into its slot; a
 //! receiver that takes from a full queue moves the oldest waiting sender's
 //! value in, and on a rendezvous channel takes it directly from that
-//! sender. Each completion first *claims* the wait (a compare-and-swap), so it
-//! happens exactly once even when the waiter's deadline passes, or it is
-//! cancelled, at the same moment: nobody retries, and no message is lost or
-//! delivered twice. A claim that moves a value into or out of the entry
-//! stays invisible to the waiter until the value has moved, so the entry
-//! needs no lock of its own (`wait.rs`). Messages come out in the order
-//! they went in. Each
-//! handle keeps the entry of its last wait for its next one (`spare.rs`),
-//! so a steady exchange allocates nothing per message.
+//! sender. Each completion first *claims* the wait, so it happens exactly
+//! once even when the waiter's deadline passes, or it is cancelled, at the
+//! same moment: nobody retries, and no message is lost or delivered twice.
+//! A plain wait's claims, and its waiter giving up, all happen under the
+//! channel's lock, so a claim is a look and a store; a select's waits,
+//! which span channels, are claimed by compare-and-swap (`wait.rs`). A
+//! claim that moves a value into or out of the entry is seen by the waiter
+//! only once the value has moved, so the entry needs no lock of its own.
+//! Messages come out in the order they went in. The queues point to
+//! entries their waiters own; each handle keeps one entry for all its
+//! waits (`kept.rs`), so a steady exchange allocates nothing per message,
+//! and a hand-off between two tasks of one worker costs one atomic
+//! read-modify-write per operation: the lock's.
 //!
 //! # What parks, what blocks
 //! A task parks (its worker runs the others); a hand-off between tasks of
@@ -69,20 +74,24 @@ mod error;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 
-use super::park::Woke;
+use super::park::{Wake, Woke};
 use super::timer::deadline_after;
-use spare::Spare;
-use wait::Wait;
+use kept::Kept;
+use lock::{Guard, SpinLock};
+use wait::{Entry, Wait};
 
+mod kept;
+mod lock;
 mod select;
-mod spare;
 mod wait;
 
 pub use select::{Interrupted, Select};
@@ -104,7 +113,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Chan {
-        inner: Mutex::new(Inner {
+        inner: SpinLock::new(Inner {
             queue: VecDeque::new(),
             cap,
             senders: 1,
@@ -112,22 +121,23 @@ fn make<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
             closed: false,
             send_waits: VecDeque::new(),
             recv_waits: VecDeque::new(),
+            later: Wakes::default(),
         }),
     });
     (
         Sender {
             chan: chan.clone(),
-            spare: Spare::new(),
+            kept: Kept::new(),
         },
         Receiver {
             chan,
-            spare: Spare::new(),
+            kept: Kept::new(),
         },
     )
 }
 
 struct Chan<T> {
-    inner: Mutex<Inner<T>>,
+    inner: SpinLock<Inner<T>>,
 }
 
 struct Inner<T> {
@@ -141,17 +151,103 @@ struct Inner<T> {
     closed: bool,
     /// Waiting senders, oldest first: each holds its value until a
     /// receiver takes it (a claim that leaves it there is a disconnect).
-    send_waits: VecDeque<Arc<Wait<T>>>,
+    send_waits: VecDeque<Entry<T>>,
     /// Waiting receivers, oldest first: a sender fills each one's slot (a
     /// claim that leaves it empty is a disconnect).
-    recv_waits: VecDeque<Arc<Wait<T>>>,
+    recv_waits: VecDeque<Entry<T>>,
+    /// Wakes of waiters on other threads, delivered once the lock is
+    /// released ([`Locked`]'s drop).
+    later: Wakes,
 }
 
 impl<T> Chan<T> {
-    /// Locks, ignoring poison: no code panics while it holds the lock
-    /// (values are moved under it, never dropped).
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// Locks. No code panics while it holds the lock (values are moved
+    /// under it, never dropped), so there is no poisoning to report.
+    #[inline]
+    fn lock(&self) -> Locked<'_, T> {
+        Locked {
+            guard: ManuallyDrop::new(self.inner.lock()),
+        }
+    }
+}
+
+/// A channel's state, locked. Its drop releases the lock, then delivers
+/// the wakes that may make a system call (a task of another worker, a
+/// thread), so that no contender spins through them.
+struct Locked<'a, T> {
+    guard: ManuallyDrop<Guard<'a, Inner<T>>>,
+}
+
+impl<T> Deref for Locked<'_, T> {
+    type Target = Inner<T>;
+
+    #[inline]
+    fn deref(&self) -> &Inner<T> {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for Locked<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Inner<T> {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.guard.later.first.is_none() {
+            // SAFETY: dropped once, here, and not used after.
+            unsafe { ManuallyDrop::drop(&mut self.guard) };
+        } else {
+            self.release_then_wake();
+        }
+    }
+}
+
+impl<T> Locked<'_, T> {
+    /// The drop's path with wakes to deliver.
+    #[cold]
+    #[inline(never)]
+    fn release_then_wake(&mut self) {
+        let later = std::mem::take(&mut self.guard.later);
+        // SAFETY: called once, by the drop, which uses the guard no more.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        later.deliver();
+    }
+}
+
+/// Wakes to deliver once a channel's lock is released: the first without
+/// an allocation.
+#[derive(Default)]
+struct Wakes {
+    first: Option<Wake>,
+    more: Vec<Wake>,
+}
+
+impl Wakes {
+    /// Delivers a wake of a task of this worker now (it only puts the
+    /// task on the ready queue), keeps any other for later.
+    #[inline]
+    fn add(&mut self, wake: Wake) {
+        if wake.is_here() {
+            wake.wake();
+        } else if self.first.is_none() {
+            self.first = Some(wake);
+        } else {
+            self.more.push(wake);
+        }
+    }
+
+    #[inline]
+    fn deliver(self) {
+        if let Some(first) = self.first {
+            first.wake();
+            for wake in self.more {
+                wake.wake();
+            }
+        }
     }
 }
 
@@ -175,9 +271,9 @@ impl<T> Inner<T> {
     /// Ends every receiver's wait as disconnected: a claim that leaves the
     /// slot empty says so.
     fn disconnect_receivers(&mut self) {
-        for wait in self.recv_waits.drain(..) {
-            if wait.parker.try_claim(wait.op) {
-                wait.parker.unpark();
+        while let Some(entry) = self.recv_waits.pop_front() {
+            if let Some(((), wake)) = entry.complete(|_| ()) {
+                self.later.add(wake);
             }
         }
     }
@@ -185,9 +281,9 @@ impl<T> Inner<T> {
     /// Ends every sender's wait as disconnected: a claim that leaves the
     /// value in place says so (the value stays the sender's).
     fn disconnect_senders(&mut self) {
-        for wait in self.send_waits.drain(..) {
-            if wait.parker.try_claim(wait.op) {
-                wait.parker.unpark();
+        while let Some(entry) = self.send_waits.pop_front() {
+            if let Some(((), wake)) = entry.complete(|_| ()) {
+                self.later.add(wake);
             }
         }
     }
@@ -214,16 +310,16 @@ impl<T> Inner<T> {
 
     /// Completes the oldest receiver still waiting with `value`.
     ///
-    /// A hand-over claim ([`Wait::hand_over`]): a waiter on another thread
-    /// that looks at its wait while the value goes in (it checks before it
-    /// parks, and wakes on timers) waits for the claim to end, instead of
-    /// finding its slot empty, which says "disconnected", and losing the
-    /// value stored after.
+    /// The claim ends after the value is in ([`Wait::complete`]): a waiter
+    /// on another thread that looks at its wait meanwhile (it checks
+    /// before it parks, and wakes on timers) does not find its slot empty,
+    /// which says "disconnected", and lose the value stored after.
+    #[inline]
     fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
         let mut value = Some(value);
-        while let Some(wait) = self.recv_waits.pop_front() {
-            if wait.hand_over(|slot| *slot = value.take()).is_some() {
-                wait.parker.unpark();
+        while let Some(entry) = self.recv_waits.pop_front() {
+            if let Some(((), wake)) = entry.complete(|slot| *slot = value.take()) {
+                self.later.add(wake);
                 return Ok(());
             }
         }
@@ -245,14 +341,15 @@ impl<T> Inner<T> {
         self.take_from_sender()
     }
 
-    /// Completes the oldest sender still waiting, taking its value, by a
-    /// hand-over claim as in [`hand_to_receiver`](Self::hand_to_receiver):
+    /// Completes the oldest sender still waiting, taking its value, with a
+    /// claim that ends after it, as in
+    /// [`hand_to_receiver`](Self::hand_to_receiver):
     /// a claimed sender that looked before the value was taken would find
     /// it still there, which says "disconnected", and take it back.
     fn take_from_sender(&mut self) -> Option<T> {
-        while let Some(wait) = self.send_waits.pop_front() {
-            if let Some(value) = wait.hand_over(Option::take) {
-                wait.parker.unpark();
+        while let Some(entry) = self.send_waits.pop_front() {
+            if let Some((value, wake)) = entry.complete(Option::take) {
+                self.later.add(wake);
                 if value.is_some() {
                     return value;
                 }
@@ -281,16 +378,16 @@ impl<T> Inner<T> {
 /// messages are `Send`.
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
-    /// The entry of this handle's last wait, for its next one.
-    spare: Spare<Wait<T>>,
+    /// The entry this handle's waits wait with.
+    kept: Kept<T>,
 }
 
 /// The receiving side; clone it for more receivers (each message goes to
 /// one of them). `Send` and `Sync` when the messages are `Send`.
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
-    /// The entry of this handle's last wait, for its next one.
-    spare: Spare<Wait<T>>,
+    /// The entry this handle's waits wait with.
+    kept: Kept<T>,
 }
 
 impl<T> Sender<T> {
@@ -385,34 +482,39 @@ impl<T> Sender<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err((Failed::Timeout, value));
         }
-        let wait = match Wait::for_caller(&self.spare, Some(value)) {
-            Ok(wait) => wait,
+        // SAFETY: `inner` holds the lock of the channel `self.kept`
+        // belongs to.
+        let held = match unsafe { self.kept.for_caller(Some(value)) } {
+            Ok(held) => held,
             Err((_, value)) => {
                 let value = value.expect("jmpco: for_caller gives the value back");
                 return Err((Failed::OnWorker, value));
             }
         };
-        inner.send_waits.push_back(wait.clone());
+        let wait = held.wait();
+        // SAFETY: the entry stays alive and in place until it leaves the
+        // queue: unless a completer takes it out, `pending` does (its
+        // `settle`, run below or by its drop on unwind) under the lock,
+        // before `held`, declared first, is dropped; nothing refills it
+        // while it is lent to this wait.
+        inner.send_waits.push_back(unsafe { Entry::new(wait) });
         drop(inner);
         let pending = PendingSend {
             chan: &self.chan,
-            wait: &wait,
+            wait,
             sent,
         };
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
-        let sent = match settled {
+        match settled {
             Settled::Done(()) => Ok(()),
             // SAFETY: this is the entry's waiter, and `settle` settled the
             // wait (claimed, or given up).
-            Settled::Disconnected => Err((Failed::Disconnected, unsafe { take_value(&wait) })),
+            Settled::Disconnected => Err((Failed::Disconnected, unsafe { take_value(wait) })),
             // SAFETY: as above.
-            Settled::GaveUp(why) => Err((why, unsafe { take_value(&wait) })),
-        };
-        // Its value is gone (taken, or back with the caller).
-        self.spare.keep(wait);
-        sent
+            Settled::GaveUp(why) => Err((why, unsafe { take_value(wait) })),
+        }
     }
 
     /// Closes the channel (see the module docs): later sends fail, and so
@@ -504,7 +606,7 @@ impl Woke {
 /// it (it is cancelled), and then gives up the wait.
 struct PendingSend<'a, T> {
     chan: &'a Arc<Chan<T>>,
-    wait: &'a Arc<Wait<T>>,
+    wait: &'a Wait<T>,
     /// Set by the drop if a receiver had taken the value.
     sent: &'a Cell<bool>,
 }
@@ -513,14 +615,17 @@ impl<T> PendingSend<'_, T> {
     fn settle(&self, woke: Woke) -> Settled<()> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
-            Woke::TimedOut | Woke::Refused | Woke::Woken => self.wait.parker.try_abort(),
+            Woke::TimedOut | Woke::Refused | Woke::Woken => {
+                let mut inner = self.chan.lock();
+                let aborted = self.wait.abort_locked();
+                if aborted.is_ok() {
+                    inner.send_waits.retain(|e| !e.is(self.wait));
+                }
+                aborted
+            }
         };
         match claimed {
-            Ok(()) => {
-                let mut inner = self.chan.lock();
-                inner.send_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
-                Settled::GaveUp(woke.gave_up())
-            }
+            Ok(()) => Settled::GaveUp(woke.gave_up()),
             // SAFETY: the sender is the entry's waiter, and the claim that
             // `try_abort` or the sleep reported has ended: the wait is
             // settled.
@@ -612,21 +717,24 @@ impl<T> Receiver<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Failed::Timeout);
         }
-        let wait = match Wait::for_caller(&self.spare, None) {
-            Ok(wait) => wait,
+        // SAFETY: `inner` holds the lock of the channel `self.kept`
+        // belongs to.
+        let held = match unsafe { self.kept.for_caller(None) } {
+            Ok(held) => held,
             Err(_) => return Err(Failed::OnWorker),
         };
-        inner.recv_waits.push_back(wait.clone());
+        let wait = held.wait();
+        // SAFETY: as in `Sender::send_waiting_noting`: `pending` (or a
+        // completer) takes the entry out of the queue before `held` goes.
+        inner.recv_waits.push_back(unsafe { Entry::new(wait) });
         drop(inner);
         let pending = PendingRecv {
             chan: &self.chan,
-            wait: &wait,
+            wait,
         };
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
-        // Its slot is empty again (`settle` took what it was handed).
-        self.spare.keep(wait);
         match settled {
             Settled::Done(value) => Ok(value),
             Settled::Disconnected => Err(Failed::Disconnected),
@@ -673,21 +781,24 @@ impl<T> Receiver<T> {
 /// message it had been handed.
 struct PendingRecv<'a, T> {
     chan: &'a Arc<Chan<T>>,
-    wait: &'a Arc<Wait<T>>,
+    wait: &'a Wait<T>,
 }
 
 impl<T> PendingRecv<'_, T> {
     fn settle(&self, woke: Woke) -> Settled<T> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
-            Woke::TimedOut | Woke::Refused | Woke::Woken => self.wait.parker.try_abort(),
+            Woke::TimedOut | Woke::Refused | Woke::Woken => {
+                let mut inner = self.chan.lock();
+                let aborted = self.wait.abort_locked();
+                if aborted.is_ok() {
+                    inner.recv_waits.retain(|e| !e.is(self.wait));
+                }
+                aborted
+            }
         };
         match claimed {
-            Ok(()) => {
-                let mut inner = self.chan.lock();
-                inner.recv_waits.retain(|w| !Arc::ptr_eq(w, self.wait));
-                Settled::GaveUp(woke.gave_up())
-            }
+            Ok(()) => Settled::GaveUp(woke.gave_up()),
             // SAFETY: the receiver is the entry's waiter, and the claim that
             // `try_abort` or the sleep reported has ended: the wait is
             // settled.
@@ -724,7 +835,7 @@ impl<T> Clone for Sender<T> {
         self.chan.lock().senders += 1;
         Sender {
             chan: self.chan.clone(),
-            spare: Spare::new(),
+            kept: Kept::new(),
         }
     }
 }
@@ -734,7 +845,7 @@ impl<T> Clone for Receiver<T> {
         self.chan.lock().receivers += 1;
         Receiver {
             chan: self.chan.clone(),
-            spare: Spare::new(),
+            kept: Kept::new(),
         }
     }
 }
@@ -742,6 +853,10 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut inner = self.chan.lock();
+        // SAFETY: `inner` holds the lock of this handle's channel.
+        if let Some(wait) = unsafe { self.kept.abandoned() } {
+            inner.send_waits.retain(|e| !e.is(wait));
+        }
         inner.senders -= 1;
         if inner.senders == 0 {
             inner.disconnect_receivers();
@@ -753,6 +868,10 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let queued = {
             let mut inner = self.chan.lock();
+            // SAFETY: `inner` holds the lock of this handle's channel.
+            if let Some(wait) = unsafe { self.kept.abandoned() } {
+                inner.recv_waits.retain(|e| !e.is(wait));
+            }
             inner.receivers -= 1;
             if inner.receivers > 0 {
                 return;
@@ -838,7 +957,7 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
-    use super::{bounded, Wait, OP};
+    use super::{bounded, Entry, Wait, OP};
     use crate::rt::park::{EntryParker, Parker, Waiter};
 
     const ROUNDS: u32 = 20_000;
@@ -882,7 +1001,12 @@ mod tests {
                 OP,
                 None,
             ));
-            rx.chan.lock().recv_waits.push_back(wait.clone());
+            // SAFETY: `wait` lives until the end of the round, by which
+            // time the giver has taken it out of the queue (it was claimed).
+            rx.chan
+                .lock()
+                .recv_waits
+                .push_back(unsafe { Entry::new(&wait) });
             spin_until_claimed(&wait.parker);
             // SAFETY: this thread is the entry's waiter, and it saw the
             // claim (ended: `claimed` reports only those): the wait is
@@ -917,7 +1041,11 @@ mod tests {
                 OP,
                 Some(round),
             ));
-            tx.chan.lock().send_waits.push_back(wait.clone());
+            // SAFETY: as for the receivers above.
+            tx.chan
+                .lock()
+                .send_waits
+                .push_back(unsafe { Entry::new(&wait) });
             spin_until_claimed(&wait.parker);
             // SAFETY: as for the receivers above. As the sender would, it
             // takes a value still there back (the taker skips it).

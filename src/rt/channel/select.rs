@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Chan, Receiver, RecvError, SendError, Sender, Wait};
+use super::{Chan, Entry, Receiver, RecvError, SendError, Sender, Wait};
 use crate::rt::arena::Key;
 use crate::rt::park::{Caller, EntryParker, Parker, Woke, MAX_OP};
 use crate::rt::reactor::Interest;
@@ -283,7 +283,9 @@ impl<R> Pending<'_, '_, R> {
             let mut claim = || parker.try_claim(index);
             match self.ops[index].attempt(self.task, &mut claim) {
                 Attempt::Done(r) => {
-                    self.withdraw(Some(index));
+                    // Its own entry too: the select completed it itself,
+                    // so no completer took it out of its queue.
+                    self.withdraw(None);
                     return Some(r);
                 }
                 Attempt::Failed => {
@@ -313,11 +315,13 @@ impl<R> Pending<'_, '_, R> {
         self.ops[index].finish()
     }
 
-    /// Removes every operation's registration but `keep`'s (the winner's,
-    /// already removed by whoever claimed it).
-    fn withdraw(&mut self, keep: Option<usize>) {
+    /// Removes every operation's registration but `taken`'s, which the
+    /// counterpart that claimed it took out of its queue (`None`: every
+    /// one). Each operation's entries are freed with it, after this: the
+    /// queues only point to them.
+    fn withdraw(&mut self, taken: Option<usize>) {
         for (index, op) in self.ops.iter_mut().enumerate() {
-            if Some(index) != keep {
+            if Some(index) != taken {
                 op.unregister(self.task);
             }
         }
@@ -326,11 +330,14 @@ impl<R> Pending<'_, '_, R> {
 
 impl<R> Drop for Pending<'_, '_, R> {
     fn drop(&mut self) {
+        // Every registration goes, the claimed one's too: the claim may be
+        // the select's own (an operation whose closure panicked), whose
+        // entry no counterpart took out (for a counterpart's, it is a look
+        // that finds nothing).
         match self.parker.try_abort() {
-            Ok(()) => self.withdraw(None),
-            Err(DEADLINE) => self.withdraw(None),
+            Ok(()) | Err(DEADLINE) => self.withdraw(None),
             Err(index) => {
-                self.withdraw(Some(index));
+                self.withdraw(None);
                 if let Some(op) = self.ops.get_mut(index) {
                     op.give_back();
                 }
@@ -383,10 +390,8 @@ struct RecvOp<'a, T, F> {
 
 /// Whether `waits` holds a waiter that is not part of `mine` (a select
 /// may send and receive on one channel).
-fn others<T>(waits: &std::collections::VecDeque<Arc<Wait<T>>>, mine: Option<&Parker>) -> bool {
-    waits
-        .iter()
-        .any(|w| mine.is_none_or(|p| !std::ptr::eq(&*w.parker, p)))
+fn others<T>(waits: &std::collections::VecDeque<Entry<T>>, mine: Option<&Parker>) -> bool {
+    waits.iter().any(|w| mine.is_none_or(|p| !w.waits_on(p)))
 }
 
 impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, F> {
@@ -414,16 +419,21 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Operation<R> for RecvOp<'_, T, 
 
     fn register(&mut self, parker: &Arc<Parker>, index: usize, _: Option<(&Scheduler, Key)>) {
         let wait = Arc::new(Wait::new(EntryParker::Shared(parker.clone()), index, None));
-        self.chan.lock().recv_waits.push_back(wait.clone());
+        // SAFETY: the entry lives in `self.wait` until the select withdraws
+        // (`unregister`, which takes it out under the lock) or a completer
+        // takes it out; `self.wait` is replaced only by a new registration,
+        // after a withdrawal. A select that is abandoned while it waits
+        // leaks it with its stack.
+        self.chan
+            .lock()
+            .recv_waits
+            .push_back(unsafe { Entry::new(&wait) });
         self.wait = Some(wait);
     }
 
     fn unregister(&mut self, _: Option<(&Scheduler, Key)>) {
         if let Some(wait) = &self.wait {
-            self.chan
-                .lock()
-                .recv_waits
-                .retain(|w| !Arc::ptr_eq(w, wait));
+            self.chan.lock().recv_waits.retain(|e| !e.is(wait));
         }
     }
 
@@ -473,7 +483,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
         let value = match self.wait.take() {
             // Registered: take the value back out of our own entry.
             Some(wait) => {
-                inner.send_waits.retain(|w| !Arc::ptr_eq(w, &wait));
+                inner.send_waits.retain(|e| !e.is(&wait));
                 // SAFETY: the select is the entry's waiter, and its own
                 // claim (`claim()` above, ended at once) settled the wait.
                 unsafe { wait.take_settled() }
@@ -503,16 +513,17 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Operation<R> for SendOp<'_,
             index,
             self.value.take(),
         ));
-        self.chan.lock().send_waits.push_back(wait.clone());
+        // SAFETY: as in `RecvOp::register`.
+        self.chan
+            .lock()
+            .send_waits
+            .push_back(unsafe { Entry::new(&wait) });
         self.wait = Some(wait);
     }
 
     fn unregister(&mut self, _: Option<(&Scheduler, Key)>) {
         if let Some(wait) = &self.wait {
-            self.chan
-                .lock()
-                .send_waits
-                .retain(|w| !Arc::ptr_eq(w, wait));
+            self.chan.lock().send_waits.retain(|e| !e.is(wait));
         }
     }
 

@@ -2,23 +2,39 @@
 //! operation it stands for, and what it holds (a sender's value until a
 //! receiver takes it; a receiver's slot, empty until a sender fills it).
 //!
-//! What it holds has no lock of its own. Who may touch it follows the
-//! parker's state (see `park.rs`, "Handing over"): the waiter, until it
-//! publishes the entry in a channel's queue; the one claimer that won the
-//! wait with [`Parker::try_hand_over`], from that claim until it ends
-//! ([`Wait::hand_over`]); the waiter again once the wait is settled, and
-//! then for good ([`Wait::take_settled`]). A claim that moves nothing (a
-//! disconnect) leaves the contents alone: a sender then finds its value
-//! still there, a receiver its slot empty.
+//! # Who owns an entry, and who may touch it
+//! The channel's queues hold [`Entry`] pointers, not owners: an entry
+//! belongs to its waiter (the handle's kept entry, `kept.rs`, or one the
+//! waiting frame made), which keeps it alive and in place for as long as
+//! it is queued, and takes it out of the queue under the channel's lock
+//! before it lets go of it. A completer touches an entry only under that
+//! lock, and not after its claim has ended: by then it has taken what it
+//! needs to wake the waiter ([`Wake`]), so the waiter may free the entry
+//! the moment it sees the claim.
 //!
-//! [`Parker::try_hand_over`]: crate::rt::park::Parker::try_hand_over
+//! What the entry holds has no lock of its own. Who may touch it follows
+//! the parker's state (see `park.rs`, "Handing over"): the waiter, until
+//! it publishes the entry in a channel's queue; the one completer that
+//! claimed the wait, from that claim until it ends ([`Wait::complete`]);
+//! the waiter again once the wait is settled, and then for good
+//! ([`Wait::take_settled`]). A claim that moves nothing (a disconnect)
+//! leaves the contents alone: a sender then finds its value still there,
+//! a receiver its slot empty.
+//!
+//! # Two kinds of parker
+//! A plain wait's entry has a parker of its own, and every claim of it
+//! and its waiter's abort happen under the channel's lock: a claim is a
+//! look and one store ([`Parker::end_claim_locked`]), no
+//! read-modify-write. A select's entries share one parker across
+//! channels, whose locks do not exclude each other: those are claimed by
+//! compare-and-swap, with a hand-over claim that the waiter cannot see
+//! until it ends ([`Parker::try_hand_over`]).
 
 use std::cell::UnsafeCell;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::ptr::NonNull;
 
-use super::spare::Spare;
-use super::OP;
-use crate::rt::park::{Caller, EntryParker, Parker};
+use crate::rt::park::{EntryParker, Parker, Wake};
 
 /// One wait on a channel; see the module docs.
 pub(super) struct Wait<T> {
@@ -29,9 +45,10 @@ pub(super) struct Wait<T> {
 }
 
 // SAFETY: `held` is touched by one party at a time, each handing it on
-// through the parker's atomic state with release and acquire ordering (see
-// the module docs), so sharing a `Wait` between threads moves a `T` from
-// one thread to another, which `T: Send` allows; the parker is `Sync`.
+// through the parker's atomic state or the channel's lock with release
+// and acquire ordering (see the module docs), so sharing a `Wait` between
+// threads moves a `T` from one thread to another, which `T: Send` allows;
+// the parker is `Sync`.
 unsafe impl<T: Send> Sync for Wait<T> {}
 
 impl<T> Wait<T> {
@@ -43,53 +60,66 @@ impl<T> Wait<T> {
         }
     }
 
-    /// An entry for a plain wait of the caller (operation [`OP`], a parker
-    /// of its own) holding `held`: `spare`'s kept entry rearmed if it has
-    /// one nobody else holds, else a new one. `Err` with the worker's
-    /// identity, and `held` back, where the caller cannot wait
-    /// ([`Caller::OnWorker`]).
+    /// Refills the entry for its waiter's next wait: what it holds, and a
+    /// parker waiting again. Only by the entry's owner, while it is in no
+    /// queue (`&mut` says nobody else holds a reference).
     #[inline]
-    pub(super) fn for_caller(
-        spare: &Spare<Wait<T>>,
-        held: Option<T>,
-    ) -> Result<Arc<Wait<T>>, (usize, Option<T>)> {
-        if let Some(mut kept) = spare.take() {
-            let wait = kept.get_mut();
-            if let EntryParker::Own(parker) = &mut wait.parker {
-                if let Err(worker) = parker.rearm() {
-                    spare.keep(kept.into_arc());
-                    return Err((worker, held));
+    pub(super) fn refill(&mut self, op: usize, held: Option<T>) {
+        self.op = op;
+        *self.held.get_mut() = held;
+    }
+
+    /// Claims the wait and runs `f` on what the entry holds, ending the
+    /// claim after it; `None` if someone else (or the waiter's abort) was
+    /// first. The result comes with how to wake the waiter, which the
+    /// caller does (now, or once it has released the lock). Only under
+    /// the lock of the channel whose queue held the entry (the caller has
+    /// just taken it out).
+    #[inline]
+    pub(super) fn complete<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> Option<(R, Wake)> {
+        match &self.parker {
+            EntryParker::Own(parker) => {
+                if !parker.waits_locked() {
+                    return None;
                 }
-                wait.op = OP;
-                *wait.held.get_mut() = held;
-                return Ok(kept.into_arc());
+                // SAFETY: the wait is unclaimed and every claim and abort of
+                // this parker is made under the lock the caller holds, so
+                // until the store below nobody else touches `held`: no other
+                // completer (they need the lock), and not the waiter (it
+                // touches it before it published the entry, done since the
+                // caller found it queued, or once the wait is settled, which
+                // it is not until that store).
+                let r = f(unsafe { &mut *self.held.get() });
+                let wake = parker.wake_token();
+                parker.end_claim_locked(self.op);
+                Some((r, wake))
             }
-        }
-        match Caller::here() {
-            Caller::Can(waiter) => Ok(Arc::new(Wait::new(
-                EntryParker::Own(Parker::alone(waiter)),
-                OP,
-                held,
-            ))),
-            Caller::OnWorker(worker) => Err((worker, held)),
+            EntryParker::Shared(parker) => {
+                let claim = parker.try_hand_over(self.op)?;
+                // SAFETY: from the claim until `claim` is dropped (after `f`),
+                // nobody else touches `held`: no other claim can be made (the
+                // state is no longer waiting), and the waiter touches it
+                // before it published the entry (done: the caller found it
+                // published) or once the wait is settled, which it is not
+                // until the claim ends (the waiter's checks wait for that).
+                let r = f(unsafe { &mut *self.held.get() });
+                let wake = parker.wake_token();
+                drop(claim);
+                Some((r, wake))
+            }
         }
     }
 
-    /// Claims the wait ([`Parker::try_hand_over`]) and runs `f` on what the
-    /// entry holds, ending the claim after it; `None` if someone else (or
-    /// the waiter's abort) was first. The caller then wakes the waiter.
+    /// The waiter gives up: `Ok` if nobody had claimed the wait, else the
+    /// operation that did (its claim has ended). Only by the waiter, under
+    /// the lock of the channel it waits on; it then takes its entry out of
+    /// the queue before releasing the lock if it got `Ok`.
     #[inline]
-    pub(super) fn hand_over<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> Option<R> {
-        let claim = self.parker.try_hand_over(self.op)?;
-        // SAFETY: from the claim until `claim` is dropped (after `f`),
-        // nobody else touches `held`: no other claim can be made (the state
-        // is no longer waiting), and the waiter touches it before it
-        // published the entry (done: the claimer found it published) or once
-        // the wait is settled, which it is not until the claim ends (the
-        // waiter's checks wait for that).
-        let r = f(unsafe { &mut *self.held.get() });
-        drop(claim);
-        Some(r)
+    pub(super) fn abort_locked(&self) -> Result<(), usize> {
+        match &self.parker {
+            EntryParker::Own(parker) => parker.abort_locked(),
+            EntryParker::Shared(parker) => parker.try_abort(),
+        }
     }
 
     /// What the entry holds, taken out, once the wait is settled (claimed
@@ -122,53 +152,49 @@ impl<T> Wait<T> {
         // SAFETY: as in `take_settled`.
         unsafe { (*self.held.get()).is_some() }
     }
+
+    /// Whether this entry waits on `parker` (a select's, sending and
+    /// receiving on one channel, must not complete itself).
+    pub(super) fn waits_on(&self, parker: &Parker) -> bool {
+        std::ptr::eq(&*self.parker, parker)
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
+/// A channel queue's pointer to a waiter's entry (see the module docs:
+/// its waiter owns it and keeps it alive while it is queued).
+pub(super) struct Entry<T>(NonNull<Wait<T>>);
 
-    use super::Wait;
-    use crate::rt::channel::spare::Spare;
+// SAFETY: an `Entry` is a shared reference to a `Wait<T>` in all but its
+// lifetime (kept by the waiter's contract, see `Entry::new`), and
+// `Wait<T>` is `Sync` when `T: Send`.
+unsafe impl<T: Send> Send for Entry<T> {}
 
-    #[test]
-    fn a_kept_entry_is_refilled_in_place_and_waits_again() {
-        let spare = Spare::new();
-        let first = Wait::for_caller(&spare, Some(1)).expect("a thread can wait");
-        let at = Arc::as_ptr(&first);
-        assert!(!first.parker.is_settled(), "a new entry waits");
-        assert!(first.parker.try_claim(first.op));
-        // SAFETY: this thread is the waiter, and the claim just made (no
-        // hand-over: ended at once) settled the wait.
-        assert_eq!(unsafe { first.take_settled() }, Some(1));
-        spare.keep(first);
-        let second = Wait::for_caller(&spare, Some(2)).expect("a thread can wait");
-        assert!(
-            std::ptr::eq(Arc::as_ptr(&second), at),
-            "the same allocation"
-        );
-        assert!(!second.parker.is_settled(), "rearmed: it waits again");
-        let handed = second.hand_over(Option::take).expect("the claim is free");
-        assert_eq!(handed, Some(2), "it holds the new value");
-        assert_eq!(second.parker.claimed(), Some(second.op));
-        assert!(second.hand_over(Option::take).is_none(), "claimed once");
-        let shared = second.clone();
-        spare.keep(second);
-        let third = Wait::for_caller(&spare, None).expect("a thread can wait");
-        assert!(
-            !std::ptr::eq(Arc::as_ptr(&third), at),
-            "an entry held elsewhere was not kept: a new one"
-        );
-        drop(shared);
+impl<T> Entry<T> {
+    /// A pointer to `wait`, to queue in one channel.
+    ///
+    /// # Safety
+    /// `wait` stays alive and in place, and nobody takes a `&mut` to it,
+    /// until the entry has left the queue it is put in: the waiter takes
+    /// it out under the channel's lock (if nobody popped it first) before
+    /// it drops, moves or refills the entry.
+    pub(super) unsafe fn new(wait: &Wait<T>) -> Entry<T> {
+        Entry(NonNull::from(wait))
     }
 
-    #[test]
-    #[should_panic(expected = "before its wait was settled")]
-    fn contents_of_a_wait_not_settled_are_not_handed_out() {
-        let spare = Spare::new();
-        let wait = Wait::for_caller(&spare, Some(1)).expect("a thread can wait");
-        // SAFETY: this thread is the waiter; the wait is not settled, which
-        // the call checks (the panic this test expects).
-        let _ = unsafe { wait.take_settled() };
+    /// Whether this points to `wait`.
+    pub(super) fn is(&self, wait: &Wait<T>) -> bool {
+        std::ptr::eq(self.0.as_ptr(), wait)
+    }
+}
+
+impl<T> Deref for Entry<T> {
+    type Target = Wait<T>;
+
+    #[inline]
+    fn deref(&self) -> &Wait<T> {
+        // SAFETY: while the entry exists it is in a queue (or just taken out
+        // of one by the caller, who holds the channel's lock), so the wait
+        // is alive and unmoved (`Entry::new`'s contract).
+        unsafe { self.0.as_ref() }
     }
 }
