@@ -34,9 +34,9 @@
 //! ([`Parker::waits_locked`]) and, once the value has moved, one store
 //! that claims and ends the claim at once ([`Parker::end_claim_locked`]).
 //!
-//! A claimer that ends a wait takes what it needs to wake the waiter
-//! first ([`Parker::wake_token`]): once the claim has ended, the waiter
-//! may free the parker.
+//! A claimer that ends a wait wakes the waiter, or takes what it needs to
+//! wake it later, first ([`Parker::wake_here_or_token`]): once the claim
+//! has ended, the waiter may free the parker.
 //!
 //! # Giving up
 //! A waiter that stops waiting without being claimed (its deadline passed,
@@ -130,6 +130,7 @@ impl Waiter {
 
     /// Sleeps until woken (or spuriously) or `deadline`; `false` if the
     /// waiter is a task that cannot park (being cancelled, or unwinding).
+    #[inline]
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> bool {
         match self {
             Waiter::Thread(_) => {
@@ -147,18 +148,20 @@ impl Waiter {
         }
     }
 
-    /// How to wake the waiter, taken while the waiter cannot go away (its
-    /// wait is claimed but not yet ended): a task of this thread's worker
-    /// by key alone (no reference count changes), any other waiter with
-    /// its own reference to its mailbox or thread, so the wake may come
-    /// after the wait ended and the waiter freed what it waited with.
+    /// Wakes the waiter now if it is a task of this thread's worker (that
+    /// only puts it on the ready queue: it cannot run before the caller
+    /// parks or yields), else returns a
+    /// token to deliver later.
     #[inline]
-    pub(crate) fn wake_token(&self) -> Wake {
+    pub(crate) fn wake_here_or_token(&self) -> Option<Wake> {
         match self {
-            Waiter::Thread(t) => Wake::Thread(t.clone()),
+            Waiter::Thread(t) => Some(Wake::Thread(t.clone())),
             Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
-                Some(s) if Arc::ptr_eq(s.remote(), remote) => Wake::Here(*key),
-                _ => Wake::Remote(remote.clone(), *key),
+                Some(s) if Arc::ptr_eq(s.remote(), remote) => {
+                    s.wake(*key);
+                    None
+                }
+                _ => Some(Wake::Remote(remote.clone(), *key)),
             }),
         }
     }
@@ -177,12 +180,11 @@ impl Clone for Waiter {
     }
 }
 
-/// A wake to deliver, detached from the wait it ends
-/// ([`Waiter::wake_token`]).
+/// A wake to deliver later, detached from the wait it ends
+/// ([`Waiter::wake_here_or_token`]): it holds its own reference to the
+/// mailbox or thread, so it may be delivered after the waiter has freed
+/// what it waited with.
 pub(crate) enum Wake {
-    /// A task of the worker of the thread that took the token (and that
-    /// delivers it: a token is not sent to another thread).
-    Here(Key),
     /// A task of another worker, through its mailbox.
     Remote(Arc<Remote>, Key),
     /// A plain thread.
@@ -190,22 +192,9 @@ pub(crate) enum Wake {
 }
 
 impl Wake {
-    /// Whether delivering it is cheap and makes no system call: a task of
-    /// this worker, put back on its ready queue.
-    #[inline]
-    pub(crate) fn is_here(&self) -> bool {
-        matches!(self, Wake::Here(_))
-    }
-
     /// Delivers it.
-    #[inline]
     pub(crate) fn wake(self) {
         match self {
-            Wake::Here(key) => with_scheduler(|sched| {
-                if let Some(s) = sched {
-                    s.wake(key);
-                }
-            }),
             Wake::Remote(remote, key) => remote.send(Message::Wake(key)),
             Wake::Thread(t) => t.unpark(),
         }
@@ -361,10 +350,11 @@ impl Parker {
         }
     }
 
-    /// How to wake the waiter once the wait is claimed ([`Waiter::wake_token`]).
+    /// Wakes a waiter of this worker now, or returns how to wake it later
+    /// ([`Waiter::wake_here_or_token`]); only once the wait is claimed.
     #[inline]
-    pub(crate) fn wake_token(&self) -> Wake {
-        self.waiter.wake_token()
+    pub(crate) fn wake_here_or_token(&self) -> Option<Wake> {
+        self.waiter.wake_here_or_token()
     }
 
     /// Claims the wait for operation `op` (at most [`MAX_OP`]) to hand
@@ -480,6 +470,7 @@ impl Parker {
     /// Sleeps until the wait is claimed, `deadline` passes, or the task
     /// cannot park. Does not abort: the caller decides with
     /// [`try_abort`](Self::try_abort).
+    #[inline]
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Woke {
         loop {
             match self.wait_once(deadline) {
@@ -491,6 +482,7 @@ impl Parker {
 
     /// Sleeps once: returns when woken, claimed or not ([`Woke::Woken`] for
     /// a wake that is not a claim), or as [`sleep`](Self::sleep) does.
+    #[inline]
     pub(crate) fn wait_once(&self, deadline: Option<Instant>) -> Woke {
         if let Some(op) = self.claimed() {
             return Woke::Claimed(op);

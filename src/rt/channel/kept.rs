@@ -78,7 +78,7 @@ impl<T> Kept<T> {
     ///
     /// # Safety
     /// The caller holds the lock of the channel this handle belongs to.
-    #[inline]
+    #[inline(always)]
     pub(super) unsafe fn for_caller(
         &self,
         held: Option<T>,

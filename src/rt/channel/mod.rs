@@ -227,13 +227,12 @@ struct Wakes {
 }
 
 impl Wakes {
-    /// Delivers a wake of a task of this worker now (it only puts the
-    /// task on the ready queue), keeps any other for later.
+    /// Keeps a wake for later, if there is one ([`Wait::complete`] woke a
+    /// task of this worker itself).
     #[inline]
-    fn add(&mut self, wake: Wake) {
-        if wake.is_here() {
-            wake.wake();
-        } else if self.first.is_none() {
+    fn add(&mut self, wake: Option<Wake>) {
+        let Some(wake) = wake else { return };
+        if self.first.is_none() {
             self.first = Some(wake);
         } else {
             self.more.push(wake);
@@ -291,6 +290,7 @@ impl<T> Inner<T> {
     /// Sends `value` without waiting: to the oldest waiting receiver if the
     /// queue is empty, else into the queue if it has room; gives it back
     /// otherwise.
+    #[inline]
     fn offer(&mut self, value: T) -> Result<(), T> {
         let value = if self.queue.is_empty() {
             match self.hand_to_receiver(value) {
@@ -314,7 +314,7 @@ impl<T> Inner<T> {
     /// on another thread that looks at its wait meanwhile (it checks
     /// before it parks, and wakes on timers) does not find its slot empty,
     /// which says "disconnected", and lose the value stored after.
-    #[inline]
+    #[inline(always)]
     fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
         let mut value = Some(value);
         while let Some(entry) = self.recv_waits.pop_front() {
@@ -328,6 +328,7 @@ impl<T> Inner<T> {
 
     /// Receives without waiting: from the queue (then lets the oldest
     /// waiting sender in), or straight from a waiting sender.
+    #[inline]
     fn take(&mut self) -> Option<T> {
         if let Some(value) = self.queue.pop_front() {
             while self.has_room() {
@@ -346,7 +347,16 @@ impl<T> Inner<T> {
     /// [`hand_to_receiver`](Self::hand_to_receiver):
     /// a claimed sender that looked before the value was taken would find
     /// it still there, which says "disconnected", and take it back.
+    #[inline]
     fn take_from_sender(&mut self) -> Option<T> {
+        if self.send_waits.is_empty() {
+            return None;
+        }
+        self.take_from_waiting_sender()
+    }
+
+    #[inline(never)]
+    fn take_from_waiting_sender(&mut self) -> Option<T> {
         while let Some(entry) = self.send_waits.pop_front() {
             if let Some((value, wake)) = entry.complete(Option::take) {
                 self.later.add(wake);
@@ -441,6 +451,7 @@ impl<T> Sender<T> {
         self.send_until(value, Some(deadline))
     }
 
+    #[inline]
     fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         self.send_waiting(value, deadline)
             .map_err(|(why, value)| match why {
@@ -452,6 +463,7 @@ impl<T> Sender<T> {
 
     /// The send under every waiting form, for the crate's own callers too
     /// (the C API): each way it fails comes apart, with the value.
+    #[inline]
     pub(crate) fn send_waiting(
         &self,
         value: T,
@@ -465,6 +477,7 @@ impl<T> Sender<T> {
     /// then unwound instead of returning (the task was cancelled, or its
     /// `rt::timeout` deadline fired, before it ran again): the value was
     /// sent all the same. For callers that stop those unwinds (the C API).
+    #[inline]
     pub(crate) fn send_waiting_noting(
         &self,
         value: T,
@@ -475,10 +488,21 @@ impl<T> Sender<T> {
         if inner.receivers_gone() {
             return Err((Failed::Disconnected, value));
         }
-        let value = match inner.offer(value) {
-            Ok(()) => return Ok(()),
-            Err(value) => value,
-        };
+        match inner.offer(value) {
+            Ok(()) => Ok(()),
+            Err(value) => self.send_parking(inner, value, deadline, sent),
+        }
+    }
+
+    /// The send's wait: the channel (locked as `inner`) is full.
+    #[inline(never)]
+    fn send_parking(
+        &self,
+        mut inner: Locked<'_, T>,
+        value: T,
+        deadline: Option<Instant>,
+        sent: &Cell<bool>,
+    ) -> Result<(), (Failed, T)> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err((Failed::Timeout, value));
         }
@@ -612,6 +636,7 @@ struct PendingSend<'a, T> {
 }
 
 impl<T> PendingSend<'_, T> {
+    #[inline]
     fn settle(&self, woke: Woke) -> Settled<()> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
@@ -696,6 +721,7 @@ impl<T> Receiver<T> {
         self.recv_until(Some(deadline))
     }
 
+    #[inline]
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         self.recv_waiting(deadline).map_err(|why| match why {
             Failed::Disconnected => RecvTimeoutError::Disconnected,
@@ -706,11 +732,22 @@ impl<T> Receiver<T> {
 
     /// The receive under every waiting form, for the crate's own callers
     /// too (the C API): each way it fails comes apart.
+    #[inline]
     pub(crate) fn recv_waiting(&self, deadline: Option<Instant>) -> Result<T, Failed> {
         let mut inner = self.chan.lock();
-        if let Some(value) = inner.take() {
-            return Ok(value);
+        match inner.take() {
+            Some(value) => Ok(value),
+            None => self.recv_parking(inner, deadline),
         }
+    }
+
+    /// The receive's wait: the channel (locked as `inner`) is empty.
+    #[inline(never)]
+    fn recv_parking(
+        &self,
+        mut inner: Locked<'_, T>,
+        deadline: Option<Instant>,
+    ) -> Result<T, Failed> {
         if inner.senders_gone() {
             return Err(Failed::Disconnected);
         }
@@ -785,6 +822,7 @@ struct PendingRecv<'a, T> {
 }
 
 impl<T> PendingRecv<'_, T> {
+    #[inline]
     fn settle(&self, woke: Woke) -> Settled<T> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),

@@ -71,12 +71,15 @@ impl<T> Wait<T> {
 
     /// Claims the wait and runs `f` on what the entry holds, ending the
     /// claim after it; `None` if someone else (or the waiter's abort) was
-    /// first. The result comes with how to wake the waiter, which the
-    /// caller does (now, or once it has released the lock). Only under
-    /// the lock of the channel whose queue held the entry (the caller has
-    /// just taken it out).
+    /// first. A waiter that is a task of this worker is woken at once;
+    /// any other's wake comes with the result, for the caller to deliver
+    /// once it has released the lock. Only under the lock of the channel
+    /// whose queue held the entry (the caller has just taken it out).
     #[inline]
-    pub(super) fn complete<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> Option<(R, Wake)> {
+    pub(super) fn complete<R>(
+        &self,
+        f: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Option<(R, Option<Wake>)> {
         match &self.parker {
             EntryParker::Own(parker) => {
                 if !parker.waits_locked() {
@@ -90,7 +93,7 @@ impl<T> Wait<T> {
                 // caller found it queued, or once the wait is settled, which
                 // it is not until that store).
                 let r = f(unsafe { &mut *self.held.get() });
-                let wake = parker.wake_token();
+                let wake = parker.wake_here_or_token();
                 parker.end_claim_locked(self.op);
                 Some((r, wake))
             }
@@ -103,7 +106,7 @@ impl<T> Wait<T> {
                 // published) or once the wait is settled, which it is not
                 // until the claim ends (the waiter's checks wait for that).
                 let r = f(unsafe { &mut *self.held.get() });
-                let wake = parker.wake_token();
+                let wake = parker.wake_here_or_token();
                 drop(claim);
                 Some((r, wake))
             }
