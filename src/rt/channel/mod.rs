@@ -522,12 +522,14 @@ impl<T> Sender<T> {
         // before `held`, declared first, is dropped; nothing refills it
         // while it is lent to this wait.
         inner.send_waits.push_back(unsafe { Entry::new(wait) });
-        drop(inner);
         let pending = PendingSend {
             chan: &self.chan,
             wait,
             sent,
         };
+        // After `pending` exists: should delivering the wakes this send
+        // made on its way panic, the entry is withdrawn all the same.
+        drop(inner);
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
@@ -626,6 +628,24 @@ impl Woke {
     }
 }
 
+/// The waiter of `wait`, queued in `chan`'s queue that `queue` picks,
+/// gives up: `Ok` if nobody had claimed the wait (its entry is then out of
+/// the queue), else the operation that did, whose claim has ended and
+/// whose completer took the entry out.
+#[inline(never)]
+fn give_up<T>(
+    chan: &Chan<T>,
+    wait: &Wait<T>,
+    queue: fn(&mut Inner<T>) -> &mut VecDeque<Entry<T>>,
+) -> Result<(), usize> {
+    let mut inner = chan.lock();
+    let aborted = wait.abort_locked();
+    if aborted.is_ok() {
+        queue(&mut inner).retain(|e| !e.is(wait));
+    }
+    aborted
+}
+
 /// A sender's wait in progress; dropped only if the sender unwinds out of
 /// it (it is cancelled), and then gives up the wait.
 struct PendingSend<'a, T> {
@@ -636,23 +656,18 @@ struct PendingSend<'a, T> {
 }
 
 impl<T> PendingSend<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn settle(&self, woke: Woke) -> Settled<()> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
             Woke::TimedOut | Woke::Refused | Woke::Woken => {
-                let mut inner = self.chan.lock();
-                let aborted = self.wait.abort_locked();
-                if aborted.is_ok() {
-                    inner.send_waits.retain(|e| !e.is(self.wait));
-                }
-                aborted
+                give_up(self.chan, self.wait, |inner| &mut inner.send_waits)
             }
         };
         match claimed {
             Ok(()) => Settled::GaveUp(woke.gave_up()),
             // SAFETY: the sender is the entry's waiter, and the claim that
-            // `try_abort` or the sleep reported has ended: the wait is
+            // the sleep or `give_up` reported has ended: the wait is
             // settled.
             Err(_) if unsafe { self.wait.holds_settled() } => Settled::Disconnected,
             Err(_) => Settled::Done(()),
@@ -764,11 +779,12 @@ impl<T> Receiver<T> {
         // SAFETY: as in `Sender::send_waiting_noting`: `pending` (or a
         // completer) takes the entry out of the queue before `held` goes.
         inner.recv_waits.push_back(unsafe { Entry::new(wait) });
-        drop(inner);
         let pending = PendingRecv {
             chan: &self.chan,
             wait,
         };
+        // After `pending` exists, as in `send_parking`.
+        drop(inner);
         let woke = wait.parker.sleep(deadline);
         let settled = pending.settle(woke);
         std::mem::forget(pending);
@@ -822,23 +838,18 @@ struct PendingRecv<'a, T> {
 }
 
 impl<T> PendingRecv<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn settle(&self, woke: Woke) -> Settled<T> {
         let claimed = match woke {
             Woke::Claimed(op) => Err(op),
             Woke::TimedOut | Woke::Refused | Woke::Woken => {
-                let mut inner = self.chan.lock();
-                let aborted = self.wait.abort_locked();
-                if aborted.is_ok() {
-                    inner.recv_waits.retain(|e| !e.is(self.wait));
-                }
-                aborted
+                give_up(self.chan, self.wait, |inner| &mut inner.recv_waits)
             }
         };
         match claimed {
             Ok(()) => Settled::GaveUp(woke.gave_up()),
             // SAFETY: the receiver is the entry's waiter, and the claim that
-            // `try_abort` or the sleep reported has ended: the wait is
+            // the sleep or `give_up` reported has ended: the wait is
             // settled.
             Err(_) => match unsafe { self.wait.take_settled() } {
                 Some(value) => Settled::Done(value),

@@ -75,7 +75,7 @@ impl<T> Wait<T> {
     /// any other's wake comes with the result, for the caller to deliver
     /// once it has released the lock. Only under the lock of the channel
     /// whose queue held the entry (the caller has just taken it out).
-    #[inline]
+    #[inline(always)]
     pub(super) fn complete<R>(
         &self,
         f: impl FnOnce(&mut Option<T>) -> R,
