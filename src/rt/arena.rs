@@ -5,6 +5,13 @@
 //! is freed and reused, its generation changes, so a stale key (a late
 //! wake-up, an old timer, an event for a closed fd) finds nothing instead of
 //! the new occupant.
+//!
+//! A stored value never moves: the slots live in chunks of [`CHUNK`], each
+//! allocated once with room for exactly that many and never grown past it,
+//! and a chunk is freed only with the arena. So a reference to a value,
+//! turned into a pointer, stays valid until that value is removed (or the
+//! arena dropped), even across inserts: the scheduler resumes a task
+//! through such a pointer while the task spawns others (`scheduler.rs`).
 
 /// A slot index and the generation of its occupant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,9 +40,16 @@ struct Slot<T> {
     value: Option<T>,
 }
 
-/// Values addressed by [`Key`]; freed slots are reused.
+/// Slots per chunk.
+const CHUNK: usize = 64;
+
+/// Values addressed by [`Key`]; freed slots are reused. Slot `i` is entry
+/// `i % CHUNK` of chunk `i / CHUNK`.
 pub(crate) struct Arena<T> {
-    slots: Vec<Slot<T>>,
+    /// Each made with `Vec::with_capacity(CHUNK)` and pushed to only while
+    /// shorter than `CHUNK`, so it never reallocates (the guarantee of
+    /// `Vec::push` within capacity): a stored value never moves.
+    chunks: Vec<Vec<Slot<T>>>,
     free: Vec<u32>,
     len: usize,
 }
@@ -43,7 +57,7 @@ pub(crate) struct Arena<T> {
 impl<T> Arena<T> {
     pub(crate) fn new() -> Self {
         Arena {
-            slots: Vec::new(),
+            chunks: Vec::new(),
             free: Vec::new(),
             len: 0,
         }
@@ -59,15 +73,21 @@ impl<T> Arena<T> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                let i = u32::try_from(self.slots.len()).expect("jmpco: arena full");
-                self.slots.push(Slot {
+                let full = self.chunks.last().is_none_or(|c| c.len() == CHUNK);
+                if full {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let used = (self.chunks.len() - 1) * CHUNK;
+                let chunk = self.chunks.last_mut().expect("a chunk with room");
+                let i = u32::try_from(used + chunk.len()).expect("jmpco: arena full");
+                chunk.push(Slot {
                     generation: 0,
                     value: None,
                 });
                 i
             }
         };
-        let slot = &mut self.slots[index as usize];
+        let slot = self.slot_mut(index).expect("a slot just made or freed");
         let key = Key {
             index,
             generation: slot.generation,
@@ -77,8 +97,21 @@ impl<T> Arena<T> {
         key
     }
 
+    #[inline]
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let i = index as usize;
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+        let i = index as usize;
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+    }
+
+    #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
-        let slot = self.slots.get(key.index as usize)?;
+        let slot = self.slot(key.index)?;
         if slot.generation == key.generation {
             slot.value.as_ref()
         } else {
@@ -86,8 +119,9 @@ impl<T> Arena<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        let slot = self.slots.get_mut(key.index as usize)?;
+        let slot = self.slot_mut(key.index)?;
         if slot.generation == key.generation {
             slot.value.as_mut()
         } else {
@@ -97,7 +131,7 @@ impl<T> Arena<T> {
 
     /// Takes the value out; the key (and every copy of it) goes stale.
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
-        let slot = self.slots.get_mut(key.index as usize)?;
+        let slot = self.slot_mut(key.index)?;
         if slot.generation != key.generation {
             return None;
         }
@@ -110,8 +144,9 @@ impl<T> Arena<T> {
 
     /// The keys of every stored value.
     pub(crate) fn keys(&self) -> Vec<Key> {
-        self.slots
+        self.chunks
             .iter()
+            .flatten()
             .enumerate()
             .filter(|(_, s)| s.value.is_some())
             .map(|(i, s)| Key {
@@ -137,5 +172,25 @@ mod tests {
         assert_eq!(arena.get(b), Some(&'b'));
         assert_eq!(Key::from_u64(b.to_u64()), b);
         assert_eq!(arena.len(), 1);
+    }
+
+    #[test]
+    fn a_stored_value_stays_put_while_others_come_and_go() {
+        let mut arena = Arena::new();
+        let first = arena.insert_with(|_| 0usize);
+        let at = arena.get(first).map(std::ptr::from_ref).expect("stored");
+        let mut keys: Vec<(Key, usize)> = (1..=3 * CHUNK)
+            .map(|i| (arena.insert_with(|_| i), i))
+            .collect();
+        for (key, i) in keys.drain(..CHUNK) {
+            assert_eq!(arena.remove(key), Some(i));
+        }
+        keys.extend((0..2 * CHUNK).map(|i| (arena.insert_with(|_| i), i)));
+        assert_eq!(arena.get(first).map(std::ptr::from_ref), Some(at));
+        for &(key, i) in &keys {
+            assert_eq!(arena.get(key), Some(&i));
+        }
+        assert_eq!(arena.len(), 1 + keys.len());
+        assert_eq!(arena.keys().len(), arena.len());
     }
 }
