@@ -7,11 +7,15 @@
 //! the new occupant.
 //!
 //! A stored value never moves: the slots live in chunks of [`CHUNK`], each
-//! allocated once with room for exactly that many and never grown past it,
-//! and a chunk is freed only with the arena. So a reference to a value,
-//! turned into a pointer, stays valid until that value is removed (or the
-//! arena dropped), even across inserts: the scheduler resumes a task
-//! through such a pointer while the task spawns others (`scheduler.rs`).
+//! allocated once, whole, and freed only with the arena, and no method makes
+//! a reference to more than the one slot it works on. So a reference to a
+//! value, turned into a pointer, stays valid until that value is removed (or
+//! the arena dropped), even across inserts and removals of others: the
+//! scheduler resumes a task through such a pointer while the task spawns
+//! and cancels others (`scheduler.rs`).
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// A slot index and the generation of its occupant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,20 +50,35 @@ const CHUNK: usize = 64;
 /// Values addressed by [`Key`]; freed slots are reused. Slot `i` is entry
 /// `i % CHUNK` of chunk `i / CHUNK`.
 pub(crate) struct Arena<T> {
-    /// Each made with `Vec::with_capacity(CHUNK)` and pushed to only while
-    /// shorter than `CHUNK`, so it never reallocates (the guarantee of
-    /// `Vec::push` within capacity): a stored value never moves.
-    chunks: Vec<Vec<Slot<T>>>,
+    /// Each a leaked `Box<[Slot<T>]>` of exactly `CHUNK` slots (all made
+    /// with the chunk, empty), freed by `Drop` and nowhere else. Reached
+    /// through a raw pointer, one slot at a time: a `&mut` to a whole chunk
+    /// would claim the slots of values others point at too.
+    chunks: Vec<NonNull<Slot<T>>>,
+    /// Slots handed out so far (the next fresh index).
+    made: u32,
     free: Vec<u32>,
     len: usize,
+    /// Owns the values (for drop check, `Send` and `Sync`).
+    _owns: PhantomData<Box<[Slot<T>]>>,
 }
+
+// SAFETY: the arena owns its chunks and the values in them exclusively (as
+// a `Vec<Box<[Slot<T>]>>` would), so it may go to another thread when the
+// values may.
+unsafe impl<T: Send> Send for Arena<T> {}
+
+// SAFETY: as for `Send`: `&Arena` hands out only `&T`.
+unsafe impl<T: Sync> Sync for Arena<T> {}
 
 impl<T> Arena<T> {
     pub(crate) fn new() -> Self {
         Arena {
             chunks: Vec::new(),
+            made: 0,
             free: Vec::new(),
             len: 0,
+            _owns: PhantomData,
         }
     }
 
@@ -73,17 +92,17 @@ impl<T> Arena<T> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                let full = self.chunks.last().is_none_or(|c| c.len() == CHUNK);
-                if full {
-                    self.chunks.push(Vec::with_capacity(CHUNK));
+                let i = self.made;
+                self.made = i.checked_add(1).expect("jmpco: arena full");
+                if i as usize % CHUNK == 0 {
+                    let chunk: Box<[Slot<T>]> = (0..CHUNK)
+                        .map(|_| Slot {
+                            generation: 0,
+                            value: None,
+                        })
+                        .collect();
+                    self.chunks.push(NonNull::from(Box::leak(chunk)).cast());
                 }
-                let used = (self.chunks.len() - 1) * CHUNK;
-                let chunk = self.chunks.last_mut().expect("a chunk with room");
-                let i = u32::try_from(used + chunk.len()).expect("jmpco: arena full");
-                chunk.push(Slot {
-                    generation: 0,
-                    value: None,
-                });
                 i
             }
         };
@@ -97,16 +116,28 @@ impl<T> Arena<T> {
         key
     }
 
+    /// Slot `index`'s address, if it exists.
+    #[inline]
+    fn slot_at(&self, index: u32) -> Option<*mut Slot<T>> {
+        let i = index as usize;
+        let chunk = self.chunks.get(i / CHUNK)?;
+        // SAFETY: a chunk holds `CHUNK` slots, so the offset stays inside it.
+        Some(unsafe { chunk.as_ptr().add(i % CHUNK) })
+    }
+
     #[inline]
     fn slot(&self, index: u32) -> Option<&Slot<T>> {
-        let i = index as usize;
-        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+        // SAFETY: the slot lies in a live chunk (freed only by `Drop`) and
+        // was made with it; `&self` rules out a `&mut` to it meanwhile (only
+        // `&mut self` methods make one).
+        self.slot_at(index).map(|at| unsafe { &*at })
     }
 
     #[inline]
     fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
-        let i = index as usize;
-        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+        // SAFETY: as in `slot`; `&mut self` makes this the one reference to
+        // the slot, and it covers only the slot, not its neighbours.
+        self.slot_at(index).map(|at| unsafe { &mut *at })
     }
 
     #[inline]
@@ -144,16 +175,26 @@ impl<T> Arena<T> {
 
     /// The keys of every stored value.
     pub(crate) fn keys(&self) -> Vec<Key> {
-        self.chunks
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter(|(_, s)| s.value.is_some())
-            .map(|(i, s)| Key {
-                index: i as u32,
-                generation: s.generation,
+        (0..self.made)
+            .filter_map(|index| {
+                let slot = self.slot(index)?;
+                slot.value.as_ref().map(|_| Key {
+                    index,
+                    generation: slot.generation,
+                })
             })
             .collect()
+    }
+}
+
+impl<T> Drop for Arena<T> {
+    fn drop(&mut self) {
+        for chunk in self.chunks.drain(..) {
+            let slots = std::ptr::slice_from_raw_parts_mut(chunk.as_ptr(), CHUNK);
+            // SAFETY: made by `Box::leak` of a `Box<[Slot<T>]>` of `CHUNK`
+            // slots in `insert_with`, and freed only here, once (drained).
+            drop(unsafe { Box::from_raw(slots) });
+        }
     }
 }
 
@@ -176,19 +217,26 @@ mod tests {
 
     #[test]
     fn a_stored_value_stays_put_while_others_come_and_go() {
+        use std::cell::Cell;
         let mut arena = Arena::new();
-        let first = arena.insert_with(|_| 0usize);
-        let at = arena.get(first).map(std::ptr::from_ref).expect("stored");
+        let first = arena.insert_with(|_| Cell::new(0usize));
+        let at: *const Cell<usize> = arena.get(first).expect("stored");
         let mut keys: Vec<(Key, usize)> = (1..=3 * CHUNK)
-            .map(|i| (arena.insert_with(|_| i), i))
+            .map(|i| (arena.insert_with(|_| Cell::new(i)), i))
             .collect();
         for (key, i) in keys.drain(..CHUNK) {
-            assert_eq!(arena.remove(key), Some(i));
+            assert_eq!(arena.remove(key).map(Cell::into_inner), Some(i));
         }
-        keys.extend((0..2 * CHUNK).map(|i| (arena.insert_with(|_| i), i)));
-        assert_eq!(arena.get(first).map(std::ptr::from_ref), Some(at));
+        keys.extend((0..2 * CHUNK).map(|i| (arena.insert_with(|_| Cell::new(i)), i)));
         for &(key, i) in &keys {
-            assert_eq!(arena.get(key), Some(&i));
+            arena.get_mut(key).expect("stored").set(i + 1);
+        }
+        assert_eq!(arena.get(first).map(std::ptr::from_ref), Some(at));
+        // SAFETY: `first` is still stored, and nothing borrows the arena.
+        unsafe { (*at).set(7) };
+        assert_eq!(arena.get(first).map(Cell::get), Some(7));
+        for &(key, i) in &keys {
+            assert_eq!(arena.get(key).map(Cell::get), Some(i + 1));
         }
         assert_eq!(arena.len(), 1 + keys.len());
         assert_eq!(arena.keys().len(), arena.len());
