@@ -81,7 +81,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::Range;
@@ -96,6 +95,7 @@ use std::time::{Duration, Instant};
 use super::arena::{Arena, Key};
 use super::epoll::Events;
 use super::reactor::{Await, Interest, Polled, Reactor};
+use super::ready::ReadyQueue;
 use super::remote::{Message, Remote};
 use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
@@ -320,7 +320,7 @@ pub(crate) struct Scheduler {
     reactor: Reactor,
     remote: Arc<Remote>,
     tasks: RefCell<Arena<Task>>,
-    ready: RefCell<VecDeque<Key>>,
+    ready: ReadyQueue,
     timers: RefCell<Timers>,
     /// The record of the task being resumed (or cancelled), or null. Non-null
     /// only while its `running` is set, so the record stays where it is and
@@ -401,7 +401,7 @@ impl Scheduler {
             reactor,
             remote,
             tasks: RefCell::new(Arena::new()),
-            ready: RefCell::new(VecDeque::new()),
+            ready: ReadyQueue::new(),
             timers: RefCell::new(Timers::new()),
             resuming: Cell::new(ptr::null()),
             resuming_stack: Cell::new((0, 0)),
@@ -539,7 +539,7 @@ impl Scheduler {
             on_cancel,
             end: EndNotice(end),
         });
-        self.ready.borrow_mut().push_back(key);
+        self.ready.push_back(key);
         Ok(key)
     }
 
@@ -598,14 +598,14 @@ impl Scheduler {
 
     /// Resumes one task until it parks, yields or ends.
     fn run_task(&self, key: Key) {
-        let (task, stack) = match self.tasks.borrow().get(key) {
-            // Queued tasks are never running: the loop, which alone calls
-            // this, runs only while no task does.
-            Some(task) if !task.running.get() => {
-                task.running.set(true);
-                (ptr::from_ref(task), (task.stack.start, task.stack.end))
-            }
-            _ => return,
+        // Queued tasks are never running: the loop, which alone calls this,
+        // runs only while no task does.
+        let found = self.with_record(key, |task| {
+            let start = !task.running.replace(true);
+            start.then(|| (ptr::from_ref(task), (task.stack.start, task.stack.end)))
+        });
+        let Some(Some((task, stack))) = found else {
+            return;
         };
         // SAFETY: the arena never moves a stored value (`arena.rs`), and a
         // record whose `running` is set is not removed (`remove_task` is
@@ -651,6 +651,22 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Runs `f` with task `key`'s record, if there is one: for the hot
+    /// paths (a wake, a resume), without a `RefCell` borrow's count. `f`
+    /// must only read and set the record's cells: nothing that could
+    /// borrow the table of tasks mutably.
+    #[inline(always)]
+    fn with_record<R>(&self, key: Key, f: impl FnOnce(&Task) -> R) -> Option<R> {
+        // SAFETY: the reference lives only as long as this call, in which
+        // nothing borrows the table mutably: `f` only touches cells of the
+        // record (the contract above; every caller is in this file). A
+        // table borrowed mutably now (by a caller up the stack) is reported
+        // as `borrow` would, by a panic.
+        let tasks = unsafe { self.tasks.try_borrow_unguarded() }
+            .expect("jmpco: the scheduler's task table is borrowed mutably");
+        tasks.get(key).map(f)
     }
 
     /// Forgets a task (and its armed timer).
@@ -745,15 +761,13 @@ impl Scheduler {
     /// Puts a parked task back on the ready queue; ignored otherwise (see
     /// the module docs: waiters re-check after waking).
     pub(crate) fn wake(&self, key: Key) {
-        let woken = match self.tasks.borrow().get(key) {
-            Some(task) if task.parked.get() => {
-                task.parked.set(false);
-                true
-            }
-            _ => false,
-        };
-        if woken {
-            self.ready.borrow_mut().push_back(key);
+        let woken = self.with_record(key, |task| {
+            let parked = task.parked.get();
+            task.parked.set(false);
+            parked
+        });
+        if woken == Some(true) {
+            self.ready.push_back(key);
         }
     }
 
@@ -808,7 +822,7 @@ impl Scheduler {
             }
             task.parked.set(true);
         } else {
-            self.ready.borrow_mut().push_back(task.key);
+            self.ready.push_back(task.key);
         }
         // SAFETY: the caller runs on this task's own coroutine (its
         // contract: `with_task` checked the stack), which is alive while its
@@ -1045,7 +1059,7 @@ impl Scheduler {
         loop {
             // 1. Ready tasks, while the turn's budget lasts.
             while busy < RESUMES_PER_TURN {
-                let next = self.ready.borrow_mut().pop_front();
+                let next = self.ready.pop_front();
                 match next {
                     Some(key) => self.run_task(key),
                     None => break,
@@ -1086,7 +1100,7 @@ impl Scheduler {
             //    slept first spins briefly for the next message (a
             //    cross-worker exchange): caught awake, it costs no system
             //    call, here or at the poster.
-            let idle = self.ready.borrow().is_empty();
+            let idle = self.ready.is_empty();
             let mail = idle && heard && may_spin && self.remote.spin_for_mail(MAIL_SPIN);
             let idle = idle && !mail;
             if idle || busy >= RESUMES_PER_TURN {
