@@ -1208,7 +1208,9 @@ mod tests {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use super::{CancelCount, Config, EndHook, Ended, Role, Scheduler};
+    use std::cell::Cell;
+
+    use super::{with_task, CancelCount, Config, EndHook, Ended, Role, Scheduler};
     use crate::rt::remote::Remote;
     use crate::stack::DEFAULT_STACK_SIZE;
     use crate::Backend;
@@ -1254,15 +1256,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_task_spawned_after_the_last_round_of_teardown_still_hears_it_was_cancelled() {
+    fn scheduler() -> Rc<Scheduler> {
         let config = Config {
             stack_size: DEFAULT_STACK_SIZE,
             backend: Backend::default(),
         };
         let cancelled: CancelCount = Arc::new(AtomicU64::new(0));
         let remote = Arc::new(Remote::new().expect("a mailbox"));
-        let sched = Scheduler::new(config, remote, cancelled).expect("a scheduler");
+        Scheduler::new(config, remote, cancelled).expect("a scheduler")
+    }
+
+    #[test]
+    fn a_task_cancelled_while_it_runs_is_cancelled_at_its_next_suspension() {
+        let sched = scheduler();
+        let heard = Arc::new(Heard(AtomicUsize::new(0)));
+        let went_on = Rc::new(Cell::new(false));
+        let left = Rc::new(Cell::new(None));
+        let end: Arc<dyn EndHook> = heard.clone();
+        let (after, count) = (went_on.clone(), left.clone());
+        sched
+            .spawn(Role::Work, Some(end), move || {
+                with_task(|task| {
+                    let (sched, key) = task.expect("in a task");
+                    sched.cancel_task(key);
+                    count.set(Some(sched.task_count()));
+                });
+                // Not refused (it is not cancelling yet): it suspends, and
+                // the loop cancels it there, so this yield never returns.
+                let _ = with_task(|task| task.expect("in a task").0.yield_now());
+                after.set(true);
+            })
+            .expect("spawn");
+        sched.run_until_idle().expect("the loop");
+        assert_eq!(left.get(), Some(1), "its record stays while it runs");
+        assert!(!went_on.get(), "unwound from its yield");
+        assert_eq!(heard.0.load(Ordering::Relaxed), 1, "told it was cancelled");
+        assert_eq!(sched.task_count(), 0);
+        assert_eq!(sched.cancelled.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_task_spawned_after_the_last_round_of_teardown_still_hears_it_was_cancelled() {
+        let sched = scheduler();
         let heard = Arc::new(Heard(AtomicUsize::new(0)));
         // Each round of `cancel_all` drops one link unrun, whose destructor
         // spawns the next: the fourth round's spawns the hooked task.
