@@ -326,10 +326,6 @@ pub(crate) struct Scheduler {
     /// only while its `running` is set, so the record stays where it is and
     /// is not removed (see `run_task`).
     resuming: Cell<*const Task>,
-    /// That task's usable stack, `[bottom, top)` (its record's `stack`):
-    /// code runs on its own coroutine exactly while the stack pointer lies
-    /// in it. Kept here so "who is running" needs no look into the tasks.
-    resuming_stack: Cell<(usize, usize)>,
     /// Set when shutdown begins: the deadline for the remaining tasks
     /// (`Some(None)`: no deadline, they may take forever).
     shutdown: Cell<Option<Option<Instant>>>,
@@ -404,7 +400,6 @@ impl Scheduler {
             ready: ReadyQueue::new(),
             timers: RefCell::new(Timers::new()),
             resuming: Cell::new(ptr::null()),
-            resuming_stack: Cell::new((0, 0)),
             shutdown: Cell::new(None),
             cancelled,
         }))
@@ -422,32 +417,21 @@ impl Scheduler {
     /// coroutine (see [`running_task`](Self::running_task)).
     #[inline]
     fn running_record(&self) -> Option<&Task> {
-        let (bottom, top) = self.resuming_stack.get();
+        // SAFETY: a non-null `resuming` is the record of a task whose
+        // `running` is set, which is neither removed nor moved (see its
+        // docs) until `running` is cleared, after `enter_task` restored
+        // what was there before.
+        let task = unsafe { self.resuming.get().as_ref()? };
         let marker = 0u8;
         let at = ptr::addr_of!(marker) as usize;
-        if !(bottom <= at && at < top) {
-            return None;
-        }
-        // SAFETY: the stack is set only together with `resuming` (by
-        // `enter_task`), and is empty while that is null; a non-null
-        // `resuming` is the record of a task whose `running` is set, which
-        // is neither removed nor moved (see its docs) until `running` is
-        // cleared, after `enter_task` restored what was there before.
-        Some(unsafe { &*self.resuming.get() })
+        task.stack.contains(&at).then_some(task)
     }
 
-    /// Marks `task` (null: none) with usable stack `stack` as the one being
-    /// resumed (or cancelled); returns what was marked before. `task` is
-    /// `running` (or null), and stays so until it is marked no longer.
-    fn enter_task(
-        &self,
-        task: *const Task,
-        stack: (usize, usize),
-    ) -> (*const Task, (usize, usize)) {
-        (
-            self.resuming.replace(task),
-            self.resuming_stack.replace(stack),
-        )
+    /// Marks `task` (null: none) as the one being resumed (or cancelled);
+    /// returns what was marked before. `task` is `running` (or null), and
+    /// stays so until it is marked no longer.
+    fn enter_task(&self, task: *const Task) -> *const Task {
+        self.resuming.replace(task)
     }
 
     /// Whether the caller runs on a task's own coroutine and that task is
@@ -602,9 +586,9 @@ impl Scheduler {
         // runs only while no task does.
         let found = self.with_record(key, |task| {
             let start = !task.running.replace(true);
-            start.then(|| (ptr::from_ref(task), (task.stack.start, task.stack.end)))
+            start.then(|| ptr::from_ref(task))
         });
-        let Some(Some((task, stack))) = found else {
+        let Some(Some(task)) = found else {
             return;
         };
         // SAFETY: the arena never moves a stored value (`arena.rs`), and a
@@ -620,9 +604,9 @@ impl Scheduler {
             unsafe { (*task).running.set(false) };
             return;
         };
-        self.enter_task(task, stack);
+        self.enter_task(task);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
-        self.enter_task(ptr::null(), (0, 0));
+        self.enter_task(ptr::null());
         // SAFETY: as above: still running, so still in place. The coroutine
         // is no longer borrowed (`co` is not used from here on).
         let task = unsafe { &*task };
@@ -685,7 +669,7 @@ impl Scheduler {
     /// A running task (resumed, or being cancelled already) is cancelled
     /// only once its resume comes back, as an abort does.
     fn cancel_task(&self, key: Key) {
-        let (record, co, on_cancel, id, stack) = match self.tasks.borrow().get(key) {
+        let (record, co, on_cancel, id) = match self.tasks.borrow().get(key) {
             Some(task) if task.running.get() => {
                 task.abort_requested.set(true);
                 return;
@@ -693,11 +677,10 @@ impl Scheduler {
             Some(task) => {
                 task.cancelling.set(true);
                 task.running.set(true);
-                let stack = (task.stack.start, task.stack.end);
                 // SAFETY: not running, so nothing borrows the coroutine (the
                 // field's docs).
                 let co = unsafe { (*task.co.get()).take() };
-                (ptr::from_ref(task), co, task.on_cancel, task.id, stack)
+                (ptr::from_ref(task), co, task.on_cancel, task.id)
             }
             None => return,
         };
@@ -714,9 +697,9 @@ impl Scheduler {
         } else if let Some(co) = co {
             // Called by the loop, or by a task that aborts another: the
             // task being cancelled is the one resumed while it unwinds.
-            let (caller, caller_stack) = self.enter_task(record, stack);
+            let caller = self.enter_task(record);
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
-            self.enter_task(caller, caller_stack);
+            self.enter_task(caller);
             // Only a panic raised after the body caught its cancellation gets
             // here (a destructor that panics while the cancellation unwinds
             // aborts the process: a panic during unwinding), or one out of a
@@ -840,7 +823,10 @@ impl Scheduler {
         if task.cancelling.get() {
             return Err(ParkRefused);
         }
-        if let Some((frame, at)) = frames {
+        // Read again rather than kept across the switch (which costs a
+        // spill): only the task itself changes its frames, and it was
+        // suspended.
+        if let Some((frame, at)) = task.earliest.get() {
             if Instant::now() >= at {
                 fire_deadline(task, frame);
             }
