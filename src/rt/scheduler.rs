@@ -177,8 +177,8 @@ struct Task {
     /// Its coroutine's yielder, made with the coroutine: how a park in
     /// code the body called suspends it. Used only by `suspend_current`,
     /// which runs on this task's own coroutine (`with_task` checks the
-    /// stack) while the coroutine lives (the record outlives no coroutine:
-    /// both go together, the record first).
+    /// stack) while the coroutine lives (it is the record's: both go
+    /// together).
     yielder: Yielder<(), ()>,
     parked: Cell<bool>,
     /// Sequence number of the armed timer, 0 if none.
@@ -807,12 +807,11 @@ impl Scheduler {
         } else {
             self.ready.push_back(task.key);
         }
-        // SAFETY: the caller runs on this task's own coroutine (its
-        // contract: `with_task` checked the stack), which is alive while its
-        // code runs.
-        let yielder = unsafe { task.yielder.duplicate() };
-        // No RefCell borrow is held across the suspension.
-        yielder.suspend(());
+        // No RefCell borrow is held across the suspension. The yielder is
+        // used as its field's docs say: the caller runs on this task's own
+        // coroutine (its contract: `with_task` checked the stack), which
+        // lives while its code runs.
+        task.yielder.suspend(());
         // Resumed by the loop: disarm a timer that did not fire.
         task.parked.set(false);
         if task.timer.replace(0) != 0 {
