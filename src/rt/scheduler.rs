@@ -666,8 +666,10 @@ impl Scheduler {
     /// says: its stack unwinds, so its destructors run, or (*refuse*: this
     /// is teardown, or an abort of an unstarted task) it is freed as it is.
     /// Its end hook hears [`Ended::Cancelled`].
-    /// A running task (resumed, or being cancelled already) is cancelled
-    /// only once its resume comes back, as an abort does.
+    ///
+    /// A running task (resumed, or being cancelled already) is only marked,
+    /// as an abort marks it: it is cancelled once its resume comes back
+    /// suspended, and its record stays until then.
     fn cancel_task(&self, key: Key) {
         let (record, co, on_cancel, id) = match self.tasks.borrow().get(key) {
             Some(task) if task.running.get() => {
@@ -779,8 +781,9 @@ impl Scheduler {
         // `with_task` checked the stack). After the suspension below the
         // record is still there, at the same place: a record is removed only
         // once its coroutine has ended or been dropped, and a dropped one
-        // unwinds from the suspension without coming back here; the loop
-        // resumes the task only after marking it running again.
+        // unwinds from the suspension without coming back here (an
+        // abandoned one never continues at all); the loop resumes the task
+        // only after marking it running again.
         let task = unsafe { &*task };
         // A `timeout` the task is inside bounds every park in it.
         let frames = task.earliest.get();
@@ -1189,11 +1192,10 @@ fn registration_gone() -> io::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
     use std::rc::{Rc, Weak};
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
-
-    use std::cell::Cell;
 
     use super::{with_task, CancelCount, Config, EndHook, Ended, Role, Scheduler};
     use crate::rt::remote::Remote;
