@@ -127,3 +127,38 @@ fn task_ids_are_distinct_and_readable_inside() {
         });
     });
 }
+
+#[test]
+fn a_task_that_spawns_hundreds_between_its_parks_keeps_its_locals_id_and_deadline() {
+    watchdog(30, "spawns_hundreds", || {
+        each_backend(|rt| {
+            let (count, same_id, sum, elapsed) = rt.block_on(|| {
+                let id = rt::task_id();
+                COUNT.with(|c| c.set(7));
+                let mut sum = 0;
+                let elapsed = rt::timeout(Duration::from_millis(200), || {
+                    // More tasks than one chunk of the worker's task table
+                    // holds, spawned while this one runs, each parking once.
+                    let handles: Vec<_> = (0..300u32)
+                        .map(|i| {
+                            rt::spawn(move || {
+                                rt::yield_now();
+                                i
+                            })
+                        })
+                        .collect();
+                    rt::yield_now();
+                    sum = handles.into_iter().map(|h| h.join().unwrap()).sum::<u32>();
+                    COUNT.with(|c| c.set(c.get() + 1));
+                    rt::sleep(Duration::from_secs(60));
+                });
+                (COUNT.with(Cell::get), rt::task_id() == id, sum, elapsed)
+            });
+            assert_eq!(count, 8, "its own task-local, kept across the spawns");
+            assert!(same_id, "its id, kept across the spawns");
+            assert_eq!(sum, 299 * 300 / 2, "every spawned task ran");
+            assert_eq!(elapsed, Err(rt::Elapsed), "its deadline still fires");
+            rt.shutdown(Duration::from_secs(5));
+        });
+    });
+}

@@ -282,10 +282,9 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     /// coroutine lives.
     ///
     /// # Safety
-    /// The yielder (and every [`Yielder::duplicate`] of it) suspends only
-    /// where the body's own one could: on this coroutine's stack, while it
-    /// is the innermost running coroutine (see [`Yielder`]), and only while
-    /// the coroutine lives.
+    /// The yielder suspends only where the body's own one could: on this
+    /// coroutine's stack, while it is the innermost running coroutine (see
+    /// [`Yielder`]), and only while the coroutine lives.
     pub(crate) unsafe fn yielder(&self) -> Yielder<I, Y> {
         // SAFETY: `self.header` is this coroutine's live header (installed
         // by `build`); how the yielder is used is the caller's contract.

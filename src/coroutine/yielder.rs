@@ -72,22 +72,6 @@ impl<I, Y> Yielder<I, Y> {
         }
     }
 
-    /// Another yielder of the same coroutine, for crate code that keeps one
-    /// made by [`Coroutine::yielder`](crate::Coroutine) and suspends with a
-    /// copy (a copy outlives a borrow of where the original is kept).
-    ///
-    /// # Safety
-    /// As for `Coroutine::yielder`: the copy suspends only on its
-    /// coroutine's stack while that coroutine is the innermost running one,
-    /// and only while the coroutine lives.
-    pub(crate) unsafe fn duplicate(&self) -> Self {
-        Yielder {
-            header: self.header,
-            backend: self.backend,
-            _types: PhantomData,
-        }
-    }
-
     /// Suspends the coroutine (state `Hold`), making the pending `resume`
     /// return `CoroutineResult::Yield(value)`; returns the input of the next
     /// `resume`.

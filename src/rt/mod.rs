@@ -229,6 +229,7 @@ mod net;
 mod park;
 pub(crate) mod raw_io;
 mod reactor;
+mod ready;
 mod remote;
 mod runtime;
 mod scheduler;

@@ -80,8 +80,7 @@
 //! and may run it again later for tasks spawned since.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::io;
 use std::ops::Range;
@@ -96,6 +95,7 @@ use std::time::{Duration, Instant};
 use super::arena::{Arena, Key};
 use super::epoll::Events;
 use super::reactor::{Await, Interest, Polled, Reactor};
+use super::ready::ReadyQueue;
 use super::remote::{Message, Remote};
 use super::timer::Timers;
 use crate::coroutine::{panic_message, Payload};
@@ -159,8 +159,17 @@ impl From<ParkRefused> for io::Error {
 }
 
 struct Task {
-    /// The coroutine; `None` while it runs (the loop holds it then).
-    co: Option<Coroutine<(), (), ()>>,
+    /// The coroutine, resumed in place (through a pointer: `run_task`);
+    /// `None` once `cancel_task` took it to drop it. First, so that it is
+    /// dropped before the rest of the record. Touched only while `running`
+    /// is false: `run_task` holds it mutably borrowed while it runs.
+    co: UnsafeCell<Option<Coroutine<(), (), ()>>>,
+    /// Its key in the scheduler's arena.
+    key: Key,
+    /// Its coroutine runs: resumed by the loop, or dropped by `cancel_task`
+    /// (its stack unwinds). Such a record is not removed (so it stays where
+    /// it is: see `run_task`), and its coroutine is not touched.
+    running: Cell<bool>,
     id: CoroutineId,
     /// The coroutine's usable stack, `[bottom, top)`: code runs on the
     /// task's own coroutine exactly while the stack pointer lies in it.
@@ -168,8 +177,8 @@ struct Task {
     /// Its coroutine's yielder, made with the coroutine: how a park in
     /// code the body called suspends it. Used only by `suspend_current`,
     /// which runs on this task's own coroutine (`with_task` checks the
-    /// stack) while the coroutine lives (the record outlives no coroutine:
-    /// both go together, the record first).
+    /// stack) while the coroutine lives (it is the record's: both go
+    /// together).
     yielder: Yielder<(), ()>,
     parked: Cell<bool>,
     /// Sequence number of the armed timer, 0 if none.
@@ -180,6 +189,10 @@ struct Task {
     /// The deadlines of the `rt::timeout` frames it is inside, innermost
     /// last: (the frame's id, its deadline).
     deadlines: RefCell<Vec<(u64, Instant)>>,
+    /// The earliest of `deadlines` (the one that bounds its parks), kept
+    /// by `push_deadline` and `pop_deadline`: a park reads it without a
+    /// borrow.
+    earliest: Cell<Option<(u64, Instant)>>,
     /// Set while a deadline's unwind runs (it is no panic: locks it passes
     /// through are not poisoned), cleared when its frame catches it.
     deadline_unwinding: Cell<bool>,
@@ -262,15 +275,19 @@ impl CancelPolicy {
 }
 
 impl Task {
-    /// The earliest deadline of the `timeout` frames the task is inside.
-    #[inline]
-    fn earliest_deadline(&self) -> Option<(u64, Instant)> {
-        let deadlines = self.deadlines.borrow();
-        if deadlines.is_empty() {
-            return None;
-        }
-        deadlines.iter().copied().min_by_key(|&(_, at)| at)
+    /// Whether its coroutine has not started yet. Only while not `running`.
+    fn unstarted(&self) -> bool {
+        debug_assert!(!self.running.get());
+        // SAFETY: not running, so nothing borrows the coroutine mutably (the
+        // field's docs); the reference ends here.
+        let co = unsafe { &*self.co.get() };
+        co.as_ref().is_some_and(|co| co.state() == State::Ready)
     }
+}
+
+/// The earliest of `deadlines`, by deadline.
+fn earliest(deadlines: &[(u64, Instant)]) -> Option<(u64, Instant)> {
+    deadlines.iter().copied().min_by_key(|&(_, at)| at)
 }
 
 /// How a task ended without producing its value, as the scheduler sees it.
@@ -303,14 +320,12 @@ pub(crate) struct Scheduler {
     reactor: Reactor,
     remote: Arc<Remote>,
     tasks: RefCell<Arena<Task>>,
-    ready: RefCell<VecDeque<Key>>,
+    ready: ReadyQueue,
     timers: RefCell<Timers>,
-    /// The task being resumed (or cancelled).
-    resuming: Cell<Option<Key>>,
-    /// That task's usable stack, `[bottom, top)` (its record's `stack`):
-    /// code runs on its own coroutine exactly while the stack pointer lies
-    /// in it. Kept here so "who is running" needs no look into the tasks.
-    resuming_stack: Cell<(usize, usize)>,
+    /// The record of the task being resumed (or cancelled), or null. Non-null
+    /// only while its `running` is set, so the record stays where it is and
+    /// is not removed (see `run_task`).
+    resuming: Cell<*const Task>,
     /// Set when shutdown begins: the deadline for the remaining tasks
     /// (`Some(None)`: no deadline, they may take forever).
     shutdown: Cell<Option<Option<Instant>>>,
@@ -382,10 +397,9 @@ impl Scheduler {
             reactor,
             remote,
             tasks: RefCell::new(Arena::new()),
-            ready: RefCell::new(VecDeque::new()),
+            ready: ReadyQueue::new(),
             timers: RefCell::new(Timers::new()),
-            resuming: Cell::new(None),
-            resuming_stack: Cell::new((0, 0)),
+            resuming: Cell::new(ptr::null()),
             shutdown: Cell::new(None),
             cancelled,
         }))
@@ -396,20 +410,28 @@ impl Scheduler {
     /// or that of a coroutine it created (which lies elsewhere).
     #[inline]
     fn running_task(&self) -> Option<Key> {
-        let key = self.resuming.get()?;
-        let (bottom, top) = self.resuming_stack.get();
-        let marker = 0u8;
-        let at = ptr::addr_of!(marker) as usize;
-        (bottom <= at && at < top).then_some(key)
+        self.running_record().map(|task| task.key)
     }
 
-    /// Marks task `key`, whose usable stack is `stack`, as the one being
-    /// resumed (or cancelled); returns what was marked before.
-    fn enter_task(&self, key: Option<Key>, stack: (usize, usize)) -> (Option<Key>, (usize, usize)) {
-        (
-            self.resuming.replace(key),
-            self.resuming_stack.replace(stack),
-        )
+    /// The record of the task being resumed, if the caller runs on its own
+    /// coroutine (see [`running_task`](Self::running_task)).
+    #[inline]
+    fn running_record(&self) -> Option<&Task> {
+        // SAFETY: a non-null `resuming` is the record of a task whose
+        // `running` is set, which is neither removed nor moved (see its
+        // docs) until `running` is cleared, after `enter_task` restored
+        // what was there before.
+        let task = unsafe { self.resuming.get().as_ref()? };
+        let marker = 0u8;
+        let at = ptr::addr_of!(marker) as usize;
+        task.stack.contains(&at).then_some(task)
+    }
+
+    /// Marks `task` (null: none) as the one being resumed (or cancelled);
+    /// returns what was marked before. `task` is `running` (or null), and
+    /// stays so until it is marked no longer.
+    fn enter_task(&self, task: *const Task) -> *const Task {
+        self.resuming.replace(task)
     }
 
     /// Whether the caller runs on a task's own coroutine and that task is
@@ -417,12 +439,8 @@ impl Scheduler {
     /// [`is_cancelling`](Self::is_cancelling) in one lookup (the C API asks
     /// it on every call that may wait).
     pub(crate) fn running_task_is_cancelling(&self) -> bool {
-        self.running_task().is_some_and(|key| {
-            self.tasks
-                .borrow()
-                .get(key)
-                .is_some_and(|task| task.cancelling.get())
-        })
+        self.running_record()
+            .is_some_and(|task| task.cancelling.get())
     }
 
     /// Identifies the scheduler (registrations remember it).
@@ -486,8 +504,10 @@ impl Scheduler {
         // say: only by `suspend_current` on this coroutine's own stack, while
         // the coroutine lives.
         let yielder = unsafe { co.yielder() };
-        let key = self.tasks.borrow_mut().insert_with(|_| Task {
-            co: Some(co),
+        let key = self.tasks.borrow_mut().insert_with(|key| Task {
+            co: UnsafeCell::new(Some(co)),
+            key,
+            running: Cell::new(false),
             id,
             stack,
             yielder,
@@ -496,13 +516,14 @@ impl Scheduler {
             cancelling: Cell::new(false),
             abort_requested: Cell::new(false),
             deadlines: RefCell::new(Vec::new()),
+            earliest: Cell::new(None),
             deadline_unwinding: Cell::new(false),
             locals: RefCell::new(Vec::new()),
             role,
             on_cancel,
             end: EndNotice(end),
         });
-        self.ready.borrow_mut().push_back(key);
+        self.ready.push_back(key);
         Ok(key)
     }
 
@@ -524,11 +545,7 @@ impl Scheduler {
             Some(task) if task.on_cancel.0 == Unwinding::Refuse => {
                 task.cancelling.set(true);
                 // Not started yet: it never runs.
-                if task
-                    .co
-                    .as_ref()
-                    .is_some_and(|co| co.state() == State::Ready)
-                {
+                if !task.running.get() && task.unstarted() {
                     Then::Cancel
                 } else {
                     // Parked: its park returns refused once resumed. Queued
@@ -536,7 +553,7 @@ impl Scheduler {
                     Then::Wake
                 }
             }
-            Some(task) if task.co.is_none() => {
+            Some(task) if task.running.get() => {
                 // Running (or being cancelled already): at its next park.
                 task.abort_requested.set(true);
                 Then::Nothing
@@ -565,46 +582,75 @@ impl Scheduler {
 
     /// Resumes one task until it parks, yields or ends.
     fn run_task(&self, key: Key) {
-        let (co, stack) = match self.tasks.borrow_mut().get_mut(key) {
-            Some(task) => (task.co.take(), (task.stack.start, task.stack.end)),
-            None => return,
+        // Queued tasks are never running: the loop, which alone calls this,
+        // runs only while no task does.
+        let found = self.with_record(key, |task| {
+            let start = !task.running.replace(true);
+            start.then(|| ptr::from_ref(task))
+        });
+        let Some(Some(task)) = found else {
+            return;
         };
-        let Some(mut co) = co else { return };
-        self.enter_task(Some(key), stack);
+        // SAFETY: the arena never moves a stored value (`arena.rs`), and a
+        // record whose `running` is set is not removed (`remove_task` is
+        // called on a running task by no one but this function, after the
+        // resume; `cancel_task` defers), so `task` stays valid until
+        // `running` is cleared below. Its coroutine is touched only while
+        // `running` is false (the field's docs): this is the one reference
+        // to it meanwhile, though code the task runs borrows the record.
+        let co = unsafe { &mut *(*task).co.get() };
+        let Some(co) = co else {
+            // SAFETY: as above; `running` was set just now.
+            unsafe { (*task).running.set(false) };
+            return;
+        };
+        self.enter_task(task);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
-        self.enter_task(None, (0, 0));
+        self.enter_task(ptr::null());
+        // SAFETY: as above: still running, so still in place. The coroutine
+        // is no longer borrowed (`co` is not used from here on).
+        let task = unsafe { &*task };
+        task.running.set(false);
         match outcome {
             Ok(CoroutineResult::Yield(())) => {
-                let aborted = match self.tasks.borrow_mut().get_mut(key) {
-                    Some(task) => {
-                        task.co = Some(co);
-                        task.abort_requested.get()
-                    }
-                    None => false,
-                };
-                if aborted {
+                if task.abort_requested.get() {
                     self.cancel_task(key);
                 }
             }
             Ok(CoroutineResult::Return(())) => {
+                // Drops the finished coroutine first, then the record.
                 let task = self.remove_task(key);
-                drop(co);
                 // It handed its value over itself: nothing to tell.
                 drop(task.and_then(|mut t| t.end.take()));
             }
             Err(payload) => {
                 eprintln!(
                     "jmpco: task {} panicked: {}; it has ended, the others go on",
-                    co.id(),
+                    task.id,
                     panic_message(payload.as_ref())
                 );
                 let task = self.remove_task(key);
-                drop(co);
                 if let Some(end) = task.and_then(|mut t| t.end.take()) {
                     end.ended(Ended::Panicked(payload));
                 }
             }
         }
+    }
+
+    /// Runs `f` with task `key`'s record, if there is one: for the hot
+    /// paths (a wake, a resume), without a `RefCell` borrow's count. `f`
+    /// must only read and set the record's cells: nothing that could
+    /// borrow the table of tasks mutably.
+    #[inline(always)]
+    fn with_record<R>(&self, key: Key, f: impl FnOnce(&Task) -> R) -> Option<R> {
+        // SAFETY: the reference lives only as long as this call, in which
+        // nothing borrows the table mutably: `f` only touches cells of the
+        // record (the contract above; every caller is in this file). A
+        // table borrowed mutably now (by a caller up the stack) is reported
+        // as `borrow` would, by a panic.
+        let tasks = unsafe { self.tasks.try_borrow_unguarded() }
+            .expect("jmpco: the scheduler's task table is borrowed mutably");
+        tasks.get(key).map(f)
     }
 
     /// Forgets a task (and its armed timer).
@@ -620,12 +666,23 @@ impl Scheduler {
     /// says: its stack unwinds, so its destructors run, or (*refuse*: this
     /// is teardown, or an abort of an unstarted task) it is freed as it is.
     /// Its end hook hears [`Ended::Cancelled`].
+    ///
+    /// A running task (resumed, or being cancelled already) is only marked,
+    /// as an abort marks it: it is cancelled once its resume comes back
+    /// suspended, and its record stays until then.
     fn cancel_task(&self, key: Key) {
-        let (co, on_cancel, id, stack) = match self.tasks.borrow_mut().get_mut(key) {
+        let (record, co, on_cancel, id) = match self.tasks.borrow().get(key) {
+            Some(task) if task.running.get() => {
+                task.abort_requested.set(true);
+                return;
+            }
             Some(task) => {
                 task.cancelling.set(true);
-                let stack = (task.stack.start, task.stack.end);
-                (task.co.take(), task.on_cancel, task.id, stack)
+                task.running.set(true);
+                // SAFETY: not running, so nothing borrows the coroutine (the
+                // field's docs).
+                let co = unsafe { (*task.co.get()).take() };
+                (ptr::from_ref(task), co, task.on_cancel, task.id)
             }
             None => return,
         };
@@ -642,9 +699,9 @@ impl Scheduler {
         } else if let Some(co) = co {
             // Called by the loop, or by a task that aborts another: the
             // task being cancelled is the one resumed while it unwinds.
-            let (caller, caller_stack) = self.enter_task(Some(key), stack);
+            let caller = self.enter_task(record);
             let unwound = panic::catch_unwind(AssertUnwindSafe(move || drop(co)));
-            self.enter_task(caller, caller_stack);
+            self.enter_task(caller);
             // Only a panic raised after the body caught its cancellation gets
             // here (a destructor that panics while the cancellation unwinds
             // aborts the process: a panic during unwinding), or one out of a
@@ -656,6 +713,9 @@ impl Scheduler {
                 );
             }
         }
+        // SAFETY: `running` was set above, so the record is still in place
+        // (see `run_task`).
+        unsafe { (*record).running.set(false) };
         if let Some(mut task) = self.remove_task(key) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
             // Its task-locals go before anyone hears it ended.
@@ -686,15 +746,13 @@ impl Scheduler {
     /// Puts a parked task back on the ready queue; ignored otherwise (see
     /// the module docs: waiters re-check after waking).
     pub(crate) fn wake(&self, key: Key) {
-        let woken = match self.tasks.borrow().get(key) {
-            Some(task) if task.parked.get() => {
-                task.parked.set(false);
-                true
-            }
-            _ => false,
-        };
-        if woken {
-            self.ready.borrow_mut().push_back(key);
+        let woken = self.with_record(key, |task| {
+            let parked = task.parked.get();
+            task.parked.set(false);
+            parked
+        });
+        if woken == Some(true) {
+            self.ready.push_back(key);
         }
     }
 
@@ -713,25 +771,31 @@ impl Scheduler {
     }
 
     fn suspend_current(&self, park: bool, deadline: Option<Instant>) -> Result<(), ParkRefused> {
-        let key = self.resuming.get().ok_or(ParkRefused)?;
-        let tasks = self.tasks.borrow();
-        let task = tasks.get(key).ok_or(ParkRefused)?;
+        let task = self.resuming.get();
+        if task.is_null() {
+            return Err(ParkRefused);
+        }
+        // SAFETY: a non-null `resuming` is the record of the running task
+        // (`running` set), which stays in place while its coroutine runs
+        // (see `run_task`); the caller runs on that coroutine (its contract:
+        // `with_task` checked the stack). After the suspension below the
+        // record is still there, at the same place: a record is removed only
+        // once its coroutine has ended or been dropped, and a dropped one
+        // unwinds from the suspension without coming back here (an
+        // abandoned one never continues at all); the loop resumes the task
+        // only after marking it running again.
+        let task = unsafe { &*task };
         // A `timeout` the task is inside bounds every park in it.
-        let frames = task.earliest_deadline();
+        let frames = task.earliest.get();
         if let Some((frame, at)) = frames {
             if Instant::now() >= at && !std::thread::panicking() {
-                drop(tasks);
-                self.fire_deadline(key, frame);
+                fire_deadline(task, frame);
             }
         }
         let deadline = match (deadline, frames) {
             (Some(d), Some((_, at))) => Some(d.min(at)),
             (d, f) => d.or(f.map(|(_, at)| at)),
         };
-        // SAFETY: the caller runs on this task's own coroutine (its
-        // contract: `with_task` checked the stack), which is alive while its
-        // code runs; the copy outlives the borrow of the record.
-        let yielder = unsafe { task.yielder.duplicate() };
         // A task's resumer, this loop, never runs while the thread unwinds:
         // a panic here is the task's own (see the module docs).
         if task.cancelling.get() || std::thread::panicking() {
@@ -739,45 +803,37 @@ impl Scheduler {
         }
         if park {
             if let Some(deadline) = deadline {
-                task.timer.set(self.timers.borrow_mut().arm(deadline, key));
+                task.timer
+                    .set(self.timers.borrow_mut().arm(deadline, task.key));
             }
             task.parked.set(true);
         } else {
-            self.ready.borrow_mut().push_back(key);
+            self.ready.push_back(task.key);
         }
-        drop(tasks);
-        // No RefCell borrow is held across the suspension.
-        yielder.suspend(());
+        // No RefCell borrow is held across the suspension. The yielder is
+        // used as its field's docs say: the caller runs on this task's own
+        // coroutine (its contract: `with_task` checked the stack), which
+        // lives while its code runs.
+        task.yielder.suspend(());
         // Resumed by the loop: disarm a timer that did not fire.
-        let refused = match self.tasks.borrow().get(key) {
-            Some(task) => {
-                task.parked.set(false);
-                if task.timer.replace(0) != 0 {
-                    self.timers.borrow_mut().disarmed();
-                }
-                // Aborted meanwhile: only a *refuse* task comes back here
-                // marked cancelling (see the module docs).
-                task.cancelling.get()
-            }
-            None => false,
-        };
-        if refused {
+        task.parked.set(false);
+        if task.timer.replace(0) != 0 {
+            self.timers.borrow_mut().disarmed();
+        }
+        // Aborted meanwhile: only a *refuse* task comes back here marked
+        // cancelling (see the module docs).
+        if task.cancelling.get() {
             return Err(ParkRefused);
         }
-        if let Some((frame, at)) = frames {
+        // Read again rather than kept across the switch (which costs a
+        // spill): only the task itself changes its frames, and it was
+        // suspended.
+        if let Some((frame, at)) = task.earliest.get() {
             if Instant::now() >= at {
-                self.fire_deadline(key, frame);
+                fire_deadline(task, frame);
             }
         }
         Ok(())
-    }
-
-    /// Unwinds the running task back to `timeout` frame `frame`.
-    fn fire_deadline(&self, key: Key, frame: u64) -> ! {
-        if let Some(task) = self.tasks.borrow().get(key) {
-            task.deadline_unwinding.set(true);
-        }
-        panic::resume_unwind(Box::new(DeadlinePassed(frame)))
     }
 
     /// Enters a `timeout` frame of task `key` with `deadline`; its id.
@@ -785,7 +841,9 @@ impl Scheduler {
         static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
         let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
         if let Some(task) = self.tasks.borrow().get(key) {
-            task.deadlines.borrow_mut().push((frame, deadline));
+            let mut deadlines = task.deadlines.borrow_mut();
+            deadlines.push((frame, deadline));
+            task.earliest.set(earliest(&deadlines));
         }
         frame
     }
@@ -794,7 +852,9 @@ impl Scheduler {
     /// its own deadline's unwind (which ends there).
     pub(crate) fn pop_deadline(&self, key: Key, frame: u64, caught: bool) {
         if let Some(task) = self.tasks.borrow().get(key) {
-            task.deadlines.borrow_mut().retain(|&(f, _)| f != frame);
+            let mut deadlines = task.deadlines.borrow_mut();
+            deadlines.retain(|&(f, _)| f != frame);
+            task.earliest.set(earliest(&deadlines));
             if caught {
                 task.deadline_unwinding.set(false);
             }
@@ -987,7 +1047,7 @@ impl Scheduler {
         loop {
             // 1. Ready tasks, while the turn's budget lasts.
             while busy < RESUMES_PER_TURN {
-                let next = self.ready.borrow_mut().pop_front();
+                let next = self.ready.pop_front();
                 match next {
                     Some(key) => self.run_task(key),
                     None => break,
@@ -1028,7 +1088,7 @@ impl Scheduler {
             //    slept first spins briefly for the next message (a
             //    cross-worker exchange): caught awake, it costs no system
             //    call, here or at the poster.
-            let idle = self.ready.borrow().is_empty();
+            let idle = self.ready.is_empty();
             let mail = idle && heard && may_spin && self.remote.spin_for_mail(MAIL_SPIN);
             let idle = idle && !mail;
             if idle || busy >= RESUMES_PER_TURN {
@@ -1115,6 +1175,13 @@ impl Scheduler {
     }
 }
 
+/// Unwinds the running task, whose record is `task`, back to `timeout`
+/// frame `frame`.
+fn fire_deadline(task: &Task, frame: u64) -> ! {
+    task.deadline_unwinding.set(true);
+    panic::resume_unwind(Box::new(DeadlinePassed(frame)))
+}
+
 /// Why a wait on a registration failed: it is gone.
 fn registration_gone() -> io::Error {
     io::Error::other(
@@ -1125,11 +1192,12 @@ fn registration_gone() -> io::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
     use std::rc::{Rc, Weak};
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use super::{CancelCount, Config, EndHook, Ended, Role, Scheduler};
+    use super::{with_task, CancelCount, Config, EndHook, Ended, Role, Scheduler};
     use crate::rt::remote::Remote;
     use crate::stack::DEFAULT_STACK_SIZE;
     use crate::Backend;
@@ -1175,15 +1243,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_task_spawned_after_the_last_round_of_teardown_still_hears_it_was_cancelled() {
+    fn scheduler() -> Rc<Scheduler> {
         let config = Config {
             stack_size: DEFAULT_STACK_SIZE,
             backend: Backend::default(),
         };
         let cancelled: CancelCount = Arc::new(AtomicU64::new(0));
         let remote = Arc::new(Remote::new().expect("a mailbox"));
-        let sched = Scheduler::new(config, remote, cancelled).expect("a scheduler");
+        Scheduler::new(config, remote, cancelled).expect("a scheduler")
+    }
+
+    #[test]
+    fn a_task_cancelled_while_it_runs_is_cancelled_at_its_next_suspension() {
+        let sched = scheduler();
+        let heard = Arc::new(Heard(AtomicUsize::new(0)));
+        let went_on = Rc::new(Cell::new(false));
+        let left = Rc::new(Cell::new(None));
+        let end: Arc<dyn EndHook> = heard.clone();
+        let (after, count) = (went_on.clone(), left.clone());
+        sched
+            .spawn(Role::Work, Some(end), move || {
+                with_task(|task| {
+                    let (sched, key) = task.expect("in a task");
+                    sched.cancel_task(key);
+                    count.set(Some(sched.task_count()));
+                });
+                // Not refused (it is not cancelling yet): it suspends, and
+                // the loop cancels it there, so this yield never returns.
+                let _ = with_task(|task| task.expect("in a task").0.yield_now());
+                after.set(true);
+            })
+            .expect("spawn");
+        sched.run_until_idle().expect("the loop");
+        assert_eq!(left.get(), Some(1), "its record stays while it runs");
+        assert!(!went_on.get(), "unwound from its yield");
+        assert_eq!(heard.0.load(Ordering::Relaxed), 1, "told it was cancelled");
+        assert_eq!(sched.task_count(), 0);
+        assert_eq!(sched.cancelled.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_task_spawned_after_the_last_round_of_teardown_still_hears_it_was_cancelled() {
+        let sched = scheduler();
         let heard = Arc::new(Heard(AtomicUsize::new(0)));
         // Each round of `cancel_all` drops one link unrun, whose destructor
         // spawns the next: the fourth round's spawns the hooked task.
