@@ -110,7 +110,7 @@ impl Waiter {
     /// again by the same task): no reference count changes then. `Err`
     /// with the worker's identity where the caller cannot wait
     /// ([`Caller::OnWorker`]); the waiter is left as it was.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn become_caller(&mut self) -> Result<(), usize> {
         let already = with_task(|task| {
             matches!((task, &*self), (Some((sched, key)), Waiter::Task(remote, k))
@@ -119,6 +119,12 @@ impl Waiter {
         if already {
             return Ok(());
         }
+        self.become_another_caller()
+    }
+
+    /// [`become_caller`](Self::become_caller) where the waiter changes.
+    #[inline(never)]
+    fn become_another_caller(&mut self) -> Result<(), usize> {
         match Caller::here() {
             Caller::Can(waiter) => {
                 *self = waiter;

@@ -759,6 +759,7 @@ impl Scheduler {
     /// Parks the current task until a wake or `deadline`. Must be called
     /// from the task's own coroutine (see [`with_task`]). Fails at once if
     /// the task is being cancelled or is unwinding.
+    #[inline]
     pub(crate) fn park(&self, deadline: Option<Instant>) -> Result<(), ParkRefused> {
         self.suspend_current(true, deadline)
     }
