@@ -1006,10 +1006,39 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
-    use super::{bounded, Entry, Wait, OP};
+    use super::{bounded, Entry, TrySendError, Wait, OP};
     use crate::rt::park::{EntryParker, Parker, Waiter};
 
     const ROUNDS: u32 = 20_000;
+
+    /// A waiter abandoned while it waits (teardown frees a C task's stack
+    /// without running anything on it) never gives its handle's entry
+    /// back: the handle's drop takes the entry out of the queue before
+    /// freeing it, so no completer reaches freed memory, and a later send
+    /// finds nobody waiting.
+    #[test]
+    fn a_handle_dropped_under_an_abandoned_wait_takes_its_entry_out_of_the_queue() {
+        let (tx, rx) = bounded::<u32>(0);
+        let other = rx.clone();
+        {
+            let mut inner = rx.chan.lock();
+            // SAFETY: `inner` holds the lock of `rx`'s channel.
+            let held = unsafe { rx.kept.for_caller(None) }.expect("a thread can wait");
+            // SAFETY: the entry is the handle's, alive until the handle's
+            // drop, which takes it out of the queue (what this test checks).
+            inner
+                .recv_waits
+                .push_back(unsafe { Entry::new(held.wait()) });
+            // The abandoned frame: its guard never runs.
+            std::mem::forget(held);
+        }
+        drop(rx);
+        assert!(
+            other.chan.lock().recv_waits.is_empty(),
+            "the entry left the queue with its handle"
+        );
+        assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)), "nobody waits");
+    }
 
     /// Spins until `parker` is claimed (a failure after 30 s, not a hang).
     fn spin_until_claimed(parker: &Parker) {
