@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jmpco::rt::{self, Interest, Runtime, TcpStream, UnixStream};
+use jmpco::rt::{self, Interest, JoinError, Runtime, TcpStream, UnixStream};
 use jmpco::Backend;
 use rt_support::{client, read_n, watchdog};
 
@@ -437,4 +437,133 @@ fn spawning_on_a_stopped_runtime_reports_cancelled_instead_of_hanging() {
             Err(rt::JoinError::Cancelled)
         ));
     });
+}
+
+/// Two tasks that exchange messages forever hand the worker to each other
+/// from their parks (a parking task runs the next ready one itself); those
+/// hand-offs count in the loop's budget, so the worker's timers, its I/O
+/// and its mailbox still get their turn.
+#[test]
+fn tasks_exchanging_messages_forever_leave_timers_io_and_other_threads_a_turn() {
+    watchdog(30, "exchangers", || {
+        let rt = runtime(1, Backend::default());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ping_tx, ping_rx) = rt::channel::bounded::<u64>(1);
+        let (pong_tx, pong_rx) = rt::channel::bounded::<u64>(1);
+        let echoer = rt.handle().spawn_on(0, move || {
+            for m in ping_rx.iter() {
+                if pong_tx.send(m).is_err() {
+                    return;
+                }
+            }
+        });
+        let pinger = {
+            let stop = stop.clone();
+            rt.handle().spawn_on(0, move || {
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    ping_tx.send(rounds).unwrap();
+                    assert_eq!(pong_rx.recv(), Ok(rounds));
+                    rounds += 1;
+                }
+                rounds
+            })
+        };
+        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = rt.handle().spawn_on(0, move || {
+            let start = Instant::now();
+            rt::sleep(Duration::from_millis(20));
+            let slept = start.elapsed();
+            let mut stream = UnixStream::from_std(theirs).unwrap();
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).unwrap();
+            (slept, byte[0])
+        });
+        thread::sleep(Duration::from_millis(50));
+        ours.write_all(b"y").unwrap();
+        let from_outside = rt.spawn(|| 7);
+        assert_eq!(from_outside.join().unwrap(), 7, "the mailbox got a turn");
+        let (slept, byte) = reader.join().unwrap();
+        assert_eq!(byte, b'y', "I/O got a turn");
+        assert!(
+            slept < Duration::from_secs(5),
+            "the timer got a turn: {slept:?}"
+        );
+        stop.store(true, Ordering::Relaxed);
+        assert!(pinger.join().unwrap() > 0, "they exchanged messages");
+        echoer.join().unwrap();
+        rt.shutdown(Duration::from_secs(5));
+    });
+}
+
+/// A task that ends, panics or aborts another while it runs in a hand-off
+/// (resumed from the park of a task the loop runs, here one that spawned it
+/// and waits for it) is settled as if the loop had run it: its value, its
+/// panic and the abort all reach their join handles, and the runtime goes
+/// on.
+#[test]
+fn tasks_that_end_panic_or_abort_inside_a_hand_off_are_settled_as_usual() {
+    watchdog(30, "hand_off_outcomes", || {
+        for backend in Backend::ALL {
+            let rt = runtime(1, backend);
+            // Each outer task is spawned from this thread, so the loop runs
+            // it; it spawns the inner one (queued) and parks in its join,
+            // handing the worker to it.
+            let value = rt.spawn(|| rt::spawn(|| 21 * 2).join().unwrap());
+            assert_eq!(
+                value.join().unwrap(),
+                42,
+                "{backend:?}: the value came back"
+            );
+            let panicked = rt.spawn(|| rt::spawn(|| panic!("inside a hand-off")).join().is_err());
+            assert!(panicked.join().unwrap(), "{backend:?}: the panic came back");
+            let (me_tx, me_rx) = rt::channel::bounded::<rt::AbortHandle>(1);
+            let victim = rt.spawn(move || {
+                let me = me_rx.recv().unwrap();
+                // The killer aborts the task whose park runs it.
+                let _ = rt::spawn(move || me.abort()).join();
+                rt::sleep(Duration::from_secs(60));
+            });
+            me_tx.send(victim.abort_handle()).unwrap();
+            let aborted = victim.join();
+            assert!(
+                matches!(aborted, Err(JoinError::Cancelled)),
+                "{backend:?}: {aborted:?}"
+            );
+            // A task aborted in a hand-off whose cancellation aborts the task
+            // that ran it: the loop settles both, each once.
+            let (a_tx, a_rx) = rt::channel::bounded::<rt::AbortHandle>(1);
+            let outer = rt.spawn(move || {
+                let me = a_rx.recv().unwrap();
+                let (b_tx, b_rx) = rt::channel::bounded::<rt::AbortHandle>(1);
+                let inner = rt::spawn(move || {
+                    let _guard = AbortOnDrop(me);
+                    let myself = b_rx.recv().unwrap();
+                    myself.abort(); // while it runs: at its next park
+                    rt::sleep(Duration::from_secs(60));
+                });
+                b_tx.send(inner.abort_handle()).unwrap();
+                let _ = inner.join(); // hands the worker to `inner`
+                rt::sleep(Duration::from_secs(60));
+            });
+            a_tx.send(outer.abort_handle()).unwrap();
+            let outer = outer.join();
+            assert!(
+                matches!(outer, Err(JoinError::Cancelled)),
+                "{backend:?}: {outer:?}"
+            );
+            // The worker goes on.
+            assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
+            rt.shutdown(Duration::from_secs(5));
+        }
+    });
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(rt::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

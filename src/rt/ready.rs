@@ -114,6 +114,18 @@ impl ReadyQueue {
         })
     }
 
+    /// Takes the key at the back if it is `key`; whether it was.
+    #[inline]
+    pub(crate) fn pop_back_if(&self, key: Key) -> bool {
+        self.with(|r| {
+            if r.head == r.tail || *r.slot(r.tail.wrapping_sub(1)) != key {
+                return false;
+            }
+            r.tail = r.tail.wrapping_sub(1);
+            true
+        })
+    }
+
     /// Whether no key is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.with(|r| r.head == r.tail)

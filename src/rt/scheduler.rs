@@ -30,7 +30,33 @@
 //! re-checks its condition after it wakes, and arms whatever will wake it
 //! *before* its last check, with no suspension in between; since only this
 //! thread's loop delivers wakes, and the loop does not run while a task
-//! runs, nothing can happen between that last check and the suspension.
+//! runs, nothing can happen between that last check and the suspension
+//! but what the parking task does itself: a hand-off (below) runs another
+//! task there, and looks afterwards whether that task woke it.
+//!
+//! # Handing off
+//! A task that parks while another is ready runs that task itself, from
+//! its park, before it would suspend ([`Scheduler::hand_off`]): a resume
+//! nested in the park, where the loop would take a switch from the task
+//! and one into the next. When the task it ran parks in turn, the switch
+//! goes back into the first one's park; if that task was woken meanwhile
+//! (two tasks exchanging messages: each wakes the other, then waits), its
+//! park returns at once, and the exchange costs two switches instead of
+//! four. Otherwise it suspends to the loop as it would have, and makes its
+//! next `HAND_OFF_BACKOFF` parks without trying, since a hand-off that did
+//! not get it woken (a queue of waiters, as on a contended lock) costs two
+//! switches more. A hand-off is one level deep (the task it runs does not
+//! hand off in turn), takes the oldest ready task and counts in the turn's
+//! budget of resumes; a woken task that continues from its park runs before
+//! tasks queued earlier (as tokio's "LIFO slot" does for the task a waker
+//! woke). A scoped task never hands off: its scope must be able to cancel
+//! it at once, from whatever task runs, and the task a hand-off runs runs
+//! inside the park, which cannot be unwound under it (a cancel of the task
+//! that handed over waits for its next park, as for any running task).
+//! Only the resume runs on the parking task's stack, and only with
+//! `HAND_OFF_STACK_ROOM` of it free: a task that ends, panics or is to be
+//! aborted in a hand-off is settled by the loop, on its own stack, before
+//! anything else once the task that handed over comes back to it.
 //!
 //! # Readiness
 //! The reactor below (`reactor.rs`) keeps each registered fd's readiness
@@ -105,6 +131,22 @@ use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, State, Yielder};
 /// its mailbox, timers and I/O again (tokio's scheduler polls I/O after the
 /// same number of task polls, for the same reason).
 const RESUMES_PER_TURN: u32 = 61;
+
+/// [`Scheduler::resume_running`] for the loop.
+const LOOP: u8 = 0;
+/// [`Scheduler::resume_running`] for a hand-off.
+const HAND_OFF: u8 = 1;
+
+/// Parks a task makes without trying a hand-off after one that did not get
+/// it woken (the task it ran did not wake it: not an exchange between two
+/// tasks, where a hand-off saves two switches, but a queue of waiters, as
+/// on a contended lock, where it adds two).
+const HAND_OFF_BACKOFF: u8 = 64;
+
+/// The stack a parking task must have free below it to run the next task
+/// itself ([`Scheduler::hand_off`]): the frames of a resume, with a wide
+/// margin for unoptimised builds.
+const HAND_OFF_STACK_ROOM: usize = 16 * 1024;
 
 /// How long an idle worker that just heard from another thread spins for
 /// its next message before it sleeps in `epoll_wait` (see
@@ -186,6 +228,13 @@ struct Task {
     cancelling: Cell<bool>,
     /// Aborted while it ran: it is cancelled when it next parks.
     abort_requested: Cell<bool>,
+    /// Parks left before it tries a hand-off again
+    /// ([`Scheduler::hand_off`]): set when one did not get it woken.
+    hand_off_skip: Cell<u8>,
+    /// Whether its parks may hand off at all: not a scoped task's, which
+    /// its scope must be able to cancel at once from whatever task runs
+    /// (one run by its hand-off could not: it runs inside the park).
+    hands_off: Cell<bool>,
     /// The deadlines of the `rt::timeout` frames it is inside, innermost
     /// last: (the frame's id, its deadline).
     deadlines: RefCell<Vec<(u64, Instant)>>,
@@ -302,6 +351,9 @@ pub(crate) enum Ended {
 /// The unwinding payload of a `timeout` frame's deadline: the frame's id.
 pub(crate) struct DeadlinePassed(pub(crate) u64);
 
+/// What resuming a task gave: `None` if it had no coroutine left.
+type ResumeOutcome = Option<Result<CoroutineResult<(), ()>, Payload>>;
+
 /// Told how a task ended when it produced no value: its join handle's side.
 pub(crate) trait EndHook {
     /// Records why the task produced no value.
@@ -326,6 +378,17 @@ pub(crate) struct Scheduler {
     /// only while its `running` is set, so the record stays where it is and
     /// is not removed (see `run_task`).
     resuming: Cell<*const Task>,
+    /// Resumes since I/O was last polled, hand-offs included: the loop
+    /// polls once they reach [`RESUMES_PER_TURN`].
+    resumes: Cell<u32>,
+    /// Whether a parking task is handing its turn to the next one
+    /// ([`Scheduler::hand_off`]): a hand-off is one level deep.
+    handing_off: Cell<bool>,
+    /// The outcome of a hand-off's resume that was not a plain suspension
+    /// (the task ended, panicked, or was asked to abort): left for the
+    /// loop, which settles it on its own stack, right after the task that
+    /// handed its turn over comes back to it.
+    handed_outcome: Cell<Option<(Key, ResumeOutcome)>>,
     /// Set when shutdown begins: the deadline for the remaining tasks
     /// (`Some(None)`: no deadline, they may take forever).
     shutdown: Cell<Option<Option<Instant>>>,
@@ -400,6 +463,9 @@ impl Scheduler {
             ready: ReadyQueue::new(),
             timers: RefCell::new(Timers::new()),
             resuming: Cell::new(ptr::null()),
+            resumes: Cell::new(0),
+            handing_off: Cell::new(false),
+            handed_outcome: Cell::new(None),
             shutdown: Cell::new(None),
             cancelled,
         }))
@@ -515,6 +581,8 @@ impl Scheduler {
             timer: Cell::new(0),
             cancelling: Cell::new(false),
             abort_requested: Cell::new(false),
+            hand_off_skip: Cell::new(0),
+            hands_off: Cell::new(true),
             deadlines: RefCell::new(Vec::new()),
             earliest: Cell::new(None),
             deadline_unwinding: Cell::new(false),
@@ -567,6 +635,15 @@ impl Scheduler {
         }
     }
 
+    /// Keeps task `key` from handing off when it parks (see the module
+    /// docs, "Handing off"): for a scoped task, which its scope must be
+    /// able to cancel at once.
+    pub(crate) fn never_hand_off(&self, key: Key) {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.hands_off.set(false);
+        }
+    }
+
     /// Whether task `key` is marked cancelling: its parks are refused.
     pub(crate) fn is_cancelling(&self, key: Key) -> bool {
         self.tasks
@@ -580,50 +657,118 @@ impl Scheduler {
         self.tasks.borrow().len()
     }
 
-    /// Resumes one task until it parks, yields or ends.
+    /// Resumes one task until it parks, yields or ends, then settles what
+    /// it (and a hand-off its park made) left to do. Called by the loop.
     fn run_task(&self, key: Key) {
-        // Queued tasks are never running: the loop, which alone calls this,
-        // runs only while no task does.
-        let found = self.with_record(key, |task| {
+        let Some(task) = self.start_running(key) else {
+            return;
+        };
+        let outcome = self.resume_running::<LOOP>(task);
+        if self.handed_outcome_left() {
+            self.settle_handed_outcome_then(key, outcome);
+            return;
+        }
+        self.settle_resume(key, task, outcome);
+    }
+
+    /// Whether a hand-off left an outcome for the loop to settle.
+    #[inline(always)]
+    fn handed_outcome_left(&self) -> bool {
+        // SAFETY: the cell is only ever set and taken by this thread, and no
+        // reference into it outlives this look.
+        unsafe { (*self.handed_outcome.as_ptr()).is_some() }
+    }
+
+    /// Settles the outcome the hand-off of task `key`'s last park left (the
+    /// task it ran ended, panicked, or is to be aborted), then `outcome`,
+    /// `key`'s own. Each record is looked up afresh: settling one may end
+    /// the other (a destructor run by a cancellation aborts it).
+    #[cold]
+    #[inline(never)]
+    fn settle_handed_outcome_then(&self, key: Key, outcome: ResumeOutcome) {
+        let record = |key| {
+            self.with_record(key, |t| (!t.running.get()).then(|| ptr::from_ref(t)))
+                .flatten()
+        };
+        if let Some((handed, handed_outcome)) = self.handed_outcome.take() {
+            if let Some(task) = record(handed) {
+                self.settle_resume(handed, task, handed_outcome);
+            }
+        }
+        if let Some(task) = record(key) {
+            self.settle_resume(key, task, outcome);
+        }
+    }
+
+    /// Marks task `key` running, if it is there and not running already
+    /// (a queued task is never running: a running one is not queued, and a
+    /// hand-off takes the task it runs off the queue); its record.
+    #[inline(always)]
+    fn start_running(&self, key: Key) -> Option<*const Task> {
+        self.with_record(key, |task| {
             let start = !task.running.replace(true);
             start.then(|| ptr::from_ref(task))
-        });
-        let Some(Some(task)) = found else {
-            return;
-        };
+        })
+        .flatten()
+    }
+
+    /// Resumes `task`, marked running by [`start_running`], until it
+    /// suspends, ends or panics; clears `running` after, and puts back
+    /// what `resuming` was (the loop: none; a hand-off: the task that
+    /// handed over).
+    ///
+    /// [`start_running`]: Self::start_running
+    ///
+    /// `SITE` tells the loop's resume from a hand-off's ([`LOOP`],
+    /// [`HAND_OFF`]): two copies, so that each keeps its unwind catch
+    /// inline.
+    #[inline(always)]
+    fn resume_running<const SITE: u8>(&self, task: *const Task) -> ResumeOutcome {
         // SAFETY: the arena never moves a stored value (`arena.rs`), and a
         // record whose `running` is set is not removed (`remove_task` is
-        // called on a running task by no one but this function, after the
-        // resume; `cancel_task` defers), so `task` stays valid until
-        // `running` is cleared below. Its coroutine is touched only while
-        // `running` is false (the field's docs): this is the one reference
-        // to it meanwhile, though code the task runs borrows the record.
+        // called on a running task by no one; `cancel_task` defers), so
+        // `task` stays valid until `running` is cleared below. Its coroutine
+        // is touched only while `running` is false (the field's docs): this
+        // is the one reference to it meanwhile, though code the task runs
+        // borrows the record.
         let co = unsafe { &mut *(*task).co.get() };
-        let Some(co) = co else {
-            // SAFETY: as above; `running` was set just now.
-            unsafe { (*task).running.set(false) };
-            return;
+        let outcome = match co {
+            Some(co) => {
+                let before = self.enter_task(task);
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+                self.enter_task(before);
+                Some(outcome)
+            }
+            None => None,
         };
-        self.enter_task(task);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
-        self.enter_task(ptr::null());
         // SAFETY: as above: still running, so still in place. The coroutine
         // is no longer borrowed (`co` is not used from here on).
+        unsafe { (*task).running.set(false) };
+        outcome
+    }
+
+    /// What a resume of task `key` (record `task`, no longer running)
+    /// leaves to do: an abort asked meanwhile, the end of a finished or
+    /// panicked task. Runs on the loop's stack.
+    #[inline(always)]
+    fn settle_resume(&self, key: Key, task: *const Task, outcome: ResumeOutcome) {
+        // SAFETY: `task` is `key`'s record, looked up (or kept from before the
+        // resume, while the task ran and so could not be removed) with
+        // nothing run since; this function removes it only below, after its
+        // last use.
         let task = unsafe { &*task };
-        task.running.set(false);
         match outcome {
-            Ok(CoroutineResult::Yield(())) => {
-                if task.abort_requested.get() {
-                    self.cancel_task(key);
-                }
+            Some(Ok(CoroutineResult::Yield(()))) if task.abort_requested.get() => {
+                self.cancel_task(key);
             }
-            Ok(CoroutineResult::Return(())) => {
+            None | Some(Ok(CoroutineResult::Yield(()))) => {}
+            Some(Ok(CoroutineResult::Return(()))) => {
                 // Drops the finished coroutine first, then the record.
                 let task = self.remove_task(key);
                 // It handed its value over itself: nothing to tell.
                 drop(task.and_then(|mut t| t.end.take()));
             }
-            Err(payload) => {
+            Some(Err(payload)) => {
                 eprintln!(
                     "jmpco: task {} panicked: {}; it has ended, the others go on",
                     task.id,
@@ -635,6 +780,70 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// A task `me` that parks runs the next ready task itself, from its
+    /// park (see the module docs, "Handing off"): `true` if `me` was woken
+    /// meanwhile, so its park returns; `false` if it must suspend to the
+    /// loop as usual (nothing was ready, the hand-off did not get it woken,
+    /// or it was not tried: a hand-off in progress, the turn's budget
+    /// spent, `me` backing off, or less than `HAND_OFF_STACK_ROOM` of its
+    /// stack free). An outcome of the resume that needs more than a look
+    /// (the task ended, panicked, or is to be aborted) is left to the loop
+    /// ([`run_task`](Self::run_task)), and `me` suspends to it.
+    #[inline]
+    fn hand_off(&self, me: &Task) -> bool {
+        if self.handing_off.get() || self.resumes.get() >= RESUMES_PER_TURN {
+            return false;
+        }
+        if !me.hands_off.get() {
+            return false;
+        }
+        let skip = me.hand_off_skip.get();
+        if skip > 0 {
+            me.hand_off_skip.set(skip - 1);
+            return false;
+        }
+        let marker = 0u8;
+        let sp = ptr::addr_of!(marker) as usize;
+        if sp.saturating_sub(me.stack.start) < HAND_OFF_STACK_ROOM {
+            return false;
+        }
+        let Some(next) = self.ready.pop_front() else {
+            return false;
+        };
+        self.hand_off_to(me, next)
+    }
+
+    /// [`hand_off`](Self::hand_off) to `next`, just taken off the queue.
+    fn hand_off_to(&self, me: &Task, next: Key) -> bool {
+        let Some(task) = self.start_running(next) else {
+            return false;
+        };
+        self.resumes.set(self.resumes.get() + 1);
+        self.handing_off.set(true);
+        let outcome = self.resume_running::<HAND_OFF>(task);
+        self.handing_off.set(false);
+        // SAFETY: `task` is `next`'s record: a record is not removed while
+        // its task runs, and nothing has run since `resume_running` marked
+        // it no longer running.
+        let plain = matches!(outcome, Some(Ok(CoroutineResult::Yield(()))))
+            && !unsafe { &*task }.abort_requested.get();
+        if !plain {
+            self.handed_outcome.set(Some((next, outcome)));
+            return false;
+        }
+        if me.parked.get() {
+            me.hand_off_skip.set(HAND_OFF_BACKOFF);
+            return false;
+        }
+        if me.abort_requested.get() || me.cancelling.get() {
+            return false;
+        }
+        // Woken: the wake queued it, most likely last; a key left elsewhere
+        // in the queue costs one spurious resume later (its park re-checks).
+        self.ready.pop_back_if(me.key);
+        true
     }
 
     /// Runs `f` with task `key`'s record, if there is one: for the hot
@@ -802,21 +1011,26 @@ impl Scheduler {
         if task.cancelling.get() || std::thread::panicking() {
             return Err(ParkRefused);
         }
-        if park {
+        let handed = if park {
             if let Some(deadline) = deadline {
                 task.timer
                     .set(self.timers.borrow_mut().arm(deadline, task.key));
             }
             task.parked.set(true);
+            self.hand_off(task)
         } else {
             self.ready.push_back(task.key);
+            false
+        };
+        if !handed {
+            // No RefCell borrow is held across the suspension. The yielder
+            // is used as its field's docs say: the caller runs on this
+            // task's own coroutine (its contract: `with_task` checked the
+            // stack), which lives while its code runs.
+            task.yielder.suspend(());
         }
-        // No RefCell borrow is held across the suspension. The yielder is
-        // used as its field's docs say: the caller runs on this task's own
-        // coroutine (its contract: `with_task` checked the stack), which
-        // lives while its code runs.
-        task.yielder.suspend(());
-        // Resumed by the loop: disarm a timer that did not fire.
+        // Resumed by the loop, or woken while it handed its turn over:
+        // disarm a timer that did not fire.
         task.parked.set(false);
         if task.timer.replace(0) != 0 {
             self.timers.borrow_mut().disarmed();
@@ -1040,20 +1254,18 @@ impl Scheduler {
     fn run_loop(&self, until_idle: bool) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut messages = Vec::new();
-        // Resumes since I/O was last polled.
-        let mut busy = 0;
         // Whether mail came since the loop last slept.
         let mut heard = false;
         let may_spin = spinning_helps();
         loop {
             // 1. Ready tasks, while the turn's budget lasts.
-            while busy < RESUMES_PER_TURN {
+            while self.resumes.get() < RESUMES_PER_TURN {
                 let next = self.ready.pop_front();
                 match next {
                     Some(key) => self.run_task(key),
                     None => break,
                 }
-                busy += 1;
+                self.resumes.set(self.resumes.get() + 1);
             }
             // 2. Messages from other threads.
             self.remote.take(&mut messages);
@@ -1092,8 +1304,8 @@ impl Scheduler {
             let idle = self.ready.is_empty();
             let mail = idle && heard && may_spin && self.remote.spin_for_mail(MAIL_SPIN);
             let idle = idle && !mail;
-            if idle || busy >= RESUMES_PER_TURN {
-                busy = 0;
+            if idle || self.resumes.get() >= RESUMES_PER_TURN {
+                self.resumes.set(0);
                 let timeout = if idle {
                     let next = self.timers.borrow().next_deadline();
                     let next = match (next, self.shutdown.get().flatten()) {

@@ -233,6 +233,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             let key = sched
                 .spawn(Role::Work, Some(end), body)
                 .unwrap_or_else(|e| panic!("jmpco: cannot spawn a scoped task: {e}"));
+            // Ended at once by `end_all` from any task: see `never_hand_off`.
+            sched.never_hand_off(key);
             handle.abort_handle().bind(sched.remote(), key);
             handle
         });
