@@ -193,6 +193,20 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     /// is an error, and nothing happens.
     #[inline(always)]
     pub fn try_resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>, Error> {
+        match self.resume_or_panic(input)? {
+            Ok(result) => Ok(result),
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// [`try_resume`](Self::try_resume), with the body's panic handed back
+    /// as its payload instead of continuing in the caller: for the runtime,
+    /// which reports a task's panic, and would otherwise catch it again.
+    #[inline(always)]
+    pub(crate) fn resume_or_panic(
+        &mut self,
+        input: I,
+    ) -> Result<Result<CoroutineResult<Y, R>, Payload>, Error> {
         let state = self.state;
         // The coroutine moves the input out with ptr::read; ManuallyDrop
         // keeps it from being dropped here as well.
@@ -216,9 +230,9 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             return Err(refusal(state));
         };
         match outcome {
-            Outcome::Yielded(y) => Ok(CoroutineResult::Yield(y)),
-            Outcome::Returned(r) => Ok(CoroutineResult::Return(r)),
-            Outcome::Panicked(payload) => panic::resume_unwind(payload),
+            Outcome::Yielded(y) => Ok(Ok(CoroutineResult::Yield(y))),
+            Outcome::Returned(r) => Ok(Ok(CoroutineResult::Return(r))),
+            Outcome::Panicked(payload) => Ok(Err(payload)),
             Outcome::Cancelled => fatal("a coroutine finished by cancel without being cancelled"),
         }
     }

@@ -132,11 +132,6 @@ use crate::{Backend, Coroutine, CoroutineId, CoroutineResult, State, Yielder};
 /// same number of task polls, for the same reason).
 const RESUMES_PER_TURN: u32 = 61;
 
-/// [`Scheduler::resume_running`] for the loop.
-const LOOP: u8 = 0;
-/// [`Scheduler::resume_running`] for a hand-off.
-const HAND_OFF: u8 = 1;
-
 /// Parks a task makes without trying a hand-off after one that did not get
 /// it woken (the task it ran did not wake it: not an exchange between two
 /// tasks, where a hand-off saves two switches, but a queue of waiters, as
@@ -663,7 +658,7 @@ impl Scheduler {
         let Some(task) = self.start_running(key) else {
             return;
         };
-        let outcome = self.resume_running::<LOOP>(task);
+        let outcome = self.resume_running(task);
         if self.handed_outcome_left() {
             self.settle_handed_outcome_then(key, outcome);
             return;
@@ -718,12 +713,8 @@ impl Scheduler {
     /// handed over).
     ///
     /// [`start_running`]: Self::start_running
-    ///
-    /// `SITE` tells the loop's resume from a hand-off's ([`LOOP`],
-    /// [`HAND_OFF`]): two copies, so that each keeps its unwind catch
-    /// inline.
     #[inline(always)]
-    fn resume_running<const SITE: u8>(&self, task: *const Task) -> ResumeOutcome {
+    fn resume_running(&self, task: *const Task) -> ResumeOutcome {
         // SAFETY: the arena never moves a stored value (`arena.rs`), and a
         // record whose `running` is set is not removed (`remove_task` is
         // called on a running task by no one; `cancel_task` defers), so
@@ -735,7 +726,14 @@ impl Scheduler {
         let outcome = match co {
             Some(co) => {
                 let before = self.enter_task(task);
-                let outcome = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+                // A panic of the body comes back as its payload, not as an
+                // unwind through this frame (a hand-off runs it on the
+                // parking task's stack); a resume refused (none should be:
+                // a queued task is suspended or unstarted) is reported as
+                // the task's panic.
+                let outcome = co
+                    .resume_or_panic(())
+                    .unwrap_or_else(|refused| Err(Box::new(format!("jmpco: {refused}"))));
                 self.enter_task(before);
                 Some(outcome)
             }
@@ -816,13 +814,14 @@ impl Scheduler {
     }
 
     /// [`hand_off`](Self::hand_off) to `next`, just taken off the queue.
+    #[inline(always)]
     fn hand_off_to(&self, me: &Task, next: Key) -> bool {
         let Some(task) = self.start_running(next) else {
             return false;
         };
         self.resumes.set(self.resumes.get() + 1);
         self.handing_off.set(true);
-        let outcome = self.resume_running::<HAND_OFF>(task);
+        let outcome = self.resume_running(task);
         self.handing_off.set(false);
         // SAFETY: `task` is `next`'s record: a record is not removed while
         // its task runs, and nothing has run since `resume_running` marked

@@ -270,7 +270,7 @@ impl Contexts {
     /// # Safety
     /// The own context must be fresh or suspended (saved by [`Contexts::suspend`]
     /// and not continued since), on this thread.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn resume(&self, transfer: *mut c_void) -> Back {
         // asm first and on its own: the test falls through into its inline
         // switch, and the offsets are constants. The other backends share
