@@ -178,6 +178,32 @@ fn wait_fd_waits_for_readiness_and_times_out() {
     });
 }
 
+/// While worker 0 of `rt` is kept busy, a task of it that sleeps 20 ms
+/// then reads a byte sent 50 ms later, and a spawn from this thread (which
+/// reaches the worker through its mailbox), both complete.
+fn assert_timers_io_and_mailbox_get_a_turn(rt: &Runtime) {
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let reader = rt.handle().spawn_on(0, move || {
+        let start = Instant::now();
+        rt::sleep(Duration::from_millis(20));
+        let slept = start.elapsed();
+        let mut stream = UnixStream::from_std(theirs).unwrap();
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).unwrap();
+        (slept, byte[0])
+    });
+    thread::sleep(Duration::from_millis(50));
+    ours.write_all(b"y").unwrap();
+    let from_outside = rt.spawn(|| 7);
+    assert_eq!(from_outside.join().unwrap(), 7, "the mailbox got a turn");
+    let (slept, byte) = reader.join().unwrap();
+    assert_eq!(byte, b'y', "I/O got a turn");
+    assert!(
+        slept < Duration::from_secs(5),
+        "the timer got a turn: {slept:?}"
+    );
+}
+
 /// A loop turn resumes ready tasks until none is left or it has made its
 /// budget of resumes; tasks that yield to each other forever must still
 /// leave the worker's timers, its I/O and its mailbox (other threads'
@@ -199,27 +225,7 @@ fn tasks_that_yield_forever_leave_timers_io_and_other_threads_a_turn() {
                 })
             })
             .collect();
-        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let reader = rt.handle().spawn_on(0, move || {
-            let start = Instant::now();
-            rt::sleep(Duration::from_millis(20));
-            let slept = start.elapsed();
-            let mut stream = UnixStream::from_std(theirs).unwrap();
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).unwrap();
-            (slept, byte[0])
-        });
-        thread::sleep(Duration::from_millis(50));
-        ours.write_all(b"y").unwrap();
-        // A spawn from this thread reaches the worker through its mailbox.
-        let from_outside = rt.spawn(|| 7);
-        assert_eq!(from_outside.join().unwrap(), 7, "the mailbox got a turn");
-        let (slept, byte) = reader.join().unwrap();
-        assert_eq!(byte, b'y', "I/O got a turn");
-        assert!(
-            slept < Duration::from_secs(5),
-            "the timer got a turn: {slept:?}"
-        );
+        assert_timers_io_and_mailbox_get_a_turn(&rt);
         stop.store(true, Ordering::Relaxed);
         for spinner in spinners {
             spinner.join().unwrap();
@@ -469,26 +475,7 @@ fn tasks_exchanging_messages_forever_leave_timers_io_and_other_threads_a_turn() 
                 rounds
             })
         };
-        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let reader = rt.handle().spawn_on(0, move || {
-            let start = Instant::now();
-            rt::sleep(Duration::from_millis(20));
-            let slept = start.elapsed();
-            let mut stream = UnixStream::from_std(theirs).unwrap();
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).unwrap();
-            (slept, byte[0])
-        });
-        thread::sleep(Duration::from_millis(50));
-        ours.write_all(b"y").unwrap();
-        let from_outside = rt.spawn(|| 7);
-        assert_eq!(from_outside.join().unwrap(), 7, "the mailbox got a turn");
-        let (slept, byte) = reader.join().unwrap();
-        assert_eq!(byte, b'y', "I/O got a turn");
-        assert!(
-            slept < Duration::from_secs(5),
-            "the timer got a turn: {slept:?}"
-        );
+        assert_timers_io_and_mailbox_get_a_turn(&rt);
         stop.store(true, Ordering::Relaxed);
         assert!(pinger.join().unwrap() > 0, "they exchanged messages");
         echoer.join().unwrap();
