@@ -584,3 +584,49 @@ fn task_deadlines_racing_hand_overs_across_workers_lose_nothing() {
         rt.shutdown(Duration::from_secs(5));
     });
 }
+
+/// Counts its drops.
+struct DropCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A send cancelled while it waits drops its message then, never sent,
+/// even when the sending handle outlives the task (it keeps its wait entry
+/// for its next wait, which must not hold the message meanwhile).
+#[test]
+fn a_cancelled_send_drops_its_message_when_it_is_cancelled() {
+    watchdog(30, "cancelled_send_drops", || {
+        let rt = one_worker();
+        let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = channel::bounded::<DropCount>(0);
+        let tx = Arc::new(tx);
+        let (parked_tx, parked_rx) = std::sync::mpsc::channel();
+        let sender = {
+            let (tx, drops) = (tx.clone(), drops.clone());
+            rt.spawn(move || {
+                parked_tx.send(()).unwrap();
+                // Nobody receives: it parks until aborted.
+                let _ = tx.send(DropCount(drops));
+            })
+        };
+        parked_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // let it park
+        sender.abort();
+        assert!(matches!(sender.join(), Err(JoinError::Cancelled)));
+        assert_eq!(
+            drops.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "dropped by the cancellation, while the handle still lives"
+        );
+        assert!(
+            matches!(rx.try_recv(), Err(TryRecvError::Empty)),
+            "never sent"
+        );
+        drop(tx);
+        rt.shutdown(Duration::from_secs(5));
+    });
+}

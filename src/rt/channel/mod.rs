@@ -677,11 +677,15 @@ impl<T> PendingSend<'_, T> {
 
 impl<T> Drop for PendingSend<'_, T> {
     fn drop(&mut self) {
-        // Cancelled while waiting: withdraw. The value (if still ours) is
-        // dropped with the wait: it was never sent. If a receiver took it
-        // first, it was.
-        if let Settled::Done(()) = self.settle(Woke::Refused) {
-            self.sent.set(true);
+        // Cancelled while waiting: withdraw. If a receiver took the value
+        // first, it was sent. Otherwise it was never sent, and is dropped
+        // now (the lock released), not left in the handle's kept entry
+        // until its next wait.
+        match self.settle(Woke::Refused) {
+            Settled::Done(()) => self.sent.set(true),
+            // SAFETY: this is the entry's waiter, and `settle` settled the
+            // wait (given up, or claimed by a disconnect).
+            Settled::Disconnected | Settled::GaveUp(_) => drop(unsafe { self.wait.take_settled() }),
         }
     }
 }

@@ -60,11 +60,14 @@ impl<T> Wait<T> {
         }
     }
 
-    /// Refills the entry for its waiter's next wait: what it holds, and a
-    /// parker waiting again. Only by the entry's owner, while it is in no
-    /// queue (`&mut` says nobody else holds a reference).
+    /// Refills the entry for its waiter's next wait: what it holds (it holds
+    /// nothing now), and a parker waiting again. Only by the entry's owner,
+    /// while it is in no queue (`&mut` says nobody else holds a reference).
     #[inline]
     pub(super) fn refill(&mut self, op: usize, held: Option<T>) {
+        // Every wait takes out what its entry held before it ends, so
+        // nothing is dropped here, under the channel's lock.
+        debug_assert!(self.held.get_mut().is_none());
         self.op = op;
         *self.held.get_mut() = held;
     }
