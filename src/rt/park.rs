@@ -96,12 +96,8 @@ impl Waiter {
     /// another worker by message, a thread by `unpark`.
     #[inline]
     pub(crate) fn wake(&self) {
-        match self {
-            Waiter::Thread(t) => t.unpark(),
-            Waiter::Task(remote, key) => with_scheduler(|sched| match sched {
-                Some(s) if Arc::ptr_eq(s.remote(), remote) => s.wake(*key),
-                _ => remote.send(Message::Wake(*key)),
-            }),
+        if let Some(later) = self.wake_here_or_token() {
+            later.wake();
         }
     }
 

@@ -58,7 +58,10 @@ unsafe impl<T: Send> Sync for Kept<T> {}
 pub(super) enum Held<'a, T> {
     /// The handle's entry.
     Kept(&'a Kept<T>, NonNull<Wait<T>>),
-    /// An entry of this wait's own (the handle's was lent elsewhere).
+    /// An entry of this wait's own (the handle's was lent elsewhere). An
+    /// `Arc`, not a `Box`, though it has one owner: the queue points into
+    /// it meanwhile, and an `Arc` makes only shared references, where
+    /// moving a `Box` would claim the entry exclusively.
     Alone(Arc<Wait<T>>),
 }
 

@@ -334,13 +334,13 @@ impl<R> Drop for Pending<'_, '_, R> {
         // the select's own (an operation whose closure panicked), whose
         // entry no counterpart took out (for a counterpart's, it is a look
         // that finds nothing).
-        match self.parker.try_abort() {
-            Ok(()) | Err(DEADLINE) => self.withdraw(None),
-            Err(index) => {
-                self.withdraw(None);
-                if let Some(op) = self.ops.get_mut(index) {
-                    op.give_back();
-                }
+        let claimed = self.parker.try_abort();
+        self.withdraw(None);
+        // A claim by an operation (not the deadline's, which numbers none)
+        // gives back what it was handed.
+        if let Err(index) = claimed {
+            if let Some(op) = self.ops.get_mut(index) {
+                op.give_back();
             }
         }
     }
