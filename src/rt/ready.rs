@@ -196,4 +196,22 @@ mod tests {
         assert_eq!(next_out, next_in);
         assert!(queue.is_empty());
     }
+
+    #[test]
+    fn pop_back_if_takes_only_a_matching_last_key_even_across_the_wrap() {
+        let queue = ReadyQueue::new();
+        assert!(!queue.pop_back_if(key(0)), "empty");
+        // Move the counters so that the last key sits at the ring's start.
+        for i in 0..FIRST_CAPACITY - 1 {
+            queue.push_back(key(i));
+            assert_eq!(queue.pop_front(), Some(key(i)));
+        }
+        queue.push_back(key(1));
+        queue.push_back(key(2));
+        assert!(!queue.pop_back_if(key(1)), "not the last");
+        assert!(queue.pop_back_if(key(2)));
+        assert!(!queue.pop_back_if(key(2)), "taken once");
+        assert_eq!(queue.pop_front(), Some(key(1)), "the rest is left in order");
+        assert!(queue.is_empty());
+    }
 }
